@@ -1,0 +1,407 @@
+package tap
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/janustap/janustap/schema"
+)
+
+// Emitter receives every event the tap makes, before the message it records
+// is forwarded. Emit must not block on anything slow (the network, a
+// database); an error means the event is lost, and the tap counts it.
+type Emitter interface {
+	Emit(ev *schema.Event) error
+}
+
+// EmitterFunc adapts a function to Emitter.
+type EmitterFunc func(ev *schema.Event) error
+
+// Emit calls f(ev).
+func (f EmitterFunc) Emit(ev *schema.Event) error { return f(ev) }
+
+// Config says where the tap forwards to and how it records.
+type Config struct {
+	// Gateway names the Janus behind the tap in every event. Required.
+	Gateway string
+	// JanusHTTP is the base URL of the Janus API over HTTP, such as
+	// http://127.0.0.1:8088/janus. Empty disables the HTTP API.
+	JanusHTTP string
+	// JanusWS is the URL of the Janus WebSocket transport, such as
+	// ws://127.0.0.1:8188. Empty disables it.
+	JanusWS string
+	// AdminHTTP is the base URL of the admin API over HTTP, such as
+	// http://127.0.0.1:7088/admin. Its path is the prefix the tap routes to
+	// it. Empty disables it.
+	AdminHTTP string
+	// AdminWS is the URL of the admin WebSocket transport. Empty disables it.
+	AdminWS string
+
+	// Emitter receives the events. Required.
+	Emitter Emitter
+	// KeepSecrets keeps API secrets, tokens, admin secrets and authorization
+	// headers in events. By default they are replaced by
+	// schema.RedactedMarker.
+	KeepSecrets bool
+	// MaxBody is the largest request body or inbound WebSocket message the
+	// tap accepts, in bytes. A larger HTTP body is answered 413 and a larger
+	// WebSocket message closes the connection with 1009, as a failure event
+	// records. Zero means 64 MiB.
+	MaxBody int64
+	// EventBodyLimit is how many bytes of a body an event keeps; a longer
+	// body is truncated in the event (Truncated, BodySize and BodySHA256
+	// say so) but forwarded whole. Zero means 1 MiB; negative means no limit.
+	EventBodyLimit int
+	// MaxIdleConns is the number of idle upstream HTTP connections kept for
+	// reuse. Every held long-poll needs its own connection, so this should
+	// exceed the number of concurrent clients. Zero means 1024.
+	MaxIdleConns int
+	// Transport carries HTTP requests to Janus. Nil means an http.Transport
+	// sized by MaxIdleConns.
+	Transport http.RoundTripper
+	// Logger receives warnings; nil means slog.Default().
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Stats counts what the tap has done since it started.
+type Stats struct {
+	Events       uint64 // events emitted
+	EmitErrors   uint64 // events the Emitter refused (lost)
+	HTTPRequests uint64 // HTTP requests received
+	WSConns      uint64 // WebSocket connections accepted
+	WSOpen       int64  // WebSocket connections open now
+	Failures     uint64 // failure events: gateway down, bodies too large...
+}
+
+// Tap is the proxy. Create it with New; it is safe for concurrent use.
+type Tap struct {
+	cfg    Config
+	id     string // this tap process, in every event and connection id
+	start  time.Time
+	ids    schema.IDGen
+	logger *slog.Logger
+
+	janusHTTP, adminHTTP *url.URL
+	janusWS, adminWS     string
+	adminPrefix          string
+	proxy                http.Handler
+	dialer               *websocket.Dialer
+	upgrader             websocket.Upgrader
+
+	conns      atomic.Uint64 // connection ids handed out
+	events     atomic.Uint64
+	emitErrors atomic.Uint64
+	httpReqs   atomic.Uint64
+	wsConns    atomic.Uint64
+	wsOpen     atomic.Int64
+	failures   atomic.Uint64
+
+	mu     sync.Mutex
+	live   map[*wsPair]struct{} // open WebSocket pairs, closed by Shutdown
+	closed bool
+}
+
+// New validates cfg and returns a tap.
+func New(cfg Config) (*Tap, error) {
+	if cfg.Gateway == "" {
+		return nil, errors.New("new tap: no gateway name")
+	}
+	if cfg.Emitter == nil {
+		return nil, errors.New("new tap: no emitter")
+	}
+	if cfg.MaxBody == 0 {
+		cfg.MaxBody = 64 << 20
+	}
+	if cfg.EventBodyLimit == 0 {
+		cfg.EventBodyLimit = 1 << 20
+	}
+	if cfg.MaxIdleConns == 0 {
+		cfg.MaxIdleConns = 1024
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	t := &Tap{
+		cfg:    cfg,
+		id:     newTapID(),
+		start:  cfg.Now(),
+		logger: cfg.Logger.With("part", "tap", "gateway", cfg.Gateway),
+		live:   make(map[*wsPair]struct{}),
+	}
+	var err error
+	if t.janusHTTP, err = parseUpstream(cfg.JanusHTTP, "http", "https"); err != nil {
+		return nil, fmt.Errorf("new tap: janus http: %w", err)
+	}
+	if t.adminHTTP, err = parseUpstream(cfg.AdminHTTP, "http", "https"); err != nil {
+		return nil, fmt.Errorf("new tap: admin http: %w", err)
+	}
+	if t.adminHTTP != nil {
+		t.adminPrefix = strings.TrimSuffix(t.adminHTTP.Path, "/")
+		if t.adminPrefix == "" {
+			return nil, errors.New("new tap: admin http URL needs a base path, such as /admin")
+		}
+	}
+	if u, err := parseUpstream(cfg.JanusWS, "ws", "wss"); err != nil {
+		return nil, fmt.Errorf("new tap: janus ws: %w", err)
+	} else if u != nil {
+		t.janusWS = u.String()
+	}
+	if u, err := parseUpstream(cfg.AdminWS, "ws", "wss"); err != nil {
+		return nil, fmt.Errorf("new tap: admin ws: %w", err)
+	} else if u != nil {
+		t.adminWS = u.String()
+	}
+	if t.janusHTTP == nil && t.adminHTTP == nil && t.janusWS == "" && t.adminWS == "" {
+		return nil, errors.New("new tap: no upstream: set at least one Janus URL")
+	}
+	transport := cfg.Transport
+	if transport == nil {
+		transport = &http.Transport{
+			Proxy:               nil, // the gateway is reached directly, never via HTTP_PROXY
+			DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:        cfg.MaxIdleConns,
+			MaxIdleConnsPerHost: cfg.MaxIdleConns,
+			IdleConnTimeout:     90 * time.Second,
+			DisableCompression:  true, // forward bodies as Janus wrote them
+		}
+	}
+	t.proxy = t.newReverseProxy(transport)
+	t.dialer = &websocket.Dialer{
+		HandshakeTimeout: 10 * time.Second,
+		ReadBufferSize:   4096,
+		WriteBufferSize:  4096,
+		WriteBufferPool:  &sync.Pool{},
+	}
+	t.upgrader = websocket.Upgrader{
+		HandshakeTimeout: 10 * time.Second,
+		ReadBufferSize:   4096,
+		WriteBufferSize:  4096,
+		WriteBufferPool:  &sync.Pool{},
+		CheckOrigin:      func(*http.Request) bool { return true }, // Janus checks nothing either
+	}
+	return t, nil
+}
+
+func parseUpstream(raw string, schemes ...string) (*url.URL, error) {
+	if raw == "" {
+		return nil, nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range schemes {
+		if u.Scheme == s {
+			if u.Host == "" {
+				return nil, fmt.Errorf("%q has no host", raw)
+			}
+			return u, nil
+		}
+	}
+	return nil, fmt.Errorf("%q: scheme must be one of %v", raw, schemes)
+}
+
+func newTapID() string {
+	var b [5]byte
+	_, _ = rand.Read(b[:])
+	const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+	v := uint64(b[0])<<32 | uint64(b[1])<<24 | uint64(b[2])<<16 | uint64(b[3])<<8 | uint64(b[4])
+	out := make([]byte, 8)
+	for i := range out {
+		out[7-i] = alphabet[v&31]
+		v >>= 5
+	}
+	return string(out)
+}
+
+// ID returns the id of this tap process, as events carry it.
+func (t *Tap) ID() string { return t.id }
+
+// Stats returns the tap's counters.
+func (t *Tap) Stats() Stats {
+	return Stats{
+		Events:       t.events.Load(),
+		EmitErrors:   t.emitErrors.Load(),
+		HTTPRequests: t.httpReqs.Load(),
+		WSConns:      t.wsConns.Load(),
+		WSOpen:       t.wsOpen.Load(),
+		Failures:     t.failures.Load(),
+	}
+}
+
+// conn is one client connection: a TCP connection that carries HTTP
+// requests, or a WebSocket. Its events are numbered in order.
+type conn struct {
+	id  string
+	seq atomic.Uint64
+}
+
+type connKey struct{}
+
+func (t *Tap) newConn() *conn {
+	return &conn{id: t.id + "-" + strconv.FormatUint(t.conns.Add(1), 10)}
+}
+
+// ConnContext gives every TCP connection its own connection id. Set it as
+// the http.Server's ConnContext; Serve does.
+func (t *Tap) ConnContext(ctx context.Context, _ net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, t.newConn())
+}
+
+// connOf returns the connection of a request, or a new one when the server
+// was not set up with ConnContext.
+func (t *Tap) connOf(ctx context.Context) *conn {
+	if c, ok := ctx.Value(connKey{}).(*conn); ok {
+		return c
+	}
+	return t.newConn()
+}
+
+// Handler returns the handler that serves every API the tap forwards.
+func (t *Tap) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if websocket.IsWebSocketUpgrade(r) {
+			t.serveWS(w, r)
+			return
+		}
+		t.httpReqs.Add(1)
+		tr, up := schema.HTTP, t.janusHTTP
+		if t.adminHTTP != nil && (r.URL.Path == t.adminPrefix || strings.HasPrefix(r.URL.Path, t.adminPrefix+"/")) {
+			tr, up = schema.AdminHTTP, t.adminHTTP
+		}
+		if up == nil {
+			http.Error(w, fmt.Sprintf("janustap: no %s upstream configured for gateway %s", tr, t.cfg.Gateway), http.StatusBadGateway)
+			return
+		}
+		t.serveHTTP(w, r, tr)
+	})
+}
+
+// Serve accepts connections on ln until ctx is done, then shuts down: it
+// stops accepting, closes open WebSockets with 1001 (going away) and waits up
+// to 5 seconds for HTTP requests in flight.
+func (t *Tap) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           t.Handler(),
+		ConnContext:       t.ConnContext,
+		ReadHeaderTimeout: 10 * time.Second, // slow headers must not hold a connection forever
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(t.logger.Handler(), slog.LevelDebug),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve tap on %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	t.closeWebSockets()
+	err := srv.Shutdown(sctx)
+	<-errc
+	if err != nil {
+		return fmt.Errorf("shut down tap on %s: %w", ln.Addr(), err)
+	}
+	return nil
+}
+
+// newEvent starts an event of conn c.
+func (t *Tap) newEvent(c *conn, tr schema.Transport, dir schema.Direction, kind schema.Kind) *schema.Event {
+	now := t.cfg.Now()
+	return &schema.Event{
+		V:         schema.Version,
+		ID:        t.ids.New(now),
+		Gateway:   t.cfg.Gateway,
+		Tap:       t.id,
+		Conn:      c.id,
+		Seq:       c.seq.Add(1),
+		Time:      now,
+		Mono:      int64(now.Sub(t.start)),
+		Transport: tr,
+		Direction: dir,
+		Kind:      kind,
+	}
+}
+
+// setBody puts body into ev: the Janus fields parsed from it, then the body
+// with secrets redacted and cut to the event body limit.
+func (t *Tap) setBody(ev *schema.Event, body []byte) {
+	if len(body) == 0 {
+		return
+	}
+	ev.BodySize = len(body)
+	if j, err := schema.ParseJanus(body); err == nil {
+		ev.Janus = j
+	} else {
+		ev.ParseError = err.Error()
+	}
+	ev.Body = body
+	if lim := t.cfg.EventBodyLimit; lim > 0 && len(body) > lim {
+		ev.BodySHA256 = schema.SHA256(body)
+		ev.Body = body[:lim]
+		ev.Truncated = true
+	}
+	if !t.cfg.KeepSecrets {
+		schema.RedactEvent(ev)
+	}
+}
+
+// setRequest copies what an event keeps of an HTTP request.
+func (t *Tap) setRequest(ev *schema.Event, r *http.Request) {
+	ev.Method = r.Method
+	ev.Path = r.URL.Path
+	ev.Query = r.URL.RawQuery
+	ev.Header = schema.KeepHeaders(r.Header)
+	if !t.cfg.KeepSecrets {
+		schema.RedactEvent(ev)
+	}
+}
+
+// emit hands ev to the Emitter. It never fails the caller: a lost event is
+// counted and logged (the first, then every power of two).
+func (t *Tap) emit(ev *schema.Event) {
+	if err := t.cfg.Emitter.Emit(ev); err != nil {
+		n := t.emitErrors.Add(1)
+		if n&(n-1) == 0 {
+			t.logger.Error("event lost", "event_id", ev.ID, "lost", n, "err", err)
+		}
+		return
+	}
+	t.events.Add(1)
+	if ev.Kind == schema.Failure {
+		t.failures.Add(1)
+	}
+}
+
+// fail emits a Failure event of conn c linked to parent.
+func (t *Tap) fail(c *conn, tr schema.Transport, parent *schema.Event, msg string) *schema.Event {
+	ev := t.newEvent(c, tr, schema.ToClient, schema.Failure)
+	if parent != nil {
+		ev.Parent = parent.ID
+		ev.Method, ev.Path, ev.Query = parent.Method, parent.Path, parent.Query
+		if parent.Janus != nil {
+			ev.Janus = &schema.Janus{SessionID: parent.Janus.SessionID, HandleID: parent.Janus.HandleID, Transaction: parent.Janus.Transaction}
+		}
+	}
+	ev.Error = msg
+	t.emit(ev)
+	return ev
+}

@@ -1,0 +1,292 @@
+package tap
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/janustap/janustap/schema"
+)
+
+// The subprotocols of Janus's WebSocket transport.
+const (
+	JanusProtocol = "janus-protocol"
+	AdminProtocol = "janus-admin-protocol"
+)
+
+// closeGrace is how long the tap waits for the second half of a close
+// handshake, or for the other side to notice a dropped connection.
+const closeGrace = 5 * time.Second
+
+// CloseBadGateway is the close code the tap sends a WebSocket client whose
+// gateway could not be reached or went away (RFC 6455 registry: Bad Gateway).
+const CloseBadGateway = 1014
+
+// wsPair is a client WebSocket and its upstream twin.
+type wsPair struct {
+	t        *Tap
+	conn     *conn
+	tr       schema.Transport
+	client   *websocket.Conn
+	upstream *websocket.Conn
+	once     sync.Once
+}
+
+// serveWS connects a WebSocket client to the gateway: the upstream
+// connection is made first, with the subprotocol the client asked for, so
+// that a gateway that is down gets the client a close frame with a reason.
+func (t *Tap) serveWS(w http.ResponseWriter, r *http.Request) {
+	c := t.newConn()
+	offered := websocket.Subprotocols(r)
+	var tr schema.Transport
+	var target, proto string
+	switch {
+	case slices.Contains(offered, JanusProtocol) && t.janusWS != "":
+		tr, target, proto = schema.WS, t.janusWS, JanusProtocol
+	case slices.Contains(offered, AdminProtocol) && t.adminWS != "":
+		tr, target, proto = schema.AdminWS, t.adminWS, AdminProtocol
+	}
+	open := t.newEvent(c, tr, schema.ToGateway, schema.Open)
+	t.setRequest(open, r)
+	open.Subprotocol = proto
+	if target == "" {
+		// Janus closes the TCP connection without an answer when the
+		// subprotocol is missing or unknown; so does the tap.
+		open.Transport = schema.WS
+		t.emit(open)
+		t.fail(c, schema.WS, open, fmt.Sprintf("websocket upgrade without a subprotocol the gateway serves (offered %q)", offered))
+		if hj, ok := w.(http.Hijacker); ok {
+			if nc, _, err := hj.Hijack(); err == nil {
+				nc.Close()
+				return
+			}
+		}
+		http.Error(w, "janustap: unknown websocket subprotocol", http.StatusBadRequest)
+		return
+	}
+
+	hdr := http.Header{}
+	for _, k := range []string{"Origin", "User-Agent", "Cookie", "Authorization"} {
+		if v := r.Header.Values(k); len(v) > 0 {
+			hdr[k] = v
+		}
+	}
+	hdr.Set("Sec-WebSocket-Protocol", proto)
+	upstream, resp, dialErr := t.dialer.DialContext(r.Context(), target, hdr)
+
+	respHdr := http.Header{}
+	if resp != nil {
+		if v := resp.Header.Get("Access-Control-Allow-Origin"); v != "" {
+			respHdr.Set("Access-Control-Allow-Origin", v)
+		}
+	}
+	up := t.upgrader
+	up.Subprotocols = []string{proto}
+	client, err := up.Upgrade(w, r, respHdr)
+	if err != nil {
+		// Upgrade has answered the client with an HTTP error already.
+		t.emit(open)
+		t.fail(c, tr, open, "websocket upgrade: "+err.Error())
+		if upstream != nil {
+			upstream.Close()
+		}
+		return
+	}
+	client.SetReadLimit(t.cfg.MaxBody)
+	t.emit(open)
+	if dialErr != nil {
+		msg := fmt.Sprintf("gateway %s unreachable: %v", t.cfg.Gateway, dialErr)
+		t.logger.Warn("upstream unreachable", "transport", tr, "err", dialErr)
+		t.fail(c, tr, open, msg)
+		t.closeEvent(c, tr, schema.ToClient, CloseBadGateway, truncateReason("janustap: "+msg), "")
+		client.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(CloseBadGateway, truncateReason("janustap: "+msg)), time.Now().Add(time.Second))
+		client.Close()
+		return
+	}
+
+	p := &wsPair{t: t, conn: c, tr: tr, client: client, upstream: upstream}
+	if !t.track(p) {
+		p.shutdown(websocket.CloseGoingAway, "janustap: shutting down")
+		return
+	}
+	t.wsConns.Add(1)
+	t.wsOpen.Add(1)
+	defer func() {
+		t.untrack(p)
+		t.wsOpen.Add(-1)
+	}()
+	p.run()
+}
+
+// truncateReason keeps a close reason within the 123 bytes a close frame
+// allows.
+func truncateReason(s string) string {
+	if len(s) > 123 {
+		return s[:123]
+	}
+	return s
+}
+
+func (t *Tap) track(p *wsPair) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return false
+	}
+	t.live[p] = struct{}{}
+	return true
+}
+
+func (t *Tap) untrack(p *wsPair) {
+	t.mu.Lock()
+	delete(t.live, p)
+	t.mu.Unlock()
+}
+
+// closeWebSockets closes every open WebSocket pair, and refuses new ones.
+func (t *Tap) closeWebSockets() {
+	t.mu.Lock()
+	t.closed = true
+	pairs := make([]*wsPair, 0, len(t.live))
+	for p := range t.live {
+		pairs = append(pairs, p)
+	}
+	t.mu.Unlock()
+	for _, p := range pairs {
+		p.shutdown(websocket.CloseGoingAway, "janustap: shutting down")
+	}
+}
+
+// closeEvent records a close frame, or the end of a connection without one.
+func (t *Tap) closeEvent(c *conn, tr schema.Transport, dir schema.Direction, code int, text, errMsg string) {
+	ev := t.newEvent(c, tr, dir, schema.Close)
+	ev.CloseCode, ev.CloseText, ev.Error = code, text, errMsg
+	t.emit(ev)
+}
+
+// run relays messages both ways until the connection ends. Close frames are
+// relayed too, so that the close handshake runs end to end: each side gets
+// the other's close code and reason.
+func (p *wsPair) run() {
+	relayClose := func(from schema.Direction, to *websocket.Conn) func(int, string) error {
+		return func(code int, text string) error {
+			p.t.closeEvent(p.conn, p.tr, from, code, text, "")
+			msg := websocket.FormatCloseMessage(code, text)
+			if code == websocket.CloseNoStatusReceived {
+				msg = []byte{}
+			}
+			to.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+			return nil
+		}
+	}
+	p.client.SetCloseHandler(relayClose(schema.ToGateway, p.upstream))
+	p.upstream.SetCloseHandler(relayClose(schema.ToClient, p.client))
+	relayControl := func(typ int, to *websocket.Conn) func(string) error {
+		return func(data string) error {
+			err := to.WriteControl(typ, []byte(data), time.Now().Add(time.Second))
+			if errors.Is(err, websocket.ErrCloseSent) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return nil
+			}
+			return err
+		}
+	}
+	p.client.SetPingHandler(relayControl(websocket.PingMessage, p.upstream))
+	p.client.SetPongHandler(relayControl(websocket.PongMessage, p.upstream))
+	p.upstream.SetPingHandler(relayControl(websocket.PingMessage, p.client))
+	p.upstream.SetPongHandler(relayControl(websocket.PongMessage, p.client))
+
+	type end struct {
+		failed *websocket.Conn // the side that ended
+		err    error
+	}
+	ends := make(chan end, 2)
+	go func() { f, err := p.relay(p.client, p.upstream, schema.ToGateway); ends <- end{f, err} }()
+	go func() { f, err := p.relay(p.upstream, p.client, schema.ToClient); ends <- end{f, err} }()
+
+	first := <-ends
+	var ce *websocket.CloseError
+	if !errors.As(first.err, &ce) {
+		// One side dropped without a close frame (or broke a limit): record
+		// it and tell the other side with a close frame that says why.
+		from, other := schema.ToGateway, p.upstream
+		code, text := websocket.CloseGoingAway, "janustap: client connection lost"
+		if first.failed == p.upstream {
+			from, other = schema.ToClient, p.client
+			code, text = CloseBadGateway, truncateReason("janustap: gateway connection lost: "+first.err.Error())
+		}
+		if errors.Is(first.err, websocket.ErrReadLimit) {
+			text := fmt.Sprintf("janustap: message over %d bytes", p.t.cfg.MaxBody)
+			p.t.fail(p.conn, p.tr, nil, text)
+			p.t.closeEvent(p.conn, p.tr, schema.ToClient, websocket.CloseMessageTooBig, text, "")
+			p.client.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseMessageTooBig, text), time.Now().Add(time.Second))
+		} else {
+			p.t.closeEvent(p.conn, p.tr, from, websocket.CloseAbnormalClosure, "", first.err.Error())
+		}
+		other.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
+		first.failed.Close()
+	}
+	// Give the other side a moment to finish its half of the handshake.
+	timer := time.AfterFunc(closeGrace, func() { p.client.Close(); p.upstream.Close() })
+	<-ends
+	timer.Stop()
+	p.client.Close()
+	p.upstream.Close()
+}
+
+// relay reads messages from src and writes them to dst, recording each
+// before it is written. It returns the side that ended the relay and why.
+func (p *wsPair) relay(src, dst *websocket.Conn, dir schema.Direction) (*websocket.Conn, error) {
+	for {
+		typ, data, err := src.ReadMessage()
+		if err != nil {
+			return src, err
+		}
+		p.record(data, typ == websocket.BinaryMessage, dir)
+		if err := dst.WriteMessage(typ, data); err != nil {
+			return dst, fmt.Errorf("relay %s message: %w", dir, err)
+		}
+	}
+}
+
+// record emits the events of one message: one per JSON value it holds.
+func (p *wsPair) record(data []byte, binary bool, dir schema.Direction) {
+	parts, _ := schema.SplitObjects(data)
+	var first *schema.Event
+	for i, part := range parts {
+		ev := p.t.newEvent(p.conn, p.tr, dir, schema.Frame)
+		ev.Binary = binary
+		if len(parts) > 1 {
+			ev.Part, ev.Parts = i, len(parts)
+			if first != nil {
+				ev.Parent = first.ID
+			}
+		}
+		p.t.setBody(ev, part)
+		if first == nil {
+			first = ev
+		}
+		p.t.emit(ev)
+	}
+}
+
+// shutdown closes both sides with code and reason.
+func (p *wsPair) shutdown(code int, reason string) {
+	p.once.Do(func() {
+		msg := websocket.FormatCloseMessage(code, reason)
+		deadline := time.Now().Add(time.Second)
+		p.client.WriteControl(websocket.CloseMessage, msg, deadline)
+		p.upstream.WriteControl(websocket.CloseMessage, msg, deadline)
+		p.t.closeEvent(p.conn, p.tr, schema.ToClient, code, reason, "")
+		p.client.Close()
+		p.upstream.Close()
+	})
+}
