@@ -57,6 +57,10 @@ type Options struct {
 	Debug int
 	// FullTrickle makes Janus do full trickle (janus -f) instead of half trickle.
 	FullTrickle bool
+	// BasePort, when not 0, fixes the ports as janus-up.sh does: HTTP on
+	// BasePort, admin HTTP on BasePort-1000, WebSocket on BasePort+100 and
+	// admin WebSocket on BasePort-900. Zero picks four free ports.
+	BasePort int
 	// Logger receives retries, restarts and slow stops. Nil discards them
 	// (Start logs to the test instead).
 	Logger *slog.Logger
@@ -166,6 +170,10 @@ func Run(ctx context.Context, dir string, opts Options) (*Janus, error) {
 
 	for attempt := 1; ; attempt++ {
 		p, err := freePorts()
+		if opts.BasePort != 0 {
+			b := opts.BasePort
+			p, err = ports{http: b, adminHTTP: b - 1000, ws: b + 100, adminWS: b - 900}, nil
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -193,7 +201,7 @@ func Run(ctx context.Context, dir string, opts Options) (*Janus, error) {
 			j.logger.Debug("janus up", "http", j.HTTP, "ws", j.WS, "pid", j.proc.cmd.Process.Pid)
 			return j, nil
 		}
-		if !errors.Is(err, errPortTaken) || attempt == startAttempts {
+		if !errors.Is(err, errPortTaken) || attempt == startAttempts || opts.BasePort != 0 {
 			return nil, err
 		}
 		j.logger.Info("janus could not bind its ports; trying new ones", "attempt", attempt, "err", err)

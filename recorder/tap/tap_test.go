@@ -3,6 +3,7 @@ package tap_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"slices"
@@ -302,3 +303,5 @@ func diffLines(got, want []string) string {
 	}
 	return b.String()
 }
+
+func errorsAs[T error](err error, target *T) bool { return errors.As(err, target) }

@@ -24,8 +24,10 @@ const (
 const closeGrace = 5 * time.Second
 
 // CloseBadGateway is the close code the tap sends a WebSocket client whose
-// gateway could not be reached or went away (RFC 6455 registry: Bad Gateway).
-const CloseBadGateway = 1014
+// gateway could not be reached or went away: 1011 (internal error), since
+// the registry's 1014 (bad gateway) is refused by some clients, gorilla's
+// among them. The close reason says what happened.
+const CloseBadGateway = 1011
 
 // wsPair is a client WebSocket and its upstream twin.
 type wsPair struct {

@@ -1,0 +1,343 @@
+package tap_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/janustap/janustap/recorder/janusapi"
+	"github.com/janustap/janustap/recorder/janustest"
+	"github.com/janustap/janustap/recorder/tap"
+	"github.com/janustap/janustap/schema"
+)
+
+func post(t *testing.T, url, body string) (int, http.Header, []byte) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header, b
+}
+
+func createSession(t *testing.T, base string) uint64 {
+	t.Helper()
+	_, _, b := post(t, base, `{"janus":"create","transaction":"c"}`)
+	j, err := schema.ParseJanus(b)
+	if err != nil || j.DataID == 0 {
+		t.Fatalf("create: %s", b)
+	}
+	return j.DataID
+}
+
+// eventsWhere returns the recorded events that match.
+func (r *rig) eventsWhere(match func(*schema.Event) bool) []*schema.Event {
+	var out []*schema.Event
+	for _, ev := range r.mem.all() {
+		if match(ev) {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+func TestLongPollBatch(t *testing.T) {
+	r := newRig(t, janustest.Options{})
+	s := createSession(t, r.tapHTTP())
+	// Three keepalive-free events queued: attach two handles and detach them.
+	var handles []uint64
+	for range 2 {
+		_, _, b := post(t, fmt.Sprintf("%s/%d", r.tapHTTP(), s), `{"janus":"attach","plugin":"janus.plugin.echotest","transaction":"a"}`)
+		j, _ := schema.ParseJanus(b)
+		handles = append(handles, j.DataID)
+	}
+	for _, h := range handles {
+		post(t, fmt.Sprintf("%s/%d/%d", r.tapHTTP(), s, h), `{"janus":"detach","transaction":"d"}`)
+	}
+	resp, err := http.Get(fmt.Sprintf("%s/%d?rid=1&maxev=5", r.tapHTTP(), s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var arr []json.RawMessage
+	if err := json.Unmarshal(body, &arr); err != nil || len(arr) != 2 {
+		t.Fatalf("poll answer %s: want an array of 2 detached events (%v)", body, err)
+	}
+	polls := r.eventsWhere(func(ev *schema.Event) bool { return ev.Kind == schema.PollEvent })
+	if len(polls) != 2 {
+		t.Fatalf("got %d poll events, want 2", len(polls))
+	}
+	req := r.eventsWhere(func(ev *schema.Event) bool { return ev.Kind == schema.Request && ev.Method == "GET" })
+	if len(req) != 1 || req[0].Query != "rid=1&maxev=5" {
+		t.Fatalf("poll request events: %+v", req)
+	}
+	for i, ev := range polls {
+		if ev.Parent != req[0].ID || ev.Part != i || ev.Parts != 2 || !ev.Batch {
+			t.Errorf("poll event %d: parent %s part %d/%d batch %v; want parent %s part %d/2 batch", i, ev.Parent, ev.Part, ev.Parts, ev.Batch, req[0].ID, i)
+		}
+		if ev.Janus == nil || ev.Janus.Janus != "detached" || ev.Janus.SessionID != s || ev.Janus.Sender != handles[i] {
+			t.Errorf("poll event %d: parsed %+v", i, ev.Janus)
+		}
+		if !bytes.Contains(body, ev.Body) {
+			t.Errorf("poll event %d body is not a piece of the answer: %s", i, ev.Body)
+		}
+	}
+}
+
+// TestClientLeavesLongPoll: a client that goes away during a held poll
+// cancels it upstream, and the tap keeps serving.
+func TestClientLeavesLongPoll(t *testing.T) {
+	r := newRig(t, janustest.Options{})
+	s := createSession(t, r.tapHTTP())
+	ctx, cancel := context.WithCancel(t.Context())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/%d?maxev=1", r.tapHTTP(), s), nil)
+	done := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	janustest.WaitFor(t, 5*time.Second, func() error {
+		if n := len(r.eventsWhere(func(ev *schema.Event) bool { return ev.Method == "GET" && ev.Kind == schema.Request })); n != 1 {
+			return fmt.Errorf("%d poll requests recorded", n)
+		}
+		return nil
+	})
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("poll returned normally after its client went away")
+	}
+	janustest.WaitFor(t, 5*time.Second, func() error {
+		f := r.eventsWhere(func(ev *schema.Event) bool { return ev.Kind == schema.Failure })
+		if len(f) != 1 || !strings.Contains(f[0].Error, "client went away") {
+			return fmt.Errorf("failure events %+v, want one saying the client went away", f)
+		}
+		return nil
+	})
+	// Other traffic is unaffected.
+	if _, _, b := post(t, fmt.Sprintf("%s/%d", r.tapHTTP(), s), `{"janus":"keepalive","transaction":"k"}`); !bytes.Contains(b, []byte(`"ack"`)) {
+		t.Fatalf("keepalive after the dropped poll: %s", b)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	r := newRig(t, janustest.Options{})
+	t.Run("invalid_json", func(t *testing.T) {
+		st, _, b := post(t, r.tapHTTP(), `{"janus":"create",`)
+		direct, _, want := post(t, r.janus.HTTP, `{"janus":"create",`)
+		if st != direct || !bytes.Equal(b, want) {
+			t.Fatalf("through the tap %d %s, direct %d %s", st, b, direct, want)
+		}
+		evs := r.eventsWhere(func(ev *schema.Event) bool { return string(ev.Body) == `{"janus":"create",` })
+		if len(evs) != 1 || evs[0].Janus != nil || evs[0].ParseError == "" {
+			t.Fatalf("malformed request events: %+v", evs)
+		}
+	})
+	t.Run("ten_mib_body", func(t *testing.T) {
+		s := createSession(t, r.tapHTTP())
+		pad := strings.Repeat("x", 10<<20)
+		body := `{"janus":"keepalive","transaction":"big","pad":"` + pad + `"}`
+		st, _, b := post(t, fmt.Sprintf("%s/%d", r.tapHTTP(), s), body)
+		if st != 200 || !bytes.Contains(b, []byte(`"ack"`)) {
+			t.Fatalf("10 MiB keepalive: %d %.200s", st, b)
+		}
+		evs := r.eventsWhere(func(ev *schema.Event) bool { return ev.Janus != nil && ev.Janus.Transaction == "big" && ev.Kind == schema.Request })
+		if len(evs) != 1 {
+			t.Fatalf("got %d request events for the big body, want 1", len(evs))
+		}
+		ev := evs[0]
+		if !ev.Truncated || ev.BodySize != len(body) || ev.BodySHA256 != schema.SHA256([]byte(body)) || len(ev.Body) != 1<<20 {
+			t.Fatalf("big body event: truncated %v size %d body %d sha %s", ev.Truncated, ev.BodySize, len(ev.Body), ev.BodySHA256)
+		}
+	})
+	t.Run("over_limit", func(t *testing.T) {
+		mem := &memory{}
+		tp, err := tap.New(tap.Config{Gateway: "test", JanusHTTP: r.janus.HTTP, Emitter: mem, MaxBody: 1 << 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(tp.Handler())
+		defer srv.Close()
+		st, _, b := post(t, srv.URL+"/janus", `{"janus":"create","transaction":"`+strings.Repeat("y", 2000)+`"}`)
+		if st != http.StatusRequestEntityTooLarge || !bytes.Contains(b, []byte(`"code": 454`)) {
+			t.Fatalf("over the limit: %d %s", st, b)
+		}
+		if tp.Stats().Failures != 1 {
+			t.Fatalf("failures %d, want 1", tp.Stats().Failures)
+		}
+	})
+	t.Run("unknown_path", func(t *testing.T) {
+		resp, err := http.Get(r.srv.URL + "/nowhere")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		direct, err := http.Get(strings.TrimSuffix(r.janus.HTTP, "/janus") + "/nowhere")
+		if err != nil {
+			t.Fatal(err)
+		}
+		direct.Body.Close()
+		if resp.StatusCode != direct.StatusCode {
+			t.Fatalf("unknown path through the tap: %d, direct %d", resp.StatusCode, direct.StatusCode)
+		}
+	})
+}
+
+func TestCORSAndInfo(t *testing.T) {
+	r := newRig(t, janustest.Options{})
+	req, _ := http.NewRequest(http.MethodOptions, r.tapHTTP(), nil)
+	req.Header.Set("Origin", "http://example.test")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("Access-Control-Request-Headers", "content-type")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for k, want := range map[string]string{
+		"Access-Control-Allow-Origin":  "*",
+		"Access-Control-Allow-Methods": "POST",
+		"Access-Control-Allow-Headers": "content-type",
+		"Access-Control-Max-Age":       "86400",
+	} {
+		if got := resp.Header.Get(k); got != want {
+			t.Errorf("preflight %s = %q, want %q", k, got, want)
+		}
+	}
+	pre := r.eventsWhere(func(ev *schema.Event) bool { return ev.Method == http.MethodOptions })
+	if len(pre) != 2 || pre[0].Header["Origin"] != "http://example.test" || pre[1].Header["Access-Control-Allow-Methods"] != "POST" {
+		t.Fatalf("preflight events: %+v", pre)
+	}
+	c := janusapi.NewHTTP(r.tapHTTP())
+	defer c.Close()
+	info, err := c.Get(t.Context(), "/info")
+	if err != nil || !bytes.Contains(info.Body, []byte(`"server_info"`)) {
+		t.Fatalf("GET /info: %v %s", err, info.Body)
+	}
+}
+
+func TestAdminAPI(t *testing.T) {
+	r := newRig(t, janustest.Options{})
+	s := createSession(t, r.tapHTTP())
+	list := fmt.Sprintf(`{"janus":"list_sessions","admin_secret":%q,"transaction":"ls"}`, r.janus.AdminSecret)
+	_, _, b := post(t, r.srv.URL+"/admin", list)
+	if !bytes.Contains(b, []byte(fmt.Sprint(s))) {
+		t.Fatalf("admin list_sessions over HTTP: %s", b)
+	}
+	ws, err := janusapi.DialWS(t.Context(), r.tapWS(), janusapi.AdminProtocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	rep, err := ws.Do(t.Context(), []byte(list), 0, 0)
+	if err != nil || !bytes.Contains(rep.Body, []byte(fmt.Sprint(s))) {
+		t.Fatalf("admin list_sessions over WS: %v %s", err, rep.Body)
+	}
+	reqs := r.eventsWhere(func(ev *schema.Event) bool {
+		return ev.Janus != nil && ev.Janus.Janus == "list_sessions" && ev.Direction == schema.ToGateway
+	})
+	if len(reqs) != 2 || reqs[0].Transport != schema.AdminHTTP || reqs[1].Transport != schema.AdminWS {
+		t.Fatalf("admin requests: %+v", reqs)
+	}
+	for _, ev := range reqs {
+		if bytes.Contains(ev.Body, []byte(r.janus.AdminSecret)) || !ev.Redacted {
+			t.Errorf("admin secret not redacted in %s", ev.Body)
+		}
+	}
+}
+
+func TestWebSocketFramesAndClose(t *testing.T) {
+	r := newRig(t, janustest.Options{})
+	d := websocket.Dialer{Subprotocols: []string{janusapi.Protocol}}
+	conn, resp, err := d.Dial(r.tapWS(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Header.Get("Sec-WebSocket-Protocol") != janusapi.Protocol {
+		t.Fatalf("subprotocol %q", resp.Header.Get("Sec-WebSocket-Protocol"))
+	}
+	// Two objects in one frame: Janus runs both, and so two answers come.
+	frame := `{"janus":"ping","transaction":"p1"}{"janus":"ping","transaction":"p2"}`
+	if err := conn.WriteMessage(websocket.TextMessage, []byte(frame)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tx := range []string{"p1", "p2"} {
+		_, m, err := conn.ReadMessage()
+		if err != nil || !bytes.Contains(m, []byte(tx)) {
+			t.Fatalf("answer %s: %v %s", tx, err, m)
+		}
+	}
+	conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(4001, "bye"))
+	_, _, err = conn.ReadMessage()
+	var ce *websocket.CloseError
+	if !errorsAs(err, &ce) || ce.Code != 4001 || ce.Text != "bye" {
+		t.Fatalf("close echo: %v", err)
+	}
+	conn.Close()
+	janustest.WaitFor(t, 5*time.Second, func() error {
+		parts := r.eventsWhere(func(ev *schema.Event) bool { return ev.Kind == schema.Frame && ev.Direction == schema.ToGateway })
+		closes := r.eventsWhere(func(ev *schema.Event) bool { return ev.Kind == schema.Close })
+		if len(parts) != 2 || parts[0].Parts != 2 || parts[1].Parent != parts[0].ID || string(parts[0].Body)+string(parts[1].Body) != frame {
+			return fmt.Errorf("frame parts %+v", parts)
+		}
+		if len(closes) != 2 || closes[0].CloseCode != 4001 || closes[0].Direction != schema.ToGateway || closes[1].Direction != schema.ToClient {
+			return fmt.Errorf("close events %+v", closes)
+		}
+		return nil
+	})
+	// No subprotocol: Janus closes the TCP connection without an answer, and
+	// so does the tap.
+	if _, _, err := (&websocket.Dialer{}).Dial(r.tapWS(), nil); err == nil {
+		t.Fatal("websocket without subprotocol was accepted")
+	}
+}
+
+func TestGatewayDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	mem := &memory{}
+	tp, err := tap.New(tap.Config{Gateway: "down", JanusHTTP: "http://" + dead + "/janus", JanusWS: "ws://" + dead, Emitter: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(tp.Handler())
+	defer srv.Close()
+	st, _, b := post(t, srv.URL+"/janus", `{"janus":"create","transaction":"c"}`)
+	if st != http.StatusBadGateway || !bytes.Contains(b, []byte("unreachable")) {
+		t.Fatalf("POST with the gateway down: %d %s", st, b)
+	}
+	conn, _, err := (&websocket.Dialer{Subprotocols: []string{janusapi.Protocol}}).Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = conn.ReadMessage()
+	var ce *websocket.CloseError
+	if !errorsAs(err, &ce) || ce.Code != tap.CloseBadGateway || !strings.Contains(ce.Text, "unreachable") {
+		t.Fatalf("websocket with the gateway down: %v", err)
+	}
+	conn.Close()
+	if f := tp.Stats().Failures; f != 2 {
+		t.Fatalf("failures %d, want 2 (one per transport)", f)
+	}
+}
