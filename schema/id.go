@@ -65,16 +65,18 @@ func encode128(b [16]byte) string {
 // IDTime returns the millisecond time encoded in an id made by IDGen, and
 // false when id is not such an id.
 func IDTime(id string) (time.Time, bool) {
-	if len(id) != 26 {
+	if len(id) != 26 || id[0] > '7' { // the first character holds 3 bits
 		return time.Time{}, false
 	}
 	var ms uint64
-	for i := 0; i < 10; i++ {
+	for i := 0; i < len(id); i++ {
 		v := indexCrockford(id[i])
 		if v < 0 {
 			return time.Time{}, false
 		}
-		ms = ms<<5 | uint64(v)
+		if i < 10 {
+			ms = ms<<5 | uint64(v)
+		}
 	}
 	return time.UnixMilli(int64(ms)), true // 10 chars = 50 bits: 2 bits of padding, then the 48 of the time
 }

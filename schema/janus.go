@@ -61,13 +61,12 @@ func ParseJanus(body []byte) (*Janus, error) {
 		case "body":
 			j.PluginKey, j.PluginValue, j.PluginError = pluginData(raw)
 		case "plugindata":
-			var pd struct {
-				Plugin json.RawMessage `json:"plugin"`
-				Data   json.RawMessage `json:"data"`
-			}
-			if json.Unmarshal(raw, &pd) == nil {
-				j.Plugin = jsonString(pd.Plugin)
-				j.PluginKey, j.PluginValue, j.PluginError = pluginData(pd.Data)
+			// A map, not a struct: encoding/json matches struct fields
+			// case-insensitively, Janus matches keys exactly.
+			var pd map[string]json.RawMessage
+			if len(raw) > 0 && raw[0] == '{' && json.Unmarshal(raw, &pd) == nil {
+				j.Plugin = jsonString(pd["plugin"])
+				j.PluginKey, j.PluginValue, j.PluginError = pluginData(pd["data"])
 			}
 		case "jsep":
 			j.HasJSEP = len(raw) > 0 && raw[0] == '{'
@@ -228,6 +227,9 @@ func SplitArray(body []byte) (elems [][]byte, isArray bool, err error) {
 	}
 	if _, err := dec.Token(); err != nil {
 		return [][]byte{body}, false, fmt.Errorf("split poll answer: %w", err)
+	}
+	if rest := body[dec.InputOffset():]; len(bytes.TrimLeft(rest, " \t\r\n")) > 0 {
+		return [][]byte{body}, false, fmt.Errorf("split poll answer: %d bytes after the array", len(rest))
 	}
 	return elems, true, nil
 }

@@ -2,6 +2,8 @@ package schema
 
 import (
 	"bytes"
+	"encoding/json"
+	"slices"
 	"strings"
 )
 
@@ -25,62 +27,83 @@ var SecretHeaders = []string{"Authorization", "Proxy-Authorization", "Cookie"}
 // the body keeps its shape (white space, key order, other values) and even a
 // body that is not valid JSON loses its secrets. body is not modified.
 func Redact(body []byte, keys []string) ([]byte, bool) {
+	// One pass from left to right. Not knowing whether a quote opens or
+	// closes a string (the body may be cut short or not be JSON at all),
+	// every quote that is not escaped is tried as the opening of a key; a
+	// string that is not a secret key is stepped over to its closing quote,
+	// which is tried in turn. In valid JSON that visits exactly the
+	// unescaped quotes, so a key is never looked for inside a string, and
+	// since a pass only ever rewrites values it steps over, a second pass
+	// makes the same decisions and changes nothing.
 	var out []byte // allocated on the first secret found
-	src := body
-	changed := false
-	for _, key := range keys {
-		pat := []byte(`"` + key + `"`)
-		if !bytes.Contains(src, pat) {
+	done := 0      // body[:done] is in out
+	for i := 0; ; {
+		q := bytes.IndexByte(body[i:], '"')
+		if q < 0 {
+			break
+		}
+		q += i
+		end := stringEnd(body, q)
+		if end == len(body) {
+			break // an unterminated string is no key
+		}
+		i = end
+		if !isKey(body[q+1:end], keys) {
 			continue
 		}
-		var b bytes.Buffer
-		rest := src
-		found := false
-		for {
-			i := bytes.Index(rest, pat)
-			if i < 0 {
-				break
-			}
-			j := i + len(pat)
-			j = skipSpace(rest, j)
-			if j >= len(rest) || rest[j] != ':' {
-				b.Write(rest[:i+len(pat)])
-				rest = rest[i+len(pat):]
-				continue
-			}
-			j = skipSpace(rest, j+1)
-			if j >= len(rest) || rest[j] != '"' {
-				b.Write(rest[:j])
-				rest = rest[j:]
-				continue
-			}
-			end := stringEnd(rest, j) // index of the closing quote, or len
-			if string(rest[j+1:min(end, len(rest))]) == RedactedMarker {
-				b.Write(rest[:end])
-				rest = rest[end:]
-				continue
-			}
-			b.Write(rest[:j+1])
-			b.WriteString(RedactedMarker)
-			found = true
-			if end >= len(rest) { // unterminated string: redact to the end
-				b.WriteByte('"')
-				rest = nil
-				break
-			}
-			rest = rest[end:]
+		j := skipSpace(body, end+1)
+		if j >= len(body) || body[j] != ':' {
+			continue
 		}
-		if found {
-			b.Write(rest)
-			out = b.Bytes()
-			src = out
-			changed = true
+		j = skipSpace(body, j+1)
+		if j >= len(body) || body[j] != '"' {
+			continue // not a string: left alone
 		}
+		vend := stringEnd(body, j) // closing quote, or len(body)
+		if string(body[j+1:vend]) == RedactedMarker {
+			i = vend
+			continue
+		}
+		out = append(out, body[done:j+1]...)
+		out = append(out, RedactedMarker...)
+		if vend == len(body) { // unterminated string: redact to the end
+			out = append(out, '"')
+			done = len(body)
+			break
+		}
+		done, i = vend, vend
 	}
-	if !changed {
+	if out == nil {
 		return body, false
 	}
-	return out, true
+	return append(out, body[done:]...), true
+}
+
+// isKey reports whether the content of a JSON string, as it stands between
+// its quotes, is one of keys once unescaped.
+func isKey(s []byte, keys []string) bool {
+	if bytes.IndexByte(s, '\\') < 0 {
+		for _, k := range keys {
+			if k == string(s) {
+				return true
+			}
+		}
+		return false
+	}
+	// An escape takes at most 6 bytes (\uXXXX) per byte it stands for, so a
+	// long string such as an SDP is no key and need not be unescaped.
+	longest := 0
+	for _, k := range keys {
+		longest = max(longest, len(k))
+	}
+	if len(s) > 6*longest {
+		return false
+	}
+	var u string
+	if json.Unmarshal(append(append([]byte{'"'}, s...), '"'), &u) != nil {
+		return false
+	}
+	return slices.Contains(keys, u)
 }
 
 func skipSpace(b []byte, i int) int {
@@ -93,13 +116,22 @@ func skipSpace(b []byte, i int) int {
 // stringEnd returns the index of the quote closing the JSON string opening at
 // b[open], or len(b) when it is not closed.
 func stringEnd(b []byte, open int) int {
-	for i := open + 1; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
+	for i := open + 1; i < len(b); {
+		k := bytes.IndexByte(b[i:], '"')
+		if k < 0 {
+			break
+		}
+		i += k
+		// The quote is escaped when an odd number of backslashes, all
+		// inside the string, stands right before it.
+		n := 0
+		for i-1-n > open && b[i-1-n] == '\\' {
+			n++
+		}
+		if n%2 == 0 {
 			return i
 		}
+		i++
 	}
 	return len(b)
 }

@@ -158,7 +158,9 @@ func TestBadInput(t *testing.T) {
 		if st != 200 || !bytes.Contains(b, []byte(`"ack"`)) {
 			t.Fatalf("10 MiB keepalive: %d %.200s", st, b)
 		}
-		evs := r.eventsWhere(func(ev *schema.Event) bool { return ev.Janus != nil && ev.Janus.Transaction == "big" && ev.Kind == schema.Request })
+		evs := r.eventsWhere(func(ev *schema.Event) bool {
+			return ev.Janus != nil && ev.Janus.Transaction == "big" && ev.Kind == schema.Request
+		})
 		if len(evs) != 1 {
 			t.Fatalf("got %d request events for the big body, want 1", len(evs))
 		}
