@@ -64,6 +64,9 @@ func Redact(body []byte, keys []string) ([]byte, bool) {
 			i = vend
 			continue
 		}
+		if out == nil {
+			out = make([]byte, 0, len(body)+len(RedactedMarker))
+		}
 		out = append(out, body[done:j+1]...)
 		out = append(out, RedactedMarker...)
 		if vend == len(body) { // unterminated string: redact to the end

@@ -1,0 +1,32 @@
+# The README's two commands are `make run` and `make test`.
+GO ?= go
+FUZZTIME ?= 20000x
+
+.PHONY: run test deps build vet fuzz bench
+
+run:
+	scripts/quickstart.sh
+
+# Every test: installs what is missing, then the whole suite with the race
+# detector, then each fuzz target for a bounded time.
+test: deps
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
+	$(MAKE) fuzz
+
+deps:
+	scripts/install-deps.sh
+
+build:
+	$(GO) build -o bin/janustap ./cmd/janustap
+
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
