@@ -1,0 +1,580 @@
+// Package drive plays a replay plan against a Janus, over the transport the
+// capture used or the other one, with causal pacing: a request is sent only
+// after what preceded it in the capture has arrived in the new run (or a
+// wait has run out, which the run reports). What the run sent and received
+// becomes events, tagged as a replay, for comparing with the capture.
+package drive
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/janustap/janustap/recorder/janusapi"
+	"github.com/janustap/janustap/replayer/plan"
+	"github.com/janustap/janustap/replayer/rewrite"
+	"github.com/janustap/janustap/schema"
+)
+
+// Target is the gateway to replay against.
+type Target struct {
+	HTTP      string // Janus API base URL, such as http://127.0.0.1:8088/janus
+	WS        string // Janus WebSocket URL
+	AdminHTTP string // admin API base URL
+	AdminWS   string // admin WebSocket URL
+}
+
+// Options control one replay.
+type Options struct {
+	Target Target
+	// Transport forces the Janus API transport (schema.HTTP or schema.WS);
+	// "" replays each client over the transport it was captured on.
+	Transport schema.Transport
+	// Secrets fill redacted secrets back in.
+	Secrets rewrite.Secrets
+	// Speed paces requests by the capture's clock divided by Speed: 1 is the
+	// original timing, 2 twice as fast. 0 sends each request as soon as
+	// what preceded it has arrived.
+	Speed float64
+	// Wait is how long a step waits for the messages that preceded it in
+	// the capture; 0 means 10 s. A wait that runs out is reported, and the
+	// replay goes on.
+	Wait time.Duration
+	// Gateway names the target in the new run's events.
+	Gateway string
+	// Labels are added to every event of the new run (such as the flow it
+	// replays).
+	Labels map[string]string
+	// Run distinguishes concurrent replays of one plan: it makes the
+	// transactions unique. "" keeps the captured transactions.
+	Run string
+	// Emit receives each event of the new run as it happens; nil keeps
+	// them only in the Result.
+	Emit func(*schema.Event)
+	// Logger receives warnings; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Result is what one replay did.
+type Result struct {
+	// Events is the new run, in the order it happened.
+	Events []*schema.Event
+	// Waits lists the steps whose expected messages did not all arrive in
+	// time.
+	Waits []string
+	// Errors lists requests that could not be sent or answered.
+	Errors   []string
+	Duration time.Duration
+	// Latencies are the round trips of the requests, in order.
+	Latencies []time.Duration
+}
+
+// runner is one replay in progress.
+type runner struct {
+	opts  Options
+	ids   *rewrite.Map
+	log   *slog.Logger
+	start time.Time
+	idgen schema.IDGen
+	conns atomic.Uint64
+
+	mu       sync.Mutex
+	cond     *sync.Cond
+	answered map[int]bool // step Order → answered
+	res      Result
+}
+
+// Replay plays p against opts.Target and returns the new run.
+func Replay(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
+	if opts.Wait == 0 {
+		opts.Wait = 10 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Gateway == "" {
+		opts.Gateway = "replay"
+	}
+	ids := rewrite.New()
+	ids.Secrets = opts.Secrets
+	if opts.Run != "" {
+		ids.TxSuffix = "~" + opts.Run
+	}
+	r := &runner{opts: opts, ids: ids, log: opts.Logger.With("part", "replay"), start: time.Now(), answered: map[int]bool{}}
+	r.cond = sync.NewCond(&r.mu)
+	stop := context.AfterFunc(ctx, func() { r.mu.Lock(); r.cond.Broadcast(); r.mu.Unlock() })
+	defer stop()
+
+	var wg sync.WaitGroup
+	for _, c := range p.Clients {
+		wg.Go(func() {
+			if err := r.client(ctx, c); err != nil {
+				r.addError(fmt.Sprintf("%s: %v", c.Key, err))
+			}
+		})
+	}
+	wg.Wait()
+	r.res.Duration = time.Since(r.start)
+	for _, c := range ids.Conflicts() {
+		r.addError(c)
+	}
+	if err := ctx.Err(); err != nil {
+		return &r.res, fmt.Errorf("replay: %w", err)
+	}
+	return &r.res, nil
+}
+
+func (r *runner) addError(s string) {
+	r.mu.Lock()
+	r.res.Errors = append(r.res.Errors, s)
+	r.mu.Unlock()
+}
+
+// markAnswered records that the step of order o has its answer, waking the
+// steps of other clients that wait for it.
+func (r *runner) markAnswered(o int) {
+	r.mu.Lock()
+	r.answered[o] = true
+	r.cond.Broadcast()
+	r.mu.Unlock()
+}
+
+// waitBefore waits until every step captured before order o, of any client,
+// has been answered: the capture's interleaving of clients.
+func (r *runner) waitBefore(ctx context.Context, o int, mine map[int]bool) bool {
+	deadline := time.Now().Add(r.opts.Wait)
+	timer := time.AfterFunc(r.opts.Wait, func() { r.mu.Lock(); r.cond.Broadcast(); r.mu.Unlock() })
+	defer timer.Stop()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for {
+		done := true
+		for i := 0; i < o; i++ {
+			if !r.answered[i] && !mine[i] {
+				done = false
+				break
+			}
+		}
+		if done {
+			return true
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return false
+		}
+		r.cond.Wait()
+	}
+}
+
+// conn is one client connection of the new run.
+type conn struct {
+	r    *runner
+	id   string
+	seq  atomic.Uint64
+	tr   schema.Transport
+	ws   *janusapi.WSClient
+	http *janusapi.HTTPClient
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced whenever pending shrinks
+	pending []*schema.Event
+	txWait  map[string]int // new transaction → step order waiting for its reply (WebSocket)
+}
+
+func (r *runner) newEvent(c *conn, dir schema.Direction, kind schema.Kind, body []byte) *schema.Event {
+	now := time.Now()
+	ev := &schema.Event{
+		V: schema.Version, ID: r.idgen.New(now), Gateway: r.opts.Gateway, Tap: "replay",
+		Conn: c.id, Seq: c.seq.Add(1), Time: now, Mono: int64(now.Sub(r.start)),
+		Transport: c.tr, Direction: dir, Kind: kind, Labels: r.opts.Labels,
+	}
+	if len(body) > 0 {
+		ev.Body = body
+		ev.BodySize = len(body)
+		if j, err := schema.ParseJanus(body); err == nil {
+			ev.Janus = j
+		} else {
+			ev.ParseError = err.Error()
+		}
+	}
+	return ev
+}
+
+func (r *runner) record(ev *schema.Event) {
+	r.mu.Lock()
+	r.res.Events = append(r.res.Events, ev)
+	r.mu.Unlock()
+	if r.opts.Emit != nil {
+		r.opts.Emit(ev)
+	}
+}
+
+// client replays one client's steps.
+func (r *runner) client(ctx context.Context, c *plan.Client) error {
+	tr := c.Transport
+	if r.opts.Transport != "" && !tr.IsAdmin() {
+		tr = r.opts.Transport
+	}
+	cn := &conn{r: r, id: fmt.Sprintf("replay-%s-%d", r.opts.Run, r.conns.Add(1)), tr: tr, changed: make(chan struct{}), txWait: map[string]int{}}
+	switch tr {
+	case schema.WS, schema.AdminWS:
+		url, proto := r.opts.Target.WS, janusapi.Protocol
+		if tr == schema.AdminWS {
+			url, proto = r.opts.Target.AdminWS, janusapi.AdminProtocol
+		}
+		if url == "" {
+			return fmt.Errorf("no %s target", tr)
+		}
+		ws, err := janusapi.DialWS(ctx, url, proto)
+		if err != nil {
+			return err
+		}
+		cn.ws = ws
+		r.record(cn.openEvent(url))
+		defer ws.Close()
+		go cn.receive(ws.Events())
+	default:
+		url := r.opts.Target.HTTP
+		if tr == schema.AdminHTTP {
+			url = r.opts.Target.AdminHTTP
+		}
+		if url == "" {
+			return fmt.Errorf("no %s target", tr)
+		}
+		cn.http = janusapi.NewHTTP(url)
+		defer cn.http.Close()
+		go cn.receive(cn.http.Events())
+	}
+
+	mine := map[int]bool{}
+	for _, s := range c.Steps {
+		mine[s.Order] = true
+	}
+	for i, s := range c.Steps {
+		if i > 0 {
+			if missing := cn.waitPending(ctx, r.opts.Wait); len(missing) > 0 {
+				r.mu.Lock()
+				r.res.Waits = append(r.res.Waits, fmt.Sprintf("%s: before request %d (%s): %d expected messages did not arrive within %s: %s",
+					c.Key, i+1, describe(s.Request), len(missing), r.opts.Wait, strings.Join(missing, ", ")))
+				r.mu.Unlock()
+			}
+		}
+		if !r.waitBefore(ctx, s.Order, mine) && ctx.Err() == nil {
+			r.mu.Lock()
+			r.res.Waits = append(r.res.Waits, fmt.Sprintf("%s: request %d (%s) sent before other clients' earlier requests were answered", c.Key, i+1, describe(s.Request)))
+			r.mu.Unlock()
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if r.opts.Speed > 0 {
+			at := r.start.Add(time.Duration(float64(s.At) / r.opts.Speed))
+			if d := time.Until(at); d > 0 {
+				select {
+				case <-time.After(d):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+		}
+		cn.addPending(s.Expect)
+		if cn.ws != nil && s.Reply != nil {
+			cn.addPending([]*schema.Event{s.Reply}) // a REST reply comes as a frame
+		}
+		if err := cn.send(ctx, s); err != nil {
+			r.addError(fmt.Sprintf("%s: request %d (%s): %v", c.Key, i+1, describe(s.Request), err))
+			r.markAnswered(s.Order)
+		}
+	}
+	if missing := cn.waitPending(ctx, r.opts.Wait); len(missing) > 0 {
+		r.mu.Lock()
+		r.res.Waits = append(r.res.Waits, fmt.Sprintf("%s: at the end: %d expected messages did not arrive within %s: %s", c.Key, len(missing), r.opts.Wait, strings.Join(missing, ", ")))
+		r.mu.Unlock()
+	}
+	return nil
+}
+
+func describe(ev *schema.Event) string {
+	if ev.Janus != nil && ev.Janus.Janus != "" {
+		s := ev.Janus.Janus
+		if ev.Janus.PluginValue != "" {
+			s += " " + ev.Janus.PluginValue
+		}
+		return s
+	}
+	return fmt.Sprintf("%d bytes", len(ev.Body))
+}
+
+func (c *conn) openEvent(url string) *schema.Event {
+	ev := c.r.newEvent(c, schema.ToGateway, schema.Open, nil)
+	ev.Path = url
+	return ev
+}
+
+// addPending adds captured messages the new run must see before the next
+// step. Media-dependent events and keepalives are not waited for.
+func (c *conn) addPending(evs []*schema.Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, ev := range evs {
+		if plan.NeedsMedia(ev) || ev.Janus == nil || ev.Janus.Janus == "keepalive" {
+			continue
+		}
+		c.pending = append(c.pending, ev)
+	}
+}
+
+// waitPending waits until every pending captured message has its
+// counterpart in the new run, and returns those still missing.
+func (c *conn) waitPending(ctx context.Context, wait time.Duration) []string {
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		c.mu.Lock()
+		n, ch := len(c.pending), c.changed
+		var missing []string
+		if n > 0 {
+			for _, ev := range c.pending {
+				missing = append(missing, schema.Summary(ev))
+			}
+		}
+		c.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-timer.C:
+			return missing
+		case <-ctx.Done():
+			return missing
+		}
+	}
+}
+
+// receive records what the gateway sends on its own and matches it with
+// the capture.
+func (c *conn) receive(msgs <-chan []byte) {
+	kind := schema.Frame
+	if c.http != nil {
+		kind = schema.PollEvent
+	}
+	for b := range msgs {
+		ev := c.r.newEvent(c, schema.ToClient, kind, b)
+		c.r.record(ev)
+		c.match(ev)
+	}
+}
+
+// match finds the pending captured message ev answers, learns the ids that
+// differ, and wakes the waiters.
+func (c *conn) match(ev *schema.Event) {
+	if ev.Janus == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, want := range c.pending {
+		if !c.same(want, ev) {
+			continue
+		}
+		c.r.ids.Learn(want.Body, ev.Body)
+		c.pending = append(c.pending[:i], c.pending[i+1:]...)
+		close(c.changed)
+		c.changed = make(chan struct{})
+		if o, ok := c.txWait[ev.Janus.Transaction]; ok && ev.Janus.Janus != "event" {
+			delete(c.txWait, ev.Janus.Transaction)
+			c.r.markAnswered(o)
+		}
+		return
+	}
+	// Not expected: still, a reply to a request answers it.
+	if o, ok := c.txWait[ev.Janus.Transaction]; ok && ev.Janus.Janus != "event" {
+		delete(c.txWait, ev.Janus.Transaction)
+		c.r.markAnswered(o)
+	}
+}
+
+// same reports whether the new message got is the counterpart of the
+// captured message want: same type, same (mapped) transaction, and the same
+// (mapped) sender when both are known.
+func (c *conn) same(want, got *schema.Event) bool {
+	w, g := want.Janus, got.Janus
+	if w.Janus != g.Janus {
+		return false
+	}
+	if w.Transaction != "" || g.Transaction != "" {
+		if c.r.ids.Tx(w.Transaction) != g.Transaction {
+			return false
+		}
+	}
+	if w.Sender != 0 {
+		if n, ok := c.r.ids.ID(w.Sender); ok && n != g.Sender {
+			return false
+		}
+	}
+	return true
+}
+
+// send sends one step's request, rewritten, and handles its reply.
+func (c *conn) send(ctx context.Context, s *plan.Step) error {
+	body := s.Request.Body
+	for _, p := range s.Parts {
+		body = append(append([]byte{}, body...), p.Body...)
+	}
+	_, capSession, capHandle := schema.ParsePath(s.Request.Path)
+	if c.ws != nil && !s.Request.Transport.IsWS() && capSession != 0 {
+		body = addIDs(body, capSession, capHandle) // REST capture over WebSocket: ids go into the body
+	}
+	body, _ = c.r.ids.Rewrite(body)
+	req := c.r.newEvent(c, schema.ToGateway, schema.Frame, body)
+	if c.http != nil {
+		req.Kind = schema.Request
+		req.Method = s.Request.Method
+		if req.Method == "" {
+			req.Method = http.MethodPost
+		}
+	}
+	if c.ws != nil {
+		c.r.record(req)
+		tx := ""
+		if req.Janus != nil {
+			tx = req.Janus.Transaction
+		}
+		expectsReply := false
+		expect := s.Expect
+		if s.Reply != nil {
+			expect = append(expect[:len(expect):len(expect)], s.Reply)
+		}
+		for _, e := range expect {
+			if e.Janus != nil && e.Janus.Janus != "event" && c.r.ids.Tx(e.Janus.Transaction) == tx {
+				expectsReply = true
+			}
+		}
+		if expectsReply {
+			c.mu.Lock()
+			c.txWait[tx] = s.Order
+			c.mu.Unlock()
+		} else {
+			defer c.r.markAnswered(s.Order)
+		}
+		t0 := time.Now()
+		err := c.ws.Send(body)
+		c.r.mu.Lock()
+		c.r.res.Latencies = append(c.r.res.Latencies, time.Since(t0))
+		c.r.mu.Unlock()
+		return err
+	}
+
+	// HTTP: the path names the rewritten session and handle.
+	defer c.r.markAnswered(s.Order)
+	session, handle := capSession, capHandle
+	if s.Request.Transport.IsWS() && req.Janus != nil { // WebSocket capture over REST
+		session, handle = 0, 0
+	}
+	if n, ok := c.r.ids.ID(session); ok {
+		session = n
+	}
+	if n, ok := c.r.ids.ID(handle); ok {
+		handle = n
+	}
+	req.Path = pathOf(s.Request.Path, session, handle)
+	if req.Path == "" {
+		req.Path = "/janus"
+	}
+	c.r.record(req)
+	t0 := time.Now()
+	var reply janusapi.Reply
+	var err error
+	if req.Method == http.MethodGet {
+		reply, err = c.http.Get(ctx, strings.TrimPrefix(req.Path, basePath(c.http.Base)))
+	} else {
+		reply, err = c.http.Do(ctx, body, session, handle)
+	}
+	lat := time.Since(t0)
+	c.r.mu.Lock()
+	c.r.res.Latencies = append(c.r.res.Latencies, lat)
+	c.r.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	resp := c.r.newEvent(c, schema.ToClient, schema.Response, reply.Body)
+	resp.Status = reply.Status
+	resp.Parent = req.ID
+	resp.Method, resp.Path = req.Method, req.Path
+	c.r.record(resp)
+	if s.Reply != nil {
+		c.r.ids.Learn(s.Reply.Body, reply.Body)
+	}
+	c.match(resp) // a WebSocket capture expects its reply among the frames
+	// A new session polls for its events, as a REST client does.
+	if resp.Janus != nil && req.Janus != nil && req.Janus.Janus == "create" && resp.Janus.DataID != 0 && c.tr == schema.HTTP {
+		c.http.Poll(resp.Janus.DataID)
+	}
+	if req.Janus != nil && req.Janus.Janus == "destroy" && session != 0 {
+		c.http.StopPoll(session)
+	}
+	// Over WebSocket the reply would have been pending: count it matched.
+	return nil
+}
+
+// pathOf rebuilds a REST path with new ids: /janus, /janus/S or /janus/S/H.
+func pathOf(captured string, session, handle uint64) string {
+	base, _, _ := schema.ParsePath(captured)
+	if base == "" {
+		base = "janus"
+	}
+	p := "/" + base
+	if session != 0 {
+		p += "/" + strconv.FormatUint(session, 10)
+		if handle != 0 {
+			p += "/" + strconv.FormatUint(handle, 10)
+		}
+	} else if strings.HasSuffix(captured, "/info") {
+		p += "/info"
+	}
+	return p
+}
+
+func basePath(base string) string {
+	if i := strings.Index(base, "://"); i >= 0 {
+		if j := strings.IndexByte(base[i+3:], '/'); j >= 0 {
+			return base[i+3+j:]
+		}
+	}
+	return ""
+}
+
+// addIDs puts session_id (and handle_id) into a REST body, for sending it
+// over WebSocket, unless the body has them already.
+func addIDs(body []byte, session, handle uint64) []byte {
+	t := bytes.TrimLeft(body, " \t\r\n")
+	if len(t) == 0 || t[0] != '{' {
+		return body
+	}
+	lead := len(body) - len(t)
+	var add string
+	if !bytes.Contains(body, []byte(`"session_id"`)) {
+		add += `"session_id":` + strconv.FormatUint(session, 10) + ","
+	}
+	if handle != 0 && !bytes.Contains(body, []byte(`"handle_id"`)) {
+		add += `"handle_id":` + strconv.FormatUint(handle, 10) + ","
+	}
+	if add == "" {
+		return body
+	}
+	if rest := bytes.TrimLeft(t[1:], " \t\r\n"); len(rest) > 0 && rest[0] == '}' {
+		add = strings.TrimSuffix(add, ",")
+	}
+	out := make([]byte, 0, len(body)+len(add))
+	out = append(out, body[:lead+1]...)
+	out = append(out, add...)
+	out = append(out, body[lead+1:]...)
+	return out
+}
