@@ -115,7 +115,7 @@ func Replay(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 	var wg sync.WaitGroup
 	for _, c := range p.Clients {
 		wg.Go(func() {
-			if err := r.client(ctx, c); err != nil {
+			if err := r.client(ctx, p, c); err != nil {
 				r.addError(fmt.Sprintf("%s: %v", c.Key, err))
 			}
 		})
@@ -216,7 +216,7 @@ func (r *runner) record(ev *schema.Event) {
 }
 
 // client replays one client's steps.
-func (r *runner) client(ctx context.Context, c *plan.Client) error {
+func (r *runner) client(ctx context.Context, p *plan.Plan, c *plan.Client) error {
 	tr := c.Transport
 	if r.opts.Transport != "" && !tr.IsAdmin() {
 		tr = r.opts.Transport
@@ -283,9 +283,9 @@ func (r *runner) client(ctx context.Context, c *plan.Client) error {
 				}
 			}
 		}
-		cn.addPending(s.Expect)
+		cn.addPending(p, s.Expect)
 		if cn.ws != nil && s.Reply != nil {
-			cn.addPending([]*schema.Event{s.Reply}) // a REST reply comes as a frame
+			cn.addPending(p, []*schema.Event{s.Reply}) // a REST reply comes as a frame
 		}
 		if err := cn.send(ctx, s); err != nil {
 			r.addError(fmt.Sprintf("%s: request %d (%s): %v", c.Key, i+1, describe(s.Request), err))
@@ -319,11 +319,11 @@ func (c *conn) openEvent(url string) *schema.Event {
 
 // addPending adds captured messages the new run must see before the next
 // step. Media-dependent events and keepalives are not waited for.
-func (c *conn) addPending(evs []*schema.Event) {
+func (c *conn) addPending(p *plan.Plan, evs []*schema.Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, ev := range evs {
-		if plan.NeedsMedia(ev) || ev.Janus == nil || ev.Janus.Janus == "keepalive" {
+		if plan.NeedsMedia(ev) || p.Teardown(ev) || ev.Janus == nil || ev.Janus.Janus == "keepalive" {
 			continue
 		}
 		c.pending = append(c.pending, ev)

@@ -20,6 +20,8 @@ type Plan struct {
 	Events []*schema.Event
 	// Start is the time of the first captured request.
 	Start time.Time
+
+	teardown map[string]bool // event ids, see Teardown
 }
 
 // Client is one client of the capture: a WebSocket connection, or the REST
@@ -65,7 +67,8 @@ type Step struct {
 // long-poll for every session, and the messages a poll delivered are
 // expected events.
 func Build(evs []*schema.Event) (*Plan, error) {
-	p := &Plan{Events: evs}
+	p := &Plan{Events: evs, teardown: map[string]bool{}}
+	hungUp := map[uint64]bool{} // captured handles a hangup or detach was asked for
 	clients := map[string]*Client{}
 	sessionOfConn := map[string]uint64{} // REST conn → the session it last created
 	byID := map[string]*schema.Event{}
@@ -144,6 +147,9 @@ func Build(evs []*schema.Event) (*Plan, error) {
 			if sess, ok := createOf[ev.ID]; ok {
 				sessionOfConn[ev.Conn] = sess
 			}
+			if ev.Janus != nil && (ev.Janus.Janus == "hangup" || ev.Janus.Janus == "detach") {
+				hungUp[ev.HandleID()] = true
+			}
 		case ev.Kind == schema.Response:
 			if s := stepOf[ev.Parent]; s != nil {
 				s.Reply = ev
@@ -151,6 +157,9 @@ func Build(evs []*schema.Event) (*Plan, error) {
 		case ev.Direction == schema.ToClient && (ev.Kind == schema.PollEvent || ev.Kind == schema.Frame):
 			if ev.Janus != nil && ev.Janus.Janus == "keepalive" {
 				continue
+			}
+			if ev.Janus != nil && ev.Janus.Janus == "event" && ev.Janus.Transaction == "" && hungUp[ev.Janus.Sender] {
+				p.teardown[ev.ID] = true
 			}
 			var c *Client
 			if ev.Transport.IsWS() {
@@ -189,7 +198,13 @@ func NeedsMedia(ev *schema.Event) bool {
 	case "webrtcup", "media", "slowlink":
 		return true
 	case "hangup":
-		return ev.Janus.Reason != "Janus API" && ev.Janus.Reason != "Admin API"
+		return true // only when a PeerConnection existed: it depends on ICE and DTLS
 	}
 	return false
 }
+
+// Teardown reports whether a captured event reports a handle's
+// PeerConnection going away after a hangup or detach the client asked for
+// (echotest's "result": "done"): such events race the detach, so a replay
+// does not wait for them.
+func (p *Plan) Teardown(ev *schema.Event) bool { return p.teardown[ev.ID] }

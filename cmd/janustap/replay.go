@@ -1,0 +1,351 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/janustap/janustap/recorder/bus"
+	"github.com/janustap/janustap/replayer"
+	"github.com/janustap/janustap/replayer/diff"
+	"github.com/janustap/janustap/replayer/drive"
+	"github.com/janustap/janustap/replayer/rewrite"
+	"github.com/janustap/janustap/schema"
+)
+
+// flowFlags select a captured flow.
+func flowFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "from-file", Usage: "read the capture from this JSON Lines file (janustap export) instead of the log"},
+		&cli.StringFlag{Name: "gateway", Usage: "only this gateway's events"},
+		&cli.StringSliceFlag{Name: "session", Usage: "replay this session with its create (repeat for several)"},
+		&cli.StringFlag{Name: "conn", Usage: "replay everything this client connection did"},
+		&cli.StringFlag{Name: "since", Usage: "only events of the last DURATION (e.g. 1h)"},
+		&cli.TimestampFlag{Name: "from", Layout: time.RFC3339, Usage: "only events at or after this time (RFC 3339)"},
+		&cli.TimestampFlag{Name: "to", Layout: time.RFC3339, Usage: "only events before this time (RFC 3339)"},
+	}
+}
+
+// selection reads the flow flags.
+func selection(c *cli.Context) (replayer.Selection, error) {
+	sel := replayer.Selection{Gateway: c.String("gateway"), Conn: c.String("conn")}
+	for _, s := range c.StringSlice("session") {
+		id, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return sel, fmt.Errorf("--session %q: not a Janus id", s)
+		}
+		sel.Sessions = append(sel.Sessions, id)
+	}
+	if s := c.String("since"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return sel, fmt.Errorf("--since: %w", err)
+		}
+		sel.From = time.Now().Add(-d)
+	}
+	if t := c.Timestamp("from"); t != nil {
+		sel.From = *t
+	}
+	if t := c.Timestamp("to"); t != nil {
+		sel.To = *t
+	}
+	return sel, nil
+}
+
+// loadFlow reads the captured events the flags select, from a file or from
+// the log.
+func loadFlow(c *cli.Context, file string, sel replayer.Selection) ([]*schema.Event, error) {
+	var evs []*schema.Event
+	if file != "" {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if evs, err = replayer.ReadJSONL(f); err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+	} else {
+		l, err := openLog(c.Context, c)
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		r := &bus.Reader{JS: l.js, Stream: l.stream.Name, Prefix: l.stream.Prefix, UntilCaughtUp: true}
+		if sel.Gateway != "" {
+			r.Filter = bus.GatewayFilter(l.stream.Prefix, sel.Gateway)
+		}
+		for d, err := range r.Events(c.Context) {
+			if err != nil {
+				return nil, err
+			}
+			if d.Err == nil {
+				evs = append(evs, d.Event)
+			}
+		}
+	}
+	evs = replayer.Select(evs, sel)
+	if len(evs) == 0 {
+		return nil, fmt.Errorf("no captured events match the selection")
+	}
+	return evs, nil
+}
+
+func rulesOf(c *cli.Context) (*diff.Rules, error) {
+	if p := c.String("rules"); p != "" {
+		return diff.LoadRules(p)
+	}
+	return diff.DefaultRules(), nil
+}
+
+func replayCommand() *cli.Command {
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: "target", Usage: "Janus API over HTTP to replay against, e.g. http://127.0.0.1:8088/janus", EnvVars: env("target")},
+		&cli.StringFlag{Name: "target-ws", Usage: "Janus API over WebSocket, e.g. ws://127.0.0.1:8188", EnvVars: env("target-ws")},
+		&cli.StringFlag{Name: "target-admin", Usage: "admin API over HTTP", EnvVars: env("target-admin")},
+		&cli.StringFlag{Name: "target-admin-ws", Usage: "admin API over WebSocket", EnvVars: env("target-admin-ws")},
+		&cli.StringFlag{Name: "transport", Usage: "replay the Janus API over ws or http (default: as captured)"},
+		&cli.Float64Flag{Name: "speed", Value: 0, Usage: "0: as fast as the gateway allows; 1: original timing; 2: twice as fast"},
+		&cli.DurationFlag{Name: "wait", Value: 10 * time.Second, Usage: "how long a request waits for what preceded it in the capture"},
+		&cli.IntFlag{Name: "repeat", Value: 1, Usage: "replay the flow N times (a load test)"},
+		&cli.IntFlag{Name: "concurrency", Value: 1, Usage: "replays at once, with --repeat"},
+		&cli.StringFlag{Name: "apisecret", Usage: "fill redacted apisecret values", EnvVars: env("apisecret")},
+		&cli.StringFlag{Name: "token", Usage: "fill redacted token values", EnvVars: env("token")},
+		&cli.StringFlag{Name: "admin-secret", Usage: "fill redacted admin_secret values", EnvVars: env("admin-secret")},
+		&cli.StringFlag{Name: "rules", Usage: "normalisation rules (JSON; see replayer/diff/testdata/default-rules.json)"},
+		&cli.BoolFlag{Name: "compare-media", Usage: "compare media-dependent events (webrtcup, media, hangup) like others"},
+		&cli.BoolFlag{Name: "json", Usage: "print the reports as JSON"},
+		&cli.BoolFlag{Name: "record", Usage: "publish the new run's events to the log, labelled as a replay"},
+	}
+	flags = append(flags, flowFlags()...)
+	return &cli.Command{
+		Name:      "replay",
+		Usage:     "play a captured flow against a Janus and report where the new run differs (exit 0 same, 1 differs, 2 could not run)",
+		ArgsUsage: " ",
+		Flags:     append(flags, natsFlags()...),
+		Action: func(c *cli.Context) error {
+			log, err := logger(c)
+			if err != nil {
+				return err
+			}
+			sel, err := selection(c)
+			if err != nil {
+				return err
+			}
+			evs, err := loadFlow(c, c.String("from-file"), sel)
+			if err != nil {
+				return err
+			}
+			rules, err := rulesOf(c)
+			if err != nil {
+				return err
+			}
+			var tr schema.Transport
+			switch c.String("transport") {
+			case "":
+			case "ws":
+				tr = schema.WS
+			case "http":
+				tr = schema.HTTP
+			default:
+				return fmt.Errorf("--transport %q: want ws or http", c.String("transport"))
+			}
+			opts := replayer.Options{
+				Options: drive.Options{
+					Target: drive.Target{HTTP: c.String("target"), WS: c.String("target-ws"),
+						AdminHTTP: c.String("target-admin"), AdminWS: c.String("target-admin-ws")},
+					Transport: tr,
+					Secrets:   rewrite.Secrets{APISecret: c.String("apisecret"), Token: c.String("token"), AdminSecret: c.String("admin-secret")},
+					Speed:     c.Float64("speed"),
+					Wait:      c.Duration("wait"),
+					Labels:    map[string]string{"replay_of": describeSelection(c, sel)},
+					Logger:    log,
+				},
+				Repeat:      c.Int("repeat"),
+				Concurrency: c.Int("concurrency"),
+				Rules:       rules,
+				Diff:        diff.Options{CompareMedia: c.Bool("compare-media")},
+			}
+			if opts.Target == (drive.Target{}) {
+				return fmt.Errorf("no target: set --target and/or --target-ws")
+			}
+			if c.Bool("record") {
+				l, err := openLog(c.Context, c)
+				if err != nil {
+					return err
+				}
+				defer l.Close()
+				opts.Emit = publisher(c, l)
+				opts.Gateway = "replay"
+			}
+			res, err := replayer.Replay(c.Context, evs, opts)
+			if err != nil && res == nil {
+				return err
+			}
+			if perr := printReplay(c.App.Writer, res, c.Bool("json")); perr != nil {
+				return perr
+			}
+			if err != nil {
+				return err
+			}
+			if !res.Same() {
+				return errDiffers
+			}
+			return nil
+		},
+	}
+}
+
+func describeSelection(c *cli.Context, sel replayer.Selection) string {
+	var parts []string
+	if f := c.String("from-file"); f != "" {
+		parts = append(parts, "file:"+f)
+	}
+	if sel.Gateway != "" {
+		parts = append(parts, "gateway:"+sel.Gateway)
+	}
+	for _, s := range sel.Sessions {
+		parts = append(parts, "session:"+strconv.FormatUint(s, 10))
+	}
+	if sel.Conn != "" {
+		parts = append(parts, "conn:"+sel.Conn)
+	}
+	if !sel.From.IsZero() || !sel.To.IsZero() {
+		parts = append(parts, "time:"+sel.From.Format(time.RFC3339)+"/"+sel.To.Format(time.RFC3339))
+	}
+	return strings.Join(parts, " ")
+}
+
+// publisher returns an Emit function that publishes replay events to the
+// log, each with its id as msg id.
+func publisher(c *cli.Context, l *eventLog) func(*schema.Event) {
+	prefix := l.stream.Prefix
+	if prefix == "" {
+		prefix = bus.DefaultPrefix
+	}
+	return func(ev *schema.Event) {
+		b, err := schema.Encode(ev)
+		if err != nil {
+			return
+		}
+		l.js.PublishAsync(ev.Subject(prefix), b, jetstreamMsgID(ev.ID))
+	}
+}
+
+// printReplay prints the reports: all of them as JSON, or the first
+// differing one (or the first) as text with a summary of the runs.
+func printReplay(w io.Writer, res *replayer.Result, asJSON bool) error {
+	if asJSON {
+		type run struct {
+			Report   *diff.Report `json:"report"`
+			Waits    []string     `json:"waits,omitempty"`
+			Errors   []string     `json:"errors,omitempty"`
+			Duration string       `json:"duration"`
+		}
+		out := struct {
+			Same bool  `json:"same"`
+			Runs []run `json:"runs"`
+		}{Same: res.Same()}
+		for i, r := range res.Runs {
+			if r == nil {
+				continue
+			}
+			out.Runs = append(out.Runs, run{res.Reports[i], r.Waits, r.Errors, r.Duration.String()})
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	show := 0
+	differing := 0
+	for i, rep := range res.Reports {
+		if rep != nil && (!rep.Same || len(res.Runs[i].Waits)+len(res.Runs[i].Errors) > 0) {
+			if differing == 0 {
+				show = i
+			}
+			differing++
+		}
+	}
+	if len(res.Runs) > 1 {
+		fmt.Fprintf(w, "run %d of %d:\n", show+1, len(res.Runs))
+	}
+	if err := diff.WriteText(w, res.Reports[show]); err != nil {
+		return err
+	}
+	for _, s := range res.Runs[show].Waits {
+		fmt.Fprintln(w, "  timing:", s)
+	}
+	for _, s := range res.Runs[show].Errors {
+		fmt.Fprintln(w, "  error:", s)
+	}
+	if len(res.Runs) > 1 {
+		lat := res.Latencies()
+		q := func(p float64) time.Duration {
+			if len(lat) == 0 {
+				return 0
+			}
+			return lat[min(len(lat)-1, int(p*float64(len(lat))))]
+		}
+		fmt.Fprintf(w, "%d runs in %s: %d matched, %d differed; %d requests, round trip p50 %s p99 %s\n",
+			len(res.Runs), res.Duration.Round(time.Millisecond), len(res.Runs)-differing, differing, len(lat), q(.5), q(.99))
+	}
+	return nil
+}
+
+func diffCommand() *cli.Command {
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: "rules", Usage: "normalisation rules (JSON)"},
+		&cli.BoolFlag{Name: "compare-media", Usage: "compare media-dependent events like others"},
+		&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
+		&cli.StringFlag{Name: "gateway", Usage: "gateway of sessions named by id"},
+	}
+	return &cli.Command{
+		Name:      "diff",
+		Usage:     "compare two captured flows (JSON Lines files or session ids in the log): exit 0 same, 1 differ",
+		ArgsUsage: "A B",
+		Flags:     append(flags, natsFlags()...),
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 2 {
+				return fmt.Errorf("diff takes two flows, got %d", c.NArg())
+			}
+			rules, err := rulesOf(c)
+			if err != nil {
+				return err
+			}
+			var flows [2][]*schema.Event
+			for i := range 2 {
+				arg := c.Args().Get(i)
+				sel := replayer.Selection{Gateway: c.String("gateway")}
+				file := arg
+				if id, err := strconv.ParseUint(arg, 10, 64); err == nil {
+					if _, serr := os.Stat(arg); serr != nil {
+						sel.Sessions, file = []uint64{id}, ""
+					}
+				}
+				if flows[i], err = loadFlow(c, file, sel); err != nil {
+					return fmt.Errorf("flow %s: %w", arg, err)
+				}
+			}
+			rep := diff.Compare(flows[0], flows[1], rules, diff.Options{CompareMedia: c.Bool("compare-media")})
+			if c.Bool("json") {
+				enc := json.NewEncoder(c.App.Writer)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(rep); err != nil {
+					return err
+				}
+			} else if err := diff.WriteText(c.App.Writer, rep); err != nil {
+				return err
+			}
+			if !rep.Same {
+				return errDiffers
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"github.com/janustap/janustap/recorder"
+	"github.com/janustap/janustap/recorder/bus"
+	"github.com/janustap/janustap/recorder/tap"
+	"github.com/urfave/cli/v2"
+)
+
+// natsFlags are the flags of every command that reaches the event log.
+func natsFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "data", Value: "janustap-data", Usage: "data directory: spool, embedded NATS store and credentials, SQLite", EnvVars: env("data")},
+		&cli.StringFlag{Name: "nats", Usage: "URL(s) of an existing NATS server or cluster (comma-separated); empty: the embedded server", EnvVars: env("nats")},
+		&cli.StringFlag{Name: "nats-user", EnvVars: env("nats-user")},
+		&cli.StringFlag{Name: "nats-password", EnvVars: env("nats-password")},
+		&cli.StringFlag{Name: "nats-creds", Usage: "NATS credentials file (JWT + NKey seed)", EnvVars: env("nats-creds")},
+		&cli.StringFlag{Name: "nats-nkey", Usage: "NKey seed file", EnvVars: env("nats-nkey")},
+		&cli.StringFlag{Name: "nats-ca", Usage: "PEM file of the CAs of the NATS servers (requires TLS)", EnvVars: env("nats-ca")},
+		&cli.StringFlag{Name: "nats-cert", Usage: "client certificate for mutual TLS", EnvVars: env("nats-cert")},
+		&cli.StringFlag{Name: "nats-key", Usage: "client key for mutual TLS", EnvVars: env("nats-key")},
+		&cli.StringFlag{Name: "stream", Value: bus.DefaultStream, Usage: "JetStream stream name", EnvVars: env("stream")},
+		&cli.StringFlag{Name: "subject-prefix", Value: bus.DefaultPrefix, Usage: "first subject token(s) of events", EnvVars: env("subject-prefix")},
+	}
+}
+
+func natsOptions(c *cli.Context) bus.ConnectOptions {
+	return bus.ConnectOptions{
+		User: c.String("nats-user"), Password: c.String("nats-password"),
+		CredsFile: c.String("nats-creds"), NKeyFile: c.String("nats-nkey"),
+		CAFile: c.String("nats-ca"), CertFile: c.String("nats-cert"), KeyFile: c.String("nats-key"),
+	}
+}
+
+func serveCommand() *cli.Command {
+	flags := []cli.Flag{
+		&cli.StringSliceFlag{Name: "listen", Value: cli.NewStringSlice("127.0.0.1:8089"), Usage: "address to serve every API on (repeat to mirror Janus's own ports)", EnvVars: env("listen")},
+		&cli.StringFlag{Name: "gateway", Value: "janus", Usage: "name of the gateway in events and subjects", EnvVars: env("gateway")},
+		&cli.StringFlag{Name: "janus-http", Value: "http://127.0.0.1:8088/janus", Usage: "Janus API over HTTP (empty: off)", EnvVars: env("janus-http")},
+		&cli.StringFlag{Name: "janus-ws", Value: "ws://127.0.0.1:8188", Usage: "Janus API over WebSocket (empty: off)", EnvVars: env("janus-ws")},
+		&cli.StringFlag{Name: "janus-admin-http", Value: "http://127.0.0.1:7088/admin", Usage: "admin API over HTTP (empty: off)", EnvVars: env("janus-admin-http")},
+		&cli.StringFlag{Name: "janus-admin-ws", Value: "ws://127.0.0.1:7188", Usage: "admin API over WebSocket (empty: off)", EnvVars: env("janus-admin-ws")},
+		&cli.IntFlag{Name: "nats-port", Value: bus.DefaultPort, Usage: "client port of the embedded NATS server (loopback only)", EnvVars: env("nats-port")},
+		&cli.BoolFlag{Name: "keep-secrets", Usage: "keep apisecret, token, admin_secret and Authorization in events (default: redacted)", EnvVars: env("keep-secrets")},
+		&cli.Int64Flag{Name: "max-body", Value: 64 << 20, Usage: "largest request body or WebSocket message accepted, bytes", EnvVars: env("max-body")},
+		&cli.IntFlag{Name: "max-event-body", Value: 1 << 20, Usage: "bytes of a body kept in its event (longer bodies are forwarded whole, kept truncated with their SHA-256)", EnvVars: env("max-event-body")},
+		&cli.Int64Flag{Name: "spool-max", Value: 0, Usage: "cap of unpublished events on disk, bytes (0: none)", EnvVars: env("spool-max")},
+		&cli.BoolFlag{Name: "fsync", Usage: "fsync each event (group commit) before forwarding its message", EnvVars: env("fsync")},
+	}
+	return &cli.Command{
+		Name:  "serve",
+		Usage: "run the tap in front of Janus, recording every message to the event log",
+		Flags: append(flags, natsFlags()...),
+		Action: func(c *cli.Context) error {
+			log, err := logger(c)
+			if err != nil {
+				return err
+			}
+			return recorder.Run(c.Context, recorder.Config{
+				Tap: tap.Config{
+					Gateway:        c.String("gateway"),
+					JanusHTTP:      c.String("janus-http"),
+					JanusWS:        c.String("janus-ws"),
+					AdminHTTP:      c.String("janus-admin-http"),
+					AdminWS:        c.String("janus-admin-ws"),
+					KeepSecrets:    c.Bool("keep-secrets"),
+					MaxBody:        c.Int64("max-body"),
+					EventBodyLimit: c.Int("max-event-body"),
+				},
+				Listen:        c.StringSlice("listen"),
+				DataDir:       c.String("data"),
+				NATSURL:       c.String("nats"),
+				NATS:          natsOptions(c),
+				EmbeddedPort:  c.Int("nats-port"),
+				Stream:        bus.StreamConfig{Name: c.String("stream"), Prefix: c.String("subject-prefix")},
+				SpoolMaxBytes: c.Int64("spool-max"),
+				Fsync:         c.Bool("fsync"),
+				Logger:        log,
+			})
+		},
+	}
+}

@@ -1,0 +1,38 @@
+// Package recorder is janustap's capture side, wired together: the tap in
+// front of Janus, the local spool every event is written to before its
+// message is forwarded, the shipper that publishes the spool to NATS
+// JetStream (an embedded server by default), and the SQLite projection of
+// the log.
+//
+// Its subpackages are the parts: tap (the proxy), spool (the local file),
+// bus (JetStream), store (SQLite), janusapi (a Janus client) and janustest (a
+// private Janus for tests).
+package recorder
+
+import (
+	"fmt"
+
+	"github.com/janustap/janustap/recorder/spool"
+	"github.com/janustap/janustap/recorder/tap"
+	"github.com/janustap/janustap/schema"
+)
+
+// SpoolEmitter writes every event the tap makes to the spool, encoded, before
+// the tap forwards its message.
+type SpoolEmitter struct {
+	Spool *spool.Spool
+}
+
+var _ tap.Emitter = SpoolEmitter{}
+
+// Emit encodes ev and appends it to the spool.
+func (e SpoolEmitter) Emit(ev *schema.Event) error {
+	b, err := schema.Encode(ev)
+	if err != nil {
+		return err
+	}
+	if _, err := e.Spool.Append(b); err != nil {
+		return fmt.Errorf("spool event %s: %w", ev.ID, err)
+	}
+	return nil
+}

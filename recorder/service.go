@@ -1,0 +1,193 @@
+package recorder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/janustap/janustap/recorder/bus"
+	"github.com/janustap/janustap/recorder/spool"
+	"github.com/janustap/janustap/recorder/tap"
+)
+
+// URLFile is the file in the data directory where `serve` writes the URL of
+// its embedded NATS server, so that the other commands find the same log.
+const URLFile = "nats-url"
+
+// Config is everything `janustap serve` runs with.
+type Config struct {
+	// Tap says where Janus is and how to record; its Emitter is set by Run.
+	Tap tap.Config
+	// Listen are the addresses the tap serves on; each serves every API.
+	Listen []string
+	// DataDir holds the spool, the embedded NATS store and its credentials.
+	DataDir string
+
+	// NATSURL joins an existing NATS server or cluster; "" runs the
+	// embedded server.
+	NATSURL string
+	// NATS authenticates to NATSURL.
+	NATS bus.ConnectOptions
+	// EmbeddedPort is the embedded server's client port (0: bus.DefaultPort).
+	EmbeddedPort int
+	// Stream describes the event stream.
+	Stream bus.StreamConfig
+
+	// SpoolMaxBytes caps the spool (0: no cap); past it events are dropped
+	// and counted, and traffic goes on.
+	SpoolMaxBytes int64
+	// Fsync makes every event reach the disk (group commit) before its
+	// message is forwarded.
+	Fsync bool
+
+	// Logger receives the service's logs; nil means slog.Default().
+	Logger *slog.Logger
+	// Ready, when set, is called with the tap's listeners once it serves.
+	Ready func(addrs []net.Addr)
+}
+
+// Run serves until ctx is done: it opens the spool, starts NATS (embedded
+// unless NATSURL is set), publishes the spool to JetStream, and runs the tap
+// on every listen address. Traffic never waits on NATS: if NATS is down, the
+// spool grows until it is back.
+func Run(ctx context.Context, cfg Config) error {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if cfg.DataDir == "" {
+		return errors.New("serve: no data directory")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+
+	// The spool first: from here on nothing the tap sees is lost.
+	sp := spool.New(filepath.Join(cfg.DataDir, "spool"))
+	sp.MaxBytes = cfg.SpoolMaxBytes
+	if cfg.Fsync {
+		sp.Sync = spool.SyncGroup
+	}
+	sp.Logger = log
+	if err := sp.Open(); err != nil {
+		return fmt.Errorf("open spool: %w", err)
+	}
+	defer sp.Close()
+
+	url, copts := cfg.NATSURL, cfg.NATS
+	if url == "" {
+		srv := &bus.Server{Dir: cfg.DataDir, Port: cfg.EmbeddedPort, Logger: log}
+		if err := srv.Start(ctx); err != nil {
+			return fmt.Errorf("start embedded nats: %w", err)
+		}
+		defer srv.Shutdown()
+		url, copts = srv.ClientURL(), srv.ConnectOptions()
+		if err := os.WriteFile(filepath.Join(cfg.DataDir, URLFile), []byte(url+"\n"), 0o600); err != nil {
+			return fmt.Errorf("write %s: %w", URLFile, err)
+		}
+		log.Info("embedded nats running", "url", url, "store", filepath.Join(cfg.DataDir, bus.StoreDir))
+	}
+	copts.RetryOnFailedConnect = true
+	// No reconnect buffer: the publisher resends what was not acknowledged
+	// itself, in spool order, which a buffered publish could overtake.
+	copts.ReconnectBufSize = -1
+	copts.Logger = log
+	nc, err := bus.Connect(ctx, url, copts)
+	if err != nil {
+		return fmt.Errorf("connect to nats: %w", err)
+	}
+	defer nc.Close()
+
+	tcfg := cfg.Tap
+	tcfg.Emitter = SpoolEmitter{Spool: sp}
+	tcfg.Logger = log
+	tp, err := tap.New(tcfg)
+	if err != nil {
+		return err
+	}
+
+	var lns []net.Listener
+	for _, addr := range cfg.Listen {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return fmt.Errorf("listen on %s: %w", addr, err)
+		}
+		lns = append(lns, ln)
+	}
+	if len(lns) == 0 {
+		return errors.New("serve: no listen address")
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, len(lns)+1)
+	for _, ln := range lns {
+		wg.Go(func() { errc <- tp.Serve(ctx, ln) })
+		log.Info("tap listening", "addr", ln.Addr().String(), "gateway", tcfg.Gateway)
+	}
+	pubDone := make(chan struct{})
+	go func() {
+		defer close(pubDone)
+		if err := ship(ctx, nc, cfg.Stream, sp, log); err != nil && ctx.Err() == nil {
+			errc <- err
+		}
+	}()
+	if cfg.Ready != nil {
+		addrs := make([]net.Addr, len(lns))
+		for i, ln := range lns {
+			addrs[i] = ln.Addr()
+		}
+		cfg.Ready(addrs)
+	}
+
+	var first error
+	select {
+	case <-ctx.Done():
+	case first = <-errc:
+	}
+	cancel()
+	wg.Wait()
+	<-pubDone
+	st := tp.Stats()
+	ss := sp.Stats()
+	log.Info("tap stopped", "events", st.Events, "lost", st.EmitErrors, "unpublished", ss.LastSeq+1-ss.FirstUnacked)
+	return first
+}
+
+// ship makes sure the stream exists (retrying while NATS is unreachable) and
+// then publishes the spool to it until ctx is done.
+func ship(ctx context.Context, nc *nats.Conn, sc bus.StreamConfig, sp *spool.Spool, log *slog.Logger) error {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, err := bus.EnsureStream(sctx, js, sc)
+		cancel()
+		if err == nil {
+			break
+		}
+		log.Warn("event stream not ready; events wait in the spool", "err", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
+	p := &bus.Publisher{JS: js, Spool: sp, Prefix: sc.Prefix, After: sp.Stats().FirstUnacked - 1, Logger: log}
+	return p.Run(ctx)
+}

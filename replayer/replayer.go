@@ -1,0 +1,201 @@
+// Package replayer plays captured Janus flows against any gateway and says
+// exactly where the new run differs from the capture.
+//
+// A flow is selected from captured events (one or more sessions, one client
+// connection, or a time range of a gateway; see Select), planned per client
+// (package plan), played with ids rewritten and causal pacing (packages
+// rewrite and drive), and compared with the capture (package diff).
+package replayer
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/janustap/janustap/replayer/diff"
+	"github.com/janustap/janustap/replayer/drive"
+	"github.com/janustap/janustap/replayer/plan"
+	"github.com/janustap/janustap/schema"
+)
+
+// Selection picks a flow out of captured events. Zero fields select
+// everything; set fields must all match.
+type Selection struct {
+	Gateway  string    // the gateway the events were captured in front of
+	Sessions []uint64  // these sessions, each with its create
+	Conn     string    // everything one client connection did
+	From, To time.Time // a time range (To excluded)
+}
+
+// Select returns the events of evs that sel picks, in their order. A
+// session brings the request and answer that created it and, over
+// WebSocket, the opening and closing of its connection.
+func Select(evs []*schema.Event, sel Selection) []*schema.Event {
+	var out []*schema.Event
+	want := map[uint64]bool{}
+	for _, s := range sel.Sessions {
+		want[s] = true
+	}
+	// The creates of the wanted sessions: by reply (data.id), then their
+	// request (HTTP: parent; WebSocket: same connection and transaction).
+	createReq := map[string]bool{}
+	createTx := map[string]bool{} // conn + "\x00" + tx
+	conns := map[string]bool{}
+	if len(want) > 0 {
+		for _, ev := range evs {
+			if ev.Janus == nil {
+				continue
+			}
+			if ev.Janus.DataID != 0 && want[ev.Janus.DataID] && ev.Janus.Janus == "success" {
+				if ev.Parent != "" {
+					createReq[ev.Parent] = true
+				}
+				createTx[ev.Conn+"\x00"+ev.Janus.Transaction] = true
+			}
+			if want[ev.SessionID()] && ev.Transport.IsWS() {
+				conns[ev.Conn] = true
+			}
+		}
+	}
+	for _, ev := range evs {
+		if sel.Gateway != "" && ev.Gateway != sel.Gateway ||
+			sel.Conn != "" && ev.Conn != sel.Conn ||
+			!sel.From.IsZero() && ev.Time.Before(sel.From) ||
+			!sel.To.IsZero() && !ev.Time.Before(sel.To) {
+			continue
+		}
+		if len(want) > 0 {
+			ok := want[ev.SessionID()] || createReq[ev.ID] ||
+				ev.Janus != nil && ev.Janus.DataID != 0 && want[ev.Janus.DataID] ||
+				ev.Janus != nil && ev.Janus.Janus == "create" && createTx[ev.Conn+"\x00"+ev.Janus.Transaction] ||
+				(ev.Kind == schema.Open || ev.Kind == schema.Close) && conns[ev.Conn]
+			if !ok {
+				continue
+			}
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+// ReadJSONL reads events written one per line by schema.Encode (the format
+// of `janustap export --format jsonl`).
+func ReadJSONL(r io.Reader) ([]*schema.Event, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 256<<20)
+	var evs []*schema.Event
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Bytes()
+		if len(line) == 0 {
+			continue
+		}
+		ev, err := schema.Decode(line)
+		if err != nil {
+			return evs, fmt.Errorf("read events: line %d: %w", n, err)
+		}
+		evs = append(evs, ev)
+	}
+	if err := sc.Err(); err != nil {
+		return evs, fmt.Errorf("read events: %w", err)
+	}
+	return evs, nil
+}
+
+// Options control a replay.
+type Options struct {
+	drive.Options
+	// Repeat plays the flow this many times (0 means 1), Concurrency of
+	// them at once (0 means 1): a load test made of a real capture.
+	Repeat, Concurrency int
+	// Rules normalise the runs before comparing; nil means the defaults.
+	Rules *diff.Rules
+	// Diff controls the comparison.
+	Diff diff.Options
+}
+
+// Result is what a replay did.
+type Result struct {
+	// Captured is the flow that was replayed.
+	Captured []*schema.Event
+	// Runs are the replays, in the order they were started.
+	Runs []*drive.Result
+	// Reports compare each run with the capture.
+	Reports []*diff.Report
+	// Duration is the wall time of all runs.
+	Duration time.Duration
+}
+
+// Same reports whether every run matched the capture.
+func (r *Result) Same() bool {
+	for i, rep := range r.Reports {
+		if !rep.Same || len(r.Runs[i].Waits) > 0 || len(r.Runs[i].Errors) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// Replay plays the captured flow evs according to opts.
+func Replay(ctx context.Context, evs []*schema.Event, opts Options) (*Result, error) {
+	p, err := plan.Build(evs)
+	if err != nil {
+		return nil, err
+	}
+	repeat, conc := max(opts.Repeat, 1), max(opts.Concurrency, 1)
+	rules := opts.Rules
+	if rules == nil {
+		rules = diff.DefaultRules()
+	}
+	res := &Result{Captured: evs, Runs: make([]*drive.Result, repeat), Reports: make([]*diff.Report, repeat)}
+	start := time.Now()
+	sem := make(chan struct{}, conc)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for i := range repeat {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return res, fmt.Errorf("replay: %w", ctx.Err())
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			o := opts.Options
+			if repeat > 1 {
+				o.Run = fmt.Sprintf("r%d", i+1)
+			}
+			labels := map[string]string{"replay_run": o.Run}
+			for k, v := range opts.Labels {
+				labels[k] = v
+			}
+			o.Labels = labels
+			run, err := drive.Replay(ctx, p, o)
+			rep := diff.Compare(evs, run.Events, rules, opts.Diff)
+			mu.Lock()
+			defer mu.Unlock()
+			res.Runs[i], res.Reports[i] = run, rep
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+		})
+	}
+	wg.Wait()
+	res.Duration = time.Since(start)
+	return res, firstErr
+}
+
+// Latencies returns every request round trip of every run, sorted.
+func (r *Result) Latencies() []time.Duration {
+	var all []time.Duration
+	for _, run := range r.Runs {
+		if run != nil {
+			all = append(all, run.Latencies...)
+		}
+	}
+	slices.Sort(all)
+	return all
+}
