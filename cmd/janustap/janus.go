@@ -19,6 +19,7 @@ func janusCommand() *cli.Command {
 			&cli.IntFlag{Name: "base-port", Value: 8088, Usage: "HTTP port; the others follow from it", EnvVars: env("janus-base-port")},
 			&cli.StringFlag{Name: "dir", Value: "janustap-data/janus", Usage: "state directory (config copy, log)", EnvVars: env("janus-dir")},
 			&cli.StringSliceFlag{Name: "arg", Usage: "extra janus command-line argument (repeat)"},
+			&cli.StringSliceFlag{Name: "disable-plugin", Usage: "plugin library to disable, e.g. libjanus_videoroom.so (repeat)"},
 		},
 		Action: func(c *cli.Context) error {
 			log, err := logger(c)
@@ -26,9 +27,10 @@ func janusCommand() *cli.Command {
 				return err
 			}
 			j, err := janustest.Run(c.Context, c.String("dir"), janustest.Options{
-				BasePort: c.Int("base-port"),
-				Args:     c.StringSlice("arg"),
-				Logger:   log,
+				BasePort:       c.Int("base-port"),
+				Args:           c.StringSlice("arg"),
+				DisablePlugins: c.StringSlice("disable-plugin"),
+				Logger:         log,
 			})
 			if err != nil {
 				return fmt.Errorf("start janus: %w", err)
