@@ -1,0 +1,1023 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/janustap/janustap/schema"
+)
+
+// Item is one message of the event stream.
+type Item struct {
+	// StreamSeq is the message's JetStream stream sequence, from 1.
+	StreamSeq uint64
+	// Event is the decoded event; nil means Apply decodes Raw.
+	Event *schema.Event
+	// Raw is the event as schema.Encode wrote it, stored as it is so that
+	// an export reproduces the event byte for byte; nil means Apply encodes
+	// Event.
+	Raw []byte
+}
+
+// candidatesKept is how many of the latest requests with one transaction
+// string are candidates for a reply or event carrying it. Clients make
+// transactions unique (janus.js: 12 random letters) but Janus does not
+// check, so a reused string must not make the search unbounded. The same
+// bound applies whether the requests are in the batch or in the database,
+// so that how the stream is cut into batches never changes a result.
+const candidatesKept = 32
+
+// Apply applies a batch of stream items in one transaction, together with
+// the new last applied sequence. Items at or below LastSeq are skipped, so
+// applying a batch again changes nothing. Items must come in stream order.
+//
+// An item that is not an event is skipped with a warning and counted in
+// progress.undecodable; an event whose id is stored already (published
+// twice, outside JetStream's duplicate window) is skipped and counted in
+// progress.duplicates. An event of a newer encoding fails the batch with
+// schema.ErrUnknownVersion: a newer janustap must apply it.
+func (db *DB) Apply(ctx context.Context, batch []Item) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	start := db.Now()
+	conn, err := db.w.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("apply batch: %w", err)
+	}
+	defer conn.Close()
+	var a *applier
+	err = conn.Raw(func(dc any) error {
+		var err error
+		a, err = db.applyOn(ctx, dc.(driver.Conn), batch)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	db.askCheckpoint()
+	if a.duplicates > 0 {
+		db.Logger.Warn("events stored twice in the stream; skipped", "count", a.duplicates, "seq", a.last)
+	}
+	db.Logger.Debug("applied batch", "items", len(batch), "skipped", a.skipped, "events", a.inserted,
+		"seq", a.last, "took", db.Now().Sub(start))
+	return nil
+}
+
+// applyOn applies a batch on the writer's driver connection.
+func (db *DB) applyOn(ctx context.Context, dc driver.Conn, batch []Item) (*applier, error) {
+	// Statements run without cancellation (go-sqlite3 would watch the
+	// context of each); the batch checks ctx between events instead.
+	sctx := context.WithoutCancel(ctx)
+	bt, ok := dc.(driver.ConnBeginTx)
+	if !ok {
+		return nil, fmt.Errorf("apply batch: driver connection %T cannot begin with a context", dc)
+	}
+	tx, err := bt.BeginTx(sctx, driver.TxOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("apply batch: begin: %w", err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			tx.Rollback()
+		}
+	}()
+	a, err := newApplier(sctx, dc)
+	if err != nil {
+		return nil, fmt.Errorf("apply batch: %w", err)
+	}
+	defer a.close()
+	if _, err := a.getProgress.queryRow(sctx, nil, func(r scanner) error { return r.Scan(nInt(&a.last)) }); err != nil {
+		return nil, fmt.Errorf("apply batch: read last applied sequence: %w", err)
+	}
+
+	first := a.last
+	for i := range batch {
+		if i%64 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("apply batch: %w", err)
+			}
+		}
+		it := &batch[i]
+		if it.StreamSeq == 0 || it.StreamSeq > math.MaxInt64 {
+			return nil, fmt.Errorf("apply batch: item %d has stream sequence %d", i, it.StreamSeq)
+		}
+		seq := int64(it.StreamSeq)
+		if seq <= a.last {
+			a.skipped++
+			continue
+		}
+		ev, raw, err := it.decode()
+		if err != nil {
+			if errors.Is(err, schema.ErrUnknownVersion) {
+				return nil, fmt.Errorf("apply stream seq %d: %w", seq, err)
+			}
+			db.Logger.Warn("stream item is not an event; skipped", "seq", seq, "err", err)
+			a.undecodable++
+			a.last = seq
+			continue
+		}
+		if err := a.apply(seq, ev, raw); err != nil {
+			return nil, fmt.Errorf("apply event %s (stream seq %d): %w", ev.ID, seq, err)
+		}
+		a.last = seq
+	}
+	if a.last == first {
+		return a, nil // nothing new; leave the database untouched
+	}
+	if err := a.flush(a.last); err != nil {
+		return nil, fmt.Errorf("apply batch up to stream seq %d: %w", a.last, err)
+	}
+	done = true
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("apply batch up to stream seq %d: commit: %w", a.last, err)
+	}
+	return a, nil
+}
+
+// decode returns the item's event and encoding, making the missing one.
+func (it *Item) decode() (*schema.Event, []byte, error) {
+	ev, raw := it.Event, it.Raw
+	switch {
+	case ev == nil && raw == nil:
+		return nil, nil, errors.New("item has neither event nor encoding")
+	case ev == nil:
+		var err error
+		if ev, err = schema.Decode(raw); err != nil {
+			return nil, nil, err
+		}
+	case raw == nil:
+		if ev.V > schema.Version {
+			return nil, nil, fmt.Errorf("event %s: version %d: %w", ev.ID, ev.V, schema.ErrUnknownVersion)
+		}
+		var err error
+		if raw, err = schema.Encode(ev); err != nil {
+			return nil, nil, err
+		}
+	}
+	if ev.ID == "" {
+		return nil, nil, errors.New("event has no id")
+	}
+	return ev, raw, nil
+}
+
+// Keys of the rows an applier keeps in memory.
+type (
+	sessionKey struct {
+		gateway string
+		id      uint64
+	}
+	handleKey struct {
+		gateway string
+		id      uint64
+	}
+	txKey struct {
+		gateway, tx string
+	}
+)
+
+// txList holds the requests of one transaction string, in stream order:
+// those of the batch, and once loaded the latest from the database.
+type txList struct {
+	loaded bool
+	rows   []*txRow
+}
+
+// gatewayDelta is what a batch adds to a gateways row.
+type gatewayDelta struct {
+	firstSeen, lastSeen int64
+	events, sessions    int64
+}
+
+// applier applies the events of one batch inside one SQL transaction. It
+// keeps the sessions, handles and transactions it reads or writes in memory
+// and writes the changed ones once, in flush. Every decision it takes from
+// memory is the one it would take from the database, so that the result does
+// not depend on where the stream was cut into batches.
+type applier struct {
+	ctx context.Context
+
+	insertEvent, stampSession, stampHandle               *rawStmt
+	getSession, getHandle, getTx, getTxByKey, getEventID *rawStmt
+	countSession, countHandle, getSourced                *rawStmt
+	insSession, insHandle, insTx, putGateway             *rawStmt
+	setSession, setHandle, setTx                         *rawStmt
+	getProgress, putProgress                             *rawStmt
+	all                                                  []*rawStmt
+
+	sessions map[sessionKey]*sessionRow // nil: not in the database either
+	handles  map[handleKey]*handleRow
+	txs      map[int64]*txRow  // by request seq; nil: that event is no request
+	txIDs    map[string]int64  // request event id → seq, for events of the batch
+	txKeys   map[txKey]*txList // by transaction string
+	gateways map[string]*gatewayDelta
+
+	last                                       int64 // stream seq of the last item applied
+	skipped, inserted, duplicates, undecodable int64
+}
+
+func newApplier(ctx context.Context, dc driver.Conn) (*applier, error) {
+	a := &applier{
+		ctx:      ctx,
+		sessions: make(map[sessionKey]*sessionRow),
+		handles:  make(map[handleKey]*handleRow),
+		txs:      make(map[int64]*txRow),
+		txIDs:    make(map[string]int64),
+		txKeys:   make(map[txKey]*txList),
+		gateways: make(map[string]*gatewayDelta),
+	}
+	stmts := []struct {
+		s   **rawStmt
+		sql string
+	}{
+		{&a.insertEvent, insertEventSQL},
+		{&a.stampSession, "UPDATE events SET session_id = ? WHERE stream_seq = ?"},
+		{&a.stampHandle, "UPDATE events SET handle_id = ? WHERE stream_seq = ?"},
+		{&a.getSession, "SELECT " + sessionCols + " FROM sessions WHERE gateway = ? AND session_id = ?"},
+		{&a.getHandle, "SELECT " + handleCols + " FROM handles WHERE gateway = ? AND handle_id = ?"},
+		{&a.getTx, "SELECT " + txCols + " FROM transactions WHERE request_seq = ?"},
+		// The requests carrying a transaction, through the index of events.
+		// No ORDER BY: SQLite sorts even an empty result, at several times
+		// the cost of the lookup; candidates sorts the few rows.
+		{&a.getTxByKey, "SELECT stream_seq FROM events WHERE gateway = ? AND tx = ? AND request_seq = stream_seq"},
+		{&a.getEventID, "SELECT stream_seq FROM events WHERE id = ?"},
+		{&a.countSession, "SELECT count(*), coalesce(sum(" + isErrorSQL + "), 0), min(time), max(time) FROM events WHERE gateway = ? AND session_id = ? AND transport IN ('http', 'ws')"},
+		{&a.countHandle, "SELECT count(*), coalesce(sum(" + isErrorSQL + "), 0), min(time), max(time) FROM events WHERE gateway = ? AND handle_id = ? AND transport IN ('http', 'ws')"},
+		{&a.getSourced, "SELECT session_id FROM sessions INDEXED BY sessions_source " +
+			"WHERE gateway = ? AND source_conn = ? AND source_conn IS NOT NULL AND ended IS NULL"},
+		{&a.insSession, insertSQL("sessions", sessionCols)},
+		{&a.insHandle, insertSQL("handles", handleCols)},
+		{&a.insTx, insertSQL("transactions", txCols)},
+		{&a.setSession, updateSQL("sessions", sessionCols, "gateway", "session_id")},
+		{&a.setHandle, updateSQL("handles", handleCols, "gateway", "handle_id")},
+		{&a.setTx, updateSQL("transactions", txCols, "request_seq")},
+		{&a.putGateway, putGatewaySQL},
+		{&a.getProgress, "SELECT last_seq FROM progress"},
+		{&a.putProgress, "UPDATE progress SET last_seq = ?, events = events + ?, duplicates = duplicates + ?, " +
+			"undecodable = undecodable + ?"},
+	}
+	for _, st := range stmts {
+		s, err := prepareRaw(ctx, dc, st.sql)
+		if err != nil {
+			a.close()
+			return nil, err
+		}
+		*st.s = s
+		a.all = append(a.all, s)
+	}
+	return a, nil
+}
+
+func (a *applier) close() {
+	for _, s := range a.all {
+		s.close()
+	}
+}
+
+// isErrorSQL is isError as SQL over a row of events.
+const isErrorSQL = "dir = 'g2c' AND (error_code IS NOT NULL OR plugin_error IS NOT NULL OR kind = 'failure' OR status >= 400)"
+
+// isError reports whether ev tells of an error: a Janus error, a plugin
+// error code, a failure of the tap or an HTTP error status. It must agree
+// with isErrorSQL.
+func isError(ev *schema.Event, j *schema.Janus) bool {
+	return ev.Direction == schema.ToClient &&
+		(j.ErrorCode != 0 || j.PluginError != 0 || ev.Kind == schema.Failure || ev.Status >= 400)
+}
+
+// isAPI reports whether t carries the Janus API (not the admin API).
+func isAPI(t schema.Transport) bool { return t == schema.HTTP || t == schema.WS }
+
+// isReply reports whether a message of type typ is the direct reply to a
+// request, as opposed to an asynchronous message.
+func isReply(typ string) bool {
+	switch typ {
+	case "ack", "success", "error", "pong", "server_info":
+		return true
+	}
+	return false
+}
+
+// The roles an event can have in a transaction.
+const (
+	roleNone    = iota
+	roleRequest // a request of the Janus or admin API
+	roleReply   // its direct reply: ack, success, error; an HTTP response, a failure
+	roleEvent   // an asynchronous event carrying its transaction
+)
+
+// apply stores one event and updates the rows it concerns.
+func (a *applier) apply(seq int64, ev *schema.Event, raw []byte) error {
+	j := ev.Janus
+	if j == nil {
+		j = &schema.Janus{}
+	}
+	gw := ev.Gateway
+	api := isAPI(ev.Transport)
+	at := ev.Time.UnixMicro()
+	sess, hand := j.SessionID, j.HandleID
+	if hand == 0 {
+		hand = j.Sender
+	}
+
+	// The transaction the event belongs to.
+	var t *txRow
+	role := roleNone
+	var err error
+	switch {
+	case ev.Direction == schema.ToGateway && j.Janus != "" && (ev.Kind == schema.Request || ev.Kind == schema.Frame):
+		role = roleRequest
+	case ev.Direction == schema.ToClient && ev.Parent != "" && (ev.Kind == schema.Response || ev.Kind == schema.Failure):
+		role = roleReply
+		t, err = a.txByID(ev.Parent)
+	case ev.Direction == schema.ToClient && ev.Kind == schema.Frame && j.Transaction != "" && isReply(j.Janus):
+		role = roleReply
+		t, err = a.wsReplyTo(ev, j)
+	case ev.Direction == schema.ToClient && (ev.Kind == schema.Frame || ev.Kind == schema.PollEvent) && j.Janus == "event" && j.Transaction != "":
+		role = roleEvent
+		t, err = a.eventOf(ev, j)
+	}
+	if err != nil {
+		return err
+	}
+
+	// A create or attach success names what it made: link it, and its
+	// request, to the new session or handle.
+	var newSession, newHandle uint64
+	if role == roleReply && t != nil && api && isAPI(t.transport) && j.Janus == "success" && j.DataID != 0 {
+		switch t.janus {
+		case "create":
+			newSession, sess = j.DataID, j.DataID
+		case "attach":
+			newHandle, hand = j.DataID, j.DataID
+			if sess == 0 {
+				sess = t.session
+			}
+		}
+	}
+
+	var s *sessionRow
+	var h *handleRow
+	if sess != 0 {
+		if s, err = a.session(gw, sess); err != nil {
+			return err
+		}
+	}
+	if hand != 0 {
+		if h, err = a.handle(gw, hand); err != nil {
+			return err
+		}
+	}
+	plugin := j.Plugin
+	if plugin == "" && h != nil {
+		plugin = h.plugin
+	}
+	var reqSeq int64
+	switch {
+	case role == roleRequest:
+		reqSeq = seq
+	case t != nil:
+		reqSeq = t.seq
+	}
+
+	err = a.insertEvent.exec(a.ctx,
+		seq, ev.ID, gw, nullStr(ev.Tap), ev.Conn, int64(ev.Seq), at, ev.Mono,
+		string(ev.Transport), string(ev.Direction), string(ev.Kind),
+		nullStr(ev.Method), nullStr(ev.Path), nullStr(ev.Query), nullInt(int64(ev.Status)), nullStr(ev.Parent),
+		nullInt(int64(ev.Part)), nullInt(int64(ev.Parts)),
+		nullStr(j.Janus), nullStr(j.Transaction), dbID(sess), dbID(hand),
+		nullStr(plugin), nullStr(j.PluginKey), nullStr(j.PluginValue), nullInt(int64(j.PluginError)),
+		nullInt(int64(j.ErrorCode)), nullStr(j.ErrorReason), nullStr(j.JSEP), j.HasJSEP, nullStr(j.OpaqueID),
+		nullInt(int64(ev.CloseCode)), nullStr(ev.Error), nullInt(reqSeq), ev.Redacted, ev.Truncated,
+		nullBytes(ev.Body), raw)
+	switch {
+	case isUniqueViolation(err): // its id is stored already
+		a.duplicates++
+		return nil
+	case err != nil:
+		return fmt.Errorf("insert event: %w", err)
+	}
+	a.inserted++
+	g := a.gateway(gw)
+	g.events++
+	g.firstSeen = min(g.firstSeen, at)
+	g.lastSeen = max(g.lastSeen, at)
+
+	// Count the event in the session and handle it names. Rows made below
+	// count it (and the events before it) when they are made.
+	isErr := isError(ev, j)
+	if api {
+		if s != nil {
+			s.touch(at, isErr)
+		}
+		if h != nil {
+			h.touch(at, isErr)
+		}
+	}
+
+	switch role {
+	case roleRequest:
+		a.newTx(seq, ev, j, h)
+	case roleNone:
+		if ev.Kind == schema.Request {
+			a.txIDs[ev.ID] = 0 // a long poll, an OPTIONS: its response answers no transaction
+		}
+	case roleReply:
+		if t != nil {
+			t.onReply(seq, ev, j)
+		}
+	case roleEvent:
+		if t != nil {
+			t.onEvent(ev, j)
+		}
+	}
+	if ev.Kind == schema.Close && ev.Transport == schema.WS {
+		// Either side may close first; the first close ends the sessions.
+		return a.closeConn(gw, ev.Conn, at)
+	}
+	if ev.Direction == schema.ToClient {
+		return a.effects(ev, j, t, newSession, newHandle)
+	}
+	return nil
+}
+
+// effects updates sessions and handles for a message from the gateway.
+func (a *applier) effects(ev *schema.Event, j *schema.Janus, t *txRow, newSession, newHandle uint64) error {
+	gw := ev.Gateway
+	at := ev.Time.UnixMicro()
+	api := isAPI(ev.Transport)
+	success := j.Janus == "success" && j.ErrorCode == 0
+
+	// A message that the gateway sent about a session or handle without
+	// complaint shows that it exists, even when the log does not hold its
+	// creation (the capture started later). Admin replies prove nothing of
+	// the kind: an admin request must never make a session.
+	if api && j.SessionID != 0 && j.Janus != "" && j.Janus != "error" && j.ErrorCode == 0 && ev.Status < 400 {
+		if _, err := a.ensureSession(gw, j.SessionID, ev); err != nil {
+			return err
+		}
+		if j.Sender != 0 {
+			if _, err := a.ensureHandle(gw, j.Sender, j.SessionID, j.Plugin, j.OpaqueID, 0, 0); err != nil {
+				return err
+			}
+		}
+	}
+
+	switch {
+	case newSession != 0:
+		// The request first, so that the new row counts it.
+		if err := a.stamp(a.stampSession, newSession, t.seq); err != nil {
+			return err
+		}
+		if err := a.createSession(gw, newSession, t, at); err != nil {
+			return err
+		}
+		t.session = newSession
+		t.dirty = true
+	case newHandle != 0:
+		sess := t.session
+		if sess == 0 {
+			sess = j.SessionID
+		}
+		if err := a.stamp(a.stampHandle, newHandle, t.seq); err != nil {
+			return err
+		}
+		h, err := a.ensureHandle(gw, newHandle, sess, t.plugin, t.opaqueID, t.seq, at)
+		if err != nil {
+			return err
+		}
+		h.attachSeq, h.attachedAt, h.dirty = t.seq, at, true
+		t.handle = newHandle
+		t.dirty = true
+	}
+
+	// Replies whose success changes a session or handle.
+	if t != nil && success && ev.Kind != schema.Failure {
+		switch {
+		case api && t.janus == "destroy" && t.session != 0:
+			if err := a.endSession(gw, t.session, EndDestroyed, at); err != nil {
+				return err
+			}
+		case api && t.janus == "detach" && t.handle != 0:
+			if h, err := a.handle(gw, t.handle); err != nil {
+				return err
+			} else if h != nil && h.detachedAt == 0 {
+				h.detachedAt = at
+				h.dirty = true
+			}
+		case api && t.janus == "claim" && t.session != 0:
+			s, err := a.session(gw, t.session)
+			if err != nil {
+				return err
+			}
+			if s != nil {
+				s.sourceConn = ""
+				if t.transport == schema.WS {
+					s.sourceConn = t.conn
+				}
+				if s.ended == EndWSClosed { // claimed within reclaim_session_timeout
+					s.ended, s.endedAt = "", 0
+				}
+				s.dirty = true
+			}
+		case !api && t.janus == "destroy_session" && t.session != 0:
+			if err := a.endSession(gw, t.session, EndDestroyed, at); err != nil {
+				return err
+			}
+		}
+	}
+
+	// Messages that say a session is gone without saying how: 458 "No such
+	// session", or a long poll answered 404.
+	if j.SessionID != 0 && (j.ErrorCode == 458 ||
+		ev.Transport == schema.HTTP && ev.Kind == schema.Response && ev.Method == "GET" && ev.Status == 404) {
+		if err := a.endSession(gw, j.SessionID, EndUnknown, at); err != nil {
+			return err
+		}
+	}
+
+	if !api {
+		return nil
+	}
+	switch j.Janus {
+	case "timeout":
+		if j.SessionID != 0 {
+			if err := a.endSession(gw, j.SessionID, EndTimeout, at); err != nil {
+				return err
+			}
+		}
+	case "webrtcup", "hangup", "media", "slowlink", "detached":
+		if j.Sender == 0 {
+			break
+		}
+		h, err := a.handle(gw, j.Sender)
+		if err != nil || h == nil {
+			return err
+		}
+		switch j.Janus {
+		case "webrtcup":
+			if h.webrtcupAt == 0 {
+				h.webrtcupAt = at
+			}
+		case "hangup":
+			h.hangupAt, h.hangupReason = at, j.Reason
+		case "media":
+			h.media++
+		case "slowlink":
+			h.slowlinks++
+		case "detached":
+			if h.detachedAt == 0 {
+				h.detachedAt = at
+			}
+		}
+		h.dirty = true
+	}
+	return nil
+}
+
+// stamp links a create or attach request to what it made.
+func (a *applier) stamp(st *rawStmt, id uint64, seq int64) error {
+	if err := st.exec(a.ctx, dbID(id), seq); err != nil {
+		return fmt.Errorf("link request %d to %d: %w", seq, id, err)
+	}
+	return nil
+}
+
+// gateway returns the changes of this batch to a gateway row.
+func (a *applier) gateway(gw string) *gatewayDelta {
+	g := a.gateways[gw]
+	if g == nil {
+		g = &gatewayDelta{firstSeen: math.MaxInt64, lastSeen: math.MinInt64}
+		a.gateways[gw] = g
+	}
+	return g
+}
+
+// session returns a session row, or nil when there is none.
+func (a *applier) session(gw string, id uint64) (*sessionRow, error) {
+	k := sessionKey{gw, id}
+	if s, ok := a.sessions[k]; ok {
+		return s, nil
+	}
+	s := &sessionRow{}
+	found, err := a.getSession.queryRow(a.ctx, []any{gw, dbID(id)}, func(r scanner) error { return scanSession(r, s) })
+	if err != nil {
+		return nil, fmt.Errorf("read session %d: %w", id, err)
+	}
+	if !found {
+		s = nil
+	}
+	a.sessions[k] = s
+	return s, nil
+}
+
+// handle returns a handle row, or nil when there is none.
+func (a *applier) handle(gw string, id uint64) (*handleRow, error) {
+	k := handleKey{gw, id}
+	if h, ok := a.handles[k]; ok {
+		return h, nil
+	}
+	h := &handleRow{}
+	found, err := a.getHandle.queryRow(a.ctx, []any{gw, dbID(id)}, func(r scanner) error { return scanHandle(r, h) })
+	if err != nil {
+		return nil, fmt.Errorf("read handle %d: %w", id, err)
+	}
+	if !found {
+		h = nil
+	}
+	a.handles[k] = h
+	return h, nil
+}
+
+// counts returns what the events stored so far say of a new session or
+// handle: how many Janus API events name it, how many are errors, and when
+// the first and last were seen.
+func (a *applier) counts(st *rawStmt, gw string, id uint64) (n, errs, first, last int64, err error) {
+	_, err = st.queryRow(a.ctx, []any{gw, dbID(id)}, func(r scanner) error {
+		return r.Scan(nInt(&n), nInt(&errs), nInt(&first), nInt(&last))
+	})
+	if err != nil {
+		return 0, 0, 0, 0, fmt.Errorf("count events of %d: %w", id, err)
+	}
+	return n, errs, first, last, nil
+}
+
+// newSession makes the row of a session that is not in the store.
+func (a *applier) newSession(gw string, id uint64, tr schema.Transport, conn string) (*sessionRow, error) {
+	n, errs, first, last, err := a.counts(a.countSession, gw, id)
+	if err != nil {
+		return nil, err
+	}
+	s := &sessionRow{gateway: gw, id: id, transport: string(tr), conn: conn,
+		firstSeen: first, lastSeen: last, events: n, errors: errs, dirty: true, isNew: true}
+	if tr == schema.WS {
+		s.sourceConn = conn
+	}
+	a.sessions[sessionKey{gw, id}] = s
+	a.gateway(gw).sessions++
+	return s, nil
+}
+
+// ensureSession returns the row of a session, making it from ev when the
+// store does not have it.
+func (a *applier) ensureSession(gw string, id uint64, ev *schema.Event) (*sessionRow, error) {
+	s, err := a.session(gw, id)
+	if err != nil || s != nil {
+		return s, err
+	}
+	return a.newSession(gw, id, ev.Transport, ev.Conn)
+}
+
+// createSession records the session made by a create request.
+func (a *applier) createSession(gw string, id uint64, t *txRow, at int64) error {
+	s, err := a.session(gw, id)
+	if err != nil {
+		return err
+	}
+	if s == nil {
+		if s, err = a.newSession(gw, id, t.transport, t.conn); err != nil {
+			return err
+		}
+	} else { // an id given back by a create with "id" after the old one ended
+		s.transport, s.conn, s.sourceConn = string(t.transport), t.conn, ""
+		if t.transport == schema.WS {
+			s.sourceConn = t.conn
+		}
+		s.destroyedAt, s.timedOutAt, s.endedAt, s.ended = 0, 0, 0, ""
+		s.dirty = true
+	}
+	s.createSeq, s.createdAt = t.seq, at
+	return nil
+}
+
+// endSession records the end of a session the store knows. The first end
+// recorded stands; destroyed_at and timed_out_at are kept apart.
+func (a *applier) endSession(gw string, id uint64, how End, at int64) error {
+	s, err := a.session(gw, id)
+	if err != nil || s == nil {
+		return err
+	}
+	switch how {
+	case EndDestroyed:
+		if s.destroyedAt == 0 {
+			s.destroyedAt = at
+		}
+	case EndTimeout:
+		if s.timedOutAt == 0 {
+			s.timedOutAt = at
+		}
+	}
+	if s.ended == "" {
+		s.ended, s.endedAt = how, at
+	}
+	s.dirty = true
+	return nil
+}
+
+// closeConn ends the sessions whose events went to a WebSocket that closed:
+// Janus destroys them (with the default reclaim_session_timeout of 0).
+func (a *applier) closeConn(gw, conn string, at int64) error {
+	var ids []uint64
+	err := a.getSourced.run(a.ctx, []any{gw, conn}, func(r valueRow) error {
+		var id uint64
+		if err := r.Scan(nInt(&id)); err != nil {
+			return err
+		}
+		ids = append(ids, id)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("find sessions of connection %s: %w", conn, err)
+	}
+	for _, id := range ids {
+		if _, err := a.session(gw, id); err != nil {
+			return err
+		}
+	}
+	// The rows in memory are the truth for the sessions of this batch.
+	for _, s := range a.sessions {
+		if s != nil && s.gateway == gw && s.sourceConn == conn && s.ended == "" {
+			s.ended, s.endedAt = EndWSClosed, at
+			s.dirty = true
+		}
+	}
+	return nil
+}
+
+// ensureHandle returns the row of a handle, making it when the store does
+// not have it.
+func (a *applier) ensureHandle(gw string, id, session uint64, plugin, opaqueID string, attachSeq, attachedAt int64) (*handleRow, error) {
+	h, err := a.handle(gw, id)
+	if err != nil {
+		return nil, err
+	}
+	if h != nil {
+		if h.plugin == "" && plugin != "" {
+			h.plugin, h.dirty = plugin, true
+		}
+		if h.opaqueID == "" && opaqueID != "" {
+			h.opaqueID, h.dirty = opaqueID, true
+		}
+		return h, nil
+	}
+	n, errs, first, last, err := a.counts(a.countHandle, gw, id)
+	if err != nil {
+		return nil, err
+	}
+	h = &handleRow{gateway: gw, id: id, session: session, plugin: plugin, opaqueID: opaqueID,
+		attachSeq: attachSeq, attachedAt: attachedAt,
+		firstSeen: first, lastSeen: last, events: n, errors: errs, dirty: true, isNew: true}
+	a.handles[handleKey{gw, id}] = h
+	if s, err := a.session(gw, session); err != nil {
+		return nil, err
+	} else if s != nil {
+		s.handles++
+		s.dirty = true
+	}
+	return h, nil
+}
+
+// newTx records a request.
+func (a *applier) newTx(seq int64, ev *schema.Event, j *schema.Janus, h *handleRow) {
+	t := &txRow{seq: seq, id: ev.ID, gateway: ev.Gateway, tx: j.Transaction,
+		transport: ev.Transport, conn: ev.Conn, session: j.SessionID, handle: j.HandleID,
+		janus: j.Janus, plugin: j.Plugin, opaqueID: j.OpaqueID, jsep: j.JSEP,
+		requestAt: ev.Time.UnixMicro(), requestTap: ev.Tap, requestMono: ev.Mono, dirty: true, isNew: true}
+	if t.plugin == "" && h != nil {
+		t.plugin = h.plugin
+	}
+	if j.PluginKey == "request" {
+		t.request = j.PluginValue
+	}
+	a.txs[seq] = t
+	a.txIDs[ev.ID] = seq
+	if t.tx != "" {
+		l := a.txKeys[txKey{ev.Gateway, t.tx}]
+		if l == nil {
+			l = &txList{}
+			a.txKeys[txKey{ev.Gateway, t.tx}] = l
+		}
+		l.rows = append(l.rows, t)
+	}
+}
+
+// txBySeq returns the transaction of the request with stream seq seq, or nil.
+func (a *applier) txBySeq(seq int64) (*txRow, error) {
+	if t, ok := a.txs[seq]; ok {
+		return t, nil
+	}
+	t := &txRow{}
+	found, err := a.getTx.queryRow(a.ctx, []any{seq}, func(r scanner) error { return scanTx(r, t) })
+	if err != nil {
+		return nil, fmt.Errorf("read transaction of request %d: %w", seq, err)
+	}
+	if !found {
+		t = nil
+	}
+	a.txs[seq] = t
+	return t, nil
+}
+
+// txByID returns the transaction whose request is the event id, or nil: the
+// HTTP request an HTTP response or failure answers.
+func (a *applier) txByID(id string) (*txRow, error) {
+	seq, ok := a.txIDs[id]
+	if !ok {
+		_, err := a.getEventID.queryRow(a.ctx, []any{id}, func(r scanner) error { return r.Scan(nInt(&seq)) })
+		if err != nil {
+			return nil, fmt.Errorf("find request %s: %w", id, err)
+		}
+		a.txIDs[id] = seq
+	}
+	if seq == 0 {
+		return nil, nil
+	}
+	return a.txBySeq(seq)
+}
+
+// candidates returns the latest requests that carried transaction tx, in
+// stream order.
+func (a *applier) candidates(gw, tx string) ([]*txRow, error) {
+	k := txKey{gw, tx}
+	l := a.txKeys[k]
+	if l == nil {
+		l = &txList{}
+		a.txKeys[k] = l
+	}
+	if !l.loaded {
+		var seqs []int64
+		err := a.getTxByKey.run(a.ctx, []any{gw, tx}, func(r valueRow) error {
+			var seq int64
+			if err := r.Scan(nInt(&seq)); err != nil {
+				return err
+			}
+			seqs = append(seqs, seq)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("find requests of transaction %q: %w", tx, err)
+		}
+		// The events table has the requests of the batch too: they are in
+		// l.rows already.
+		seqs = slices.DeleteFunc(seqs, func(seq int64) bool {
+			return slices.ContainsFunc(l.rows, func(t *txRow) bool { return t.seq == seq })
+		})
+		slices.Sort(seqs)
+		if len(seqs) > candidatesKept {
+			seqs = seqs[len(seqs)-candidatesKept:]
+		}
+		old := make([]*txRow, 0, len(seqs)+len(l.rows))
+		for _, seq := range seqs {
+			t, err := a.txBySeq(seq) // the row in memory when the batch has read it
+			if err != nil {
+				return nil, err
+			}
+			if t != nil {
+				old = append(old, t)
+			}
+		}
+		// The rows of the batch are all newer than those before it.
+		l.rows = append(old, l.rows...)
+		l.loaded = true
+	}
+	if n := len(l.rows); n > candidatesKept {
+		return l.rows[n-candidatesKept:], nil
+	}
+	return l.rows, nil
+}
+
+// batchCandidates returns the candidates for transaction tx among the
+// requests of the batch, before the database is read: the latest of them,
+// all newer than those in the database.
+func (a *applier) batchCandidates(gw, tx string) []*txRow {
+	l := a.txKeys[txKey{gw, tx}]
+	if l == nil || l.loaded {
+		return nil // when loaded, candidates has them all
+	}
+	if n := len(l.rows); n > candidatesKept {
+		return l.rows[n-candidatesKept:]
+	}
+	return l.rows
+}
+
+// wsReplyTo returns the request a WebSocket reply answers: the latest
+// request on the same connection with its transaction that has no reply
+// yet, else the latest one.
+func (a *applier) wsReplyTo(ev *schema.Event, j *schema.Janus) (*txRow, error) {
+	// The requests of the batch are newer than those in the database: when
+	// one of them is the answer, the database need not be read.
+	for _, c := range slices.Backward(a.batchCandidates(ev.Gateway, j.Transaction)) {
+		if c.conn == ev.Conn && c.replySeq == 0 {
+			return c, nil
+		}
+	}
+	cands, err := a.candidates(ev.Gateway, j.Transaction)
+	if err != nil {
+		return nil, err
+	}
+	var latest *txRow
+	for i := len(cands) - 1; i >= 0; i-- {
+		c := cands[i]
+		if c.conn != ev.Conn {
+			continue
+		}
+		if c.replySeq == 0 {
+			return c, nil
+		}
+		if latest == nil {
+			latest = c
+		}
+	}
+	return latest, nil
+}
+
+// eventOf returns the request an asynchronous event carrying a transaction
+// belongs to: the latest request of the same API with that transaction, on
+// the event's session and handle. The event may come on another connection
+// (an HTTP long poll, a WebSocket that claimed the session) and before the
+// request's ack.
+func (a *applier) eventOf(ev *schema.Event, j *schema.Janus) (*txRow, error) {
+	admin := ev.Transport.IsAdmin()
+	match := func(c *txRow) bool {
+		return c.transport.IsAdmin() == admin &&
+			(j.SessionID == 0 || c.session == j.SessionID) &&
+			(j.Sender == 0 || c.handle == 0 || c.handle == j.Sender)
+	}
+	for _, c := range slices.Backward(a.batchCandidates(ev.Gateway, j.Transaction)) {
+		if match(c) {
+			return c, nil // newer than any in the database
+		}
+	}
+	cands, err := a.candidates(ev.Gateway, j.Transaction)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range slices.Backward(cands) {
+		if match(c) {
+			return c, nil
+		}
+	}
+	return nil, nil
+}
+
+// flush writes the rows the batch changed and the new last sequence: an
+// INSERT for a row made by the batch, an UPDATE for one it read.
+func (a *applier) flush(last int64) error {
+	put := func(isNew bool, insert, update *rawStmt, args []any, nkey int) error {
+		if isNew {
+			return insert.exec(a.ctx, args...)
+		}
+		// The UPDATE takes the other columns, then the key.
+		return update.exec(a.ctx, append(args[nkey:len(args):len(args)], args[:nkey]...)...)
+	}
+	for _, s := range a.sessions {
+		if s == nil || !s.dirty {
+			continue
+		}
+		if err := put(s.isNew, a.insSession, a.setSession, s.args(), 2); err != nil {
+			return fmt.Errorf("write session %d: %w", s.id, err)
+		}
+	}
+	for _, h := range a.handles {
+		if h == nil || !h.dirty {
+			continue
+		}
+		if err := put(h.isNew, a.insHandle, a.setHandle, h.args(), 2); err != nil {
+			return fmt.Errorf("write handle %d: %w", h.id, err)
+		}
+	}
+	// In stream order, so that new rows go at the end of the table, where
+	// SQLite appends without searching.
+	txs := make([]*txRow, 0, len(a.txs))
+	for _, t := range a.txs {
+		if t != nil && t.dirty {
+			txs = append(txs, t)
+		}
+	}
+	slices.SortFunc(txs, func(x, y *txRow) int { return cmp.Compare(x.seq, y.seq) })
+	for _, t := range txs {
+		if err := put(t.isNew, a.insTx, a.setTx, t.args(), 1); err != nil {
+			return fmt.Errorf("write transaction of request %s: %w", t.id, err)
+		}
+	}
+	for gw, g := range a.gateways {
+		if g.events == 0 && g.sessions == 0 {
+			continue
+		}
+		if err := a.putGateway.exec(a.ctx, gw, g.firstSeen, g.lastSeen, g.events, g.sessions); err != nil {
+			return fmt.Errorf("write gateway %s: %w", gw, err)
+		}
+	}
+	if err := a.putProgress.exec(a.ctx, last, a.inserted, a.duplicates, a.undecodable); err != nil {
+		return fmt.Errorf("write progress: %w", err)
+	}
+	return nil
+}

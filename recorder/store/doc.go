@@ -1,0 +1,123 @@
+// Package store is the SQLite projection of the event log: every event the
+// taps recorded, and the sessions, handles and transactions that correlating
+// them reveals, in tables that a person (or `janustap show`) can query.
+//
+// The projection is derived: it can be dropped and rebuilt from the JetStream
+// stream at any time, and a rebuilt database holds exactly the rows of the
+// live one (Dump, Equal), however the stream was cut into batches.
+//
+//	db := store.NewDB(filepath.Join(dir, "janustap.db"))
+//	if err := db.Open(ctx); err != nil { ... }
+//	defer db.Close()
+//	last, _ := db.LastSeq(ctx)
+//	// read the stream after last, then for each batch:
+//	err := db.Apply(ctx, []store.Item{{StreamSeq: seq, Event: ev, Raw: raw}, ...})
+//
+// # The database
+//
+// One file in WAL mode (synchronous=NORMAL), mode 0600. Apply writes through
+// a single connection, in one transaction per batch; queries use a separate
+// pool of read-only connections and see the last committed batch. A
+// goroutine of the DB checkpoints the WAL into the file after each batch, on
+// its own connection, so that batches do not wait for it. The schema lives
+// in migrations/*.sql, embedded; Open applies those not applied yet, each in
+// its own transaction, and keeps the count in PRAGMA user_version. There are
+// no foreign keys: every row is derived from events and the tests check that
+// they agree.
+//
+// Times are Unix microseconds (UTC), ids the 53-bit Janus ids. A value the
+// event did not have is NULL, never 0 or "".
+//
+// # Tables
+//
+// progress: one row; last_seq is the stream sequence of the last item
+// applied, updated in the same transaction as the rows of the batch. Counts
+// of events stored, of items skipped as duplicates (an event id stored
+// already) and as undecodable.
+//
+// gateways: one row per gateway name: first_seen, last_seen, events,
+// sessions.
+//
+// events: every event, keyed by stream_seq, with its id (unique), gateway,
+// tap, conn, seq, time, mono (ns), transport, dir, kind, method, path, query,
+// status, parent, part, parts, the parsed Janus fields (janus, tx,
+// session_id, handle_id — handle_id or sender —, plugin, plugin_key,
+// plugin_value, plugin_error, error_code, error_reason, jsep, has_jsep,
+// opaque_id), close_code, error, redacted, truncated, the body as it went
+// over the wire and raw, the event exactly as it was encoded in the stream,
+// from which an export reproduces it. Correlation adds three things: plugin
+// is also filled with the plugin of the handle an event names (a message
+// request has no plugin field); request_seq is the stream_seq of the request
+// of the transaction the event belongs to (its own for a request); and the
+// create and attach requests and their success get the session_id or
+// handle_id they made. The Janus transaction is the column tx, since
+// TRANSACTION is an SQL keyword. Indexes: (gateway, session_id), (gateway,
+// handle_id), (gateway, tx), time, plugin, janus.
+//
+// sessions: one per (gateway, session_id): transport and conn of the create
+// request; source_conn, the WebSocket its events go to (creator, or last
+// claimer); create_seq and created_at (the create success); destroyed_at,
+// timed_out_at; ended_at and ended, the first end of any kind: destroyed
+// (destroy success, or admin destroy_session), timeout (timeout event),
+// ws-closed (its source WebSocket closed: Janus destroys its sessions at
+// once with the default reclaim_session_timeout of 0; a later claim reopens
+// it) or unknown (Janus answered 458 "No such session", or 404 to a long
+// poll, for a session the log had not seen end: typically an HTTP session
+// that timed out with no poll pending). NULL while open. first_seen,
+// last_seen, events and errors cover the Janus API events naming the
+// session; handles counts its handles.
+//
+// handles: one per (gateway, handle_id): session_id, plugin and opaque_id
+// of the attach request, attach_seq, attached_at, detached_at (detach
+// success or detached event), webrtcup_at (the first), hangup_at and
+// hangup_reason (the last), media and slowlinks (event counts), first_seen,
+// last_seen, events, errors.
+//
+// transactions: one per request (a message to the gateway with a janus
+// verb, over either API), keyed by its request_seq: request_id, gateway, tx,
+// transport, conn, session_id and handle_id (of the request; for create and
+// attach, what it made), janus (the verb), plugin, request (the "request" of
+// a plugin message), opaque_id, jsep; request_at; the direct reply
+// (reply_seq, reply: ack, success, error, pong, server_info or failure,
+// reply_at, reply_us: latency in µs, status); ack_at; result (success, error
+// or event: the first reply or event that is not an ack) and result_at;
+// error_code, error_reason, plugin_error; events (asynchronous events
+// carrying the transaction), event_at and event_us (latency to the first).
+// Latencies use the tap's monotonic clock when one tap saw both messages.
+// The table has no index of its own: the requests of a transaction string or
+// of a session are the events with request_seq = stream_seq, found through
+// the indexes of events.
+//
+// # Correlation
+//
+// A reply is linked to its request by Parent over HTTP; over WebSocket by
+// transaction within the same connection (the latest request without a reply
+// yet). An asynchronous event ("event" with a transaction) is linked by
+// transaction to the latest request of the same API, session and handle,
+// whatever the connection (a long poll, a claiming WebSocket) and whether or
+// not the ack came first. Only the latest 32 requests with one transaction
+// string are candidates, wherever the batch boundaries fall.
+//
+// A create success makes a session, an attach success a handle with the
+// request's plugin and opaque_id. A message the gateway sent over the Janus
+// API about a session or handle, without error, also makes its row when the
+// log does not hold its creation (a capture started late); admin traffic
+// never makes one, so an admin list_sessions or handle_info is linked to the
+// sessions and handles it names (in events.session_id and handle_id) without
+// making any. The destroy, detach and claim successes, and the timeout,
+// webrtcup, hangup, media, slowlink and detached events update their rows;
+// the close of a WebSocket ends the sessions whose source it was.
+//
+// # Speed
+//
+// Apply keeps the sessions, handles and transactions a batch touches in
+// memory and writes each changed row once at the end of the batch; a reply
+// whose request is in the same batch is linked without reading the
+// database. It runs its statements on the driver connection, where
+// go-sqlite3 binds all the arguments of a statement and steps it in one cgo
+// call. BenchmarkApply and BenchmarkRawInsert (the same events inserted with
+// a plain prepared INSERT and no correlation) measure it.
+//
+// Known limit: a reply stored in the stream before its request (a publish
+// retried after later ones succeeded) is not linked to it.
+package store
