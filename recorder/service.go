@@ -16,6 +16,7 @@ import (
 
 	"github.com/janustap/janustap/recorder/bus"
 	"github.com/janustap/janustap/recorder/spool"
+	"github.com/janustap/janustap/recorder/store"
 	"github.com/janustap/janustap/recorder/tap"
 )
 
@@ -48,6 +49,12 @@ type Config struct {
 	// Fsync makes every event reach the disk (group commit) before its
 	// message is forwarded.
 	Fsync bool
+
+	// NoRecord turns off the SQLite projection that Run keeps beside the
+	// tap (for a tap whose log another process, `janustap record`, projects).
+	NoRecord bool
+	// DBPath is the SQLite projection; "" means DataDir/janustap.db.
+	DBPath string
 
 	// Logger receives the service's logs; nil means slog.Default().
 	Logger *slog.Logger
@@ -151,6 +158,29 @@ func Run(ctx context.Context, cfg Config) error {
 			addrs[i] = ln.Addr()
 		}
 		cfg.Ready(addrs)
+	}
+
+	if !cfg.NoRecord {
+		dbPath := cfg.DBPath
+		if dbPath == "" {
+			dbPath = filepath.Join(cfg.DataDir, DBFile)
+		}
+		db := store.NewDB(dbPath)
+		db.Logger = log
+		if err := db.Open(ctx); err != nil {
+			cancel()
+			wg.Wait()
+			<-pubDone
+			return fmt.Errorf("open recorder database: %w", err)
+		}
+		defer db.Close()
+		js, err := jetstream.New(nc)
+		if err != nil {
+			return fmt.Errorf("jetstream: %w", err)
+		}
+		proj := &Projector{JS: js, Stream: cfg.Stream, DB: db, Logger: log}
+		wg.Go(func() { proj.RunForever(ctx) })
+		log.Info("recorder running", "db", dbPath)
 	}
 
 	var first error

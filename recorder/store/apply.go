@@ -699,7 +699,10 @@ func (a *applier) createSession(gw string, id uint64, t *txRow, at int64) error 
 }
 
 // endSession records the end of a session the store knows. The first end
-// recorded stands; destroyed_at and timed_out_at are kept apart.
+// recorded stands, except that an end only inferred ("unknown": a 458, or a
+// 404 on a long poll, which can reach the log before the destroy that caused
+// it when the two travel on different connections) gives way to a destroy
+// or a timeout; destroyed_at and timed_out_at are kept apart.
 func (a *applier) endSession(gw string, id uint64, how End, at int64) error {
 	s, err := a.session(gw, id)
 	if err != nil || s == nil {
@@ -715,8 +718,11 @@ func (a *applier) endSession(gw string, id uint64, how End, at int64) error {
 			s.timedOutAt = at
 		}
 	}
-	if s.ended == "" {
-		s.ended, s.endedAt = how, at
+	if s.ended == "" || s.ended == EndUnknown && (how == EndDestroyed || how == EndTimeout) {
+		s.ended = how
+		if s.endedAt == 0 || at < s.endedAt {
+			s.endedAt = at
+		}
 	}
 	s.dirty = true
 	return nil
