@@ -352,28 +352,6 @@ func BenchmarkRawInsert(b *testing.B) {
 	})
 }
 
-// rawArgs returns the columns of an event as they are without correlation.
-func rawArgs(it Item) []any {
-	ev := it.Event
-	j := ev.Janus
-	if j == nil {
-		j = &schema.Janus{}
-	}
-	hand := j.HandleID
-	if hand == 0 {
-		hand = j.Sender
-	}
-	return []any{int64(it.StreamSeq), ev.ID, ev.Gateway, nullStr(ev.Tap), ev.Conn, int64(ev.Seq), ev.Time.UnixMicro(), ev.Mono,
-		string(ev.Transport), string(ev.Direction), string(ev.Kind),
-		nullStr(ev.Method), nullStr(ev.Path), nullStr(ev.Query), nullInt(int64(ev.Status)), nullStr(ev.Parent),
-		nullInt(int64(ev.Part)), nullInt(int64(ev.Parts)),
-		nullStr(j.Janus), nullStr(j.Transaction), dbID(j.SessionID), dbID(hand),
-		nullStr(j.Plugin), nullStr(j.PluginKey), nullStr(j.PluginValue), nullInt(int64(j.PluginError)),
-		nullInt(int64(j.ErrorCode)), nullStr(j.ErrorReason), nullStr(j.JSEP), j.HasJSEP, nullStr(j.OpaqueID),
-		nullInt(int64(ev.CloseCode)), nullStr(ev.Error), nil, ev.Redacted, ev.Truncated,
-		nullBytes(ev.Body), it.Raw}
-}
-
 func benchRawInsert(b *testing.B, insert func(context.Context, *DB, []Item) error) {
 	ctx := context.Background()
 	db := openDB(b)

@@ -38,6 +38,7 @@ type message struct {
 	sender string // normalised sender or handle
 	nsess  string // normalised session
 	media  bool   // needs media
+	racy   bool   // came after its session's destroy was sent: Janus may drop it
 	timing bool   // caused by a timer
 }
 
@@ -121,8 +122,9 @@ func newRun(evs []*schema.Event, c *compiled) *run {
 	r.msgs = msgs
 
 	n := newNormaliser(c)
-	hungUp := map[string]bool{}   // handles a hangup was asked for
-	timedOut := map[string]bool{} // sessions that timed out
+	hungUp := map[string]bool{}     // handles a hangup was asked for
+	destroying := map[string]bool{} // sessions a destroy was sent for
+	timedOut := map[string]bool{}   // sessions that timed out
 	for _, m := range r.msgs {
 		pathHandle := ""
 		if m.req && isHTTP(m.ev) {
@@ -140,8 +142,12 @@ func newRun(evs []*schema.Event, c *compiled) *run {
 			if c.hangupReqs[m.janus] {
 				hungUp[m.handle] = true
 			}
+			if m.janus == "destroy" {
+				destroying[m.session] = true
+			}
 			continue
 		}
+		m.racy = m.rawTx == "" && (m.janus == "detached" || m.janus == "hangup" || m.janus == "event")
 		m.media = c.mediaEvents[m.janus] || c.pluginMedia[pluginEvent(m.top)]
 		switch {
 		case m.janus == "hangup":
@@ -164,6 +170,13 @@ func newRun(evs []*schema.Event, c *compiled) *run {
 		if m.janus == "error" && c.timingCodes[errorCode(m.top)] && timedOut[m.session] {
 			m.timing = true
 		}
+	}
+	// A detach's detached event, or a plugin's teardown event, in a session
+	// the client destroys races the destroy: Janus sends it or drops it with
+	// the session, depending on timing. Only such messages of destroyed
+	// sessions stay racy.
+	for _, m := range r.msgs {
+		m.racy = m.racy && destroying[m.session]
 	}
 	return r
 }
@@ -516,12 +529,14 @@ type entry struct {
 	order  int // among the differences of one message
 	d      Difference
 	note   *Note
+	racy   bool // the note goes to Report.Racing
 }
 
 func (x *comparison) report() *Report {
 	r := &Report{
 		Differences: []Difference{},
 		NeedsMedia:  []Note{},
+		Racing:      []Note{},
 		Matched:     len(x.pairs),
 		OnlyA:       len(x.onlyA),
 		OnlyB:       len(x.onlyB),
@@ -573,6 +588,10 @@ func (x *comparison) report() *Report {
 		}
 	}
 	for _, a := range x.onlyA {
+		if a.racy && !a.media {
+			entries = append(entries, entry{anchor: a.index, note: newNote(a, nil, Missing), racy: true})
+			continue
+		}
 		if asNote(a, nil) {
 			entries = append(entries, entry{anchor: a.index, note: newNote(a, nil, Missing)})
 			continue
@@ -584,7 +603,9 @@ func (x *comparison) report() *Report {
 	}
 	for _, b := range x.onlyB {
 		e := entry{anchor: anchorB[b], extra: true, indexB: b.index}
-		if asNote(nil, b) {
+		if b.racy && !b.media {
+			e.note, e.racy = newNote(nil, b, Extra), true
+		} else if asNote(nil, b) {
 			e.note = newNote(nil, b, Extra)
 		} else {
 			e.d = Difference{
@@ -603,7 +624,9 @@ func (x *comparison) report() *Report {
 		)
 	})
 	for _, e := range entries {
-		if e.note != nil {
+		if e.racy {
+			r.Racing = append(r.Racing, *e.note)
+		} else if e.note != nil {
 			r.NeedsMedia = append(r.NeedsMedia, *e.note)
 		} else {
 			r.Differences = append(r.Differences, e.d)

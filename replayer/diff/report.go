@@ -36,6 +36,11 @@ type Report struct {
 	// a replay without a peer cannot reproduce. They are not Differences
 	// unless Options.CompareMedia is set.
 	NeedsMedia []Note `json:"needs_media"`
+	// Racing notes the messages present in one run only that race the
+	// destroy of their session (a detach's detached event, a teardown
+	// event, without transaction, in a session the client destroys): Janus
+	// sends or drops them depending on timing, so they are not differences.
+	Racing []Note `json:"racing_destroy"`
 	// Matched counts the messages paired across the runs; OnlyA and OnlyB
 	// count those without counterpart, media-dependent ones included.
 	Matched int `json:"matched"`
@@ -128,6 +133,15 @@ func WriteText(w io.Writer, r *Report) error {
 			}
 		}
 		fmt.Fprintf(&b, "needs media: %s (%s), not compared\n", plural(len(r.NeedsMedia), "event"), strings.Join(types, ", "))
+	}
+	if len(r.Racing) > 0 {
+		var types []string
+		for _, n := range r.Racing {
+			if !slices.Contains(types, n.Janus) {
+				types = append(types, n.Janus)
+			}
+		}
+		fmt.Fprintf(&b, "racing destroy: %s (%s) in one run only, racing their session's destroy; not compared\n", plural(len(r.Racing), "event"), strings.Join(types, ", "))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -85,10 +85,73 @@ type runner struct {
 	idgen schema.IDGen
 	conns atomic.Uint64
 
+	gate gate
+
+	mu  sync.Mutex // guards res
+	res Result
+}
+
+// gate orders the steps of all clients as the capture did: a step is sent
+// once every step captured before it has been answered. Steps are answered
+// out of order; frontier is the first order not yet answered, and each
+// waiter has its own channel, closed when the frontier passes it.
+type gate struct {
 	mu       sync.Mutex
-	cond     *sync.Cond
-	answered map[int]bool // step Order → answered
-	res      Result
+	answered map[int]bool // orders at or after frontier that are answered
+	frontier int
+	waiters  map[int][]chan struct{}
+}
+
+// done records that step o is answered, and releases the waiters the
+// frontier now passes.
+func (g *gate) done(o int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if o < g.frontier {
+		return
+	}
+	g.answered[o] = true
+	old := g.frontier
+	for g.answered[g.frontier] {
+		delete(g.answered, g.frontier)
+		g.frontier++
+	}
+	for k := old + 1; k <= g.frontier; k++ {
+		for _, ch := range g.waiters[k] {
+			close(ch)
+		}
+		delete(g.waiters, k)
+	}
+}
+
+// wait waits until every step before o is answered. When that takes longer
+// than timeout it gives up on the step holding the frontier (so that one
+// lost answer does not hold every later step for as long) and returns false.
+func (g *gate) wait(ctx context.Context, o int, timeout time.Duration) bool {
+	g.mu.Lock()
+	if g.frontier >= o {
+		g.mu.Unlock()
+		return true
+	}
+	ch := make(chan struct{})
+	g.waiters[o] = append(g.waiters[o], ch)
+	g.mu.Unlock()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-timer.C:
+		g.mu.Lock()
+		f := g.frontier
+		g.mu.Unlock()
+		if f < o {
+			g.done(f)
+		}
+		return false
+	}
 }
 
 // Replay plays p against opts.Target and returns the new run.
@@ -107,10 +170,8 @@ func Replay(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 	if opts.Run != "" {
 		ids.TxSuffix = "~" + opts.Run
 	}
-	r := &runner{opts: opts, ids: ids, log: opts.Logger.With("part", "replay"), start: time.Now(), answered: map[int]bool{}}
-	r.cond = sync.NewCond(&r.mu)
-	stop := context.AfterFunc(ctx, func() { r.mu.Lock(); r.cond.Broadcast(); r.mu.Unlock() })
-	defer stop()
+	r := &runner{opts: opts, ids: ids, log: opts.Logger.With("part", "replay"), start: time.Now(),
+		gate: gate{answered: map[int]bool{}, waiters: map[int][]chan struct{}{}}}
 
 	var wg sync.WaitGroup
 	for _, c := range p.Clients {
@@ -137,40 +198,9 @@ func (r *runner) addError(s string) {
 	r.mu.Unlock()
 }
 
-// markAnswered records that the step of order o has its answer, waking the
-// steps of other clients that wait for it.
-func (r *runner) markAnswered(o int) {
-	r.mu.Lock()
-	r.answered[o] = true
-	r.cond.Broadcast()
-	r.mu.Unlock()
-}
-
-// waitBefore waits until every step captured before order o, of any client,
-// has been answered: the capture's interleaving of clients.
-func (r *runner) waitBefore(ctx context.Context, o int, mine map[int]bool) bool {
-	deadline := time.Now().Add(r.opts.Wait)
-	timer := time.AfterFunc(r.opts.Wait, func() { r.mu.Lock(); r.cond.Broadcast(); r.mu.Unlock() })
-	defer timer.Stop()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for {
-		done := true
-		for i := 0; i < o; i++ {
-			if !r.answered[i] && !mine[i] {
-				done = false
-				break
-			}
-		}
-		if done {
-			return true
-		}
-		if ctx.Err() != nil || time.Now().After(deadline) {
-			return false
-		}
-		r.cond.Wait()
-	}
-}
+// markAnswered records that the step of order o has its answer, releasing
+// the steps of other clients that wait for it.
+func (r *runner) markAnswered(o int) { r.gate.done(o) }
 
 // conn is one client connection of the new run.
 type conn struct {
@@ -217,6 +247,12 @@ func (r *runner) record(ev *schema.Event) {
 
 // client replays one client's steps.
 func (r *runner) client(ctx context.Context, p *plan.Plan, c *plan.Client) error {
+	// However this client ends, its steps no longer hold the others.
+	defer func() {
+		for _, s := range c.Steps {
+			r.markAnswered(s.Order)
+		}
+	}()
 	tr := c.Transport
 	if r.opts.Transport != "" && !tr.IsAdmin() {
 		tr = r.opts.Transport
@@ -252,10 +288,6 @@ func (r *runner) client(ctx context.Context, p *plan.Plan, c *plan.Client) error
 		go cn.receive(cn.http.Events())
 	}
 
-	mine := map[int]bool{}
-	for _, s := range c.Steps {
-		mine[s.Order] = true
-	}
 	for i, s := range c.Steps {
 		if i > 0 {
 			if missing := cn.waitPending(ctx, r.opts.Wait); len(missing) > 0 {
@@ -265,7 +297,7 @@ func (r *runner) client(ctx context.Context, p *plan.Plan, c *plan.Client) error
 				r.mu.Unlock()
 			}
 		}
-		if !r.waitBefore(ctx, s.Order, mine) && ctx.Err() == nil {
+		if !r.gate.wait(ctx, s.Order, r.opts.Wait) && ctx.Err() == nil {
 			r.mu.Lock()
 			r.res.Waits = append(r.res.Waits, fmt.Sprintf("%s: request %d (%s) sent before other clients' earlier requests were answered", c.Key, i+1, describe(s.Request)))
 			r.mu.Unlock()

@@ -68,7 +68,8 @@ type Step struct {
 // expected events.
 func Build(evs []*schema.Event) (*Plan, error) {
 	p := &Plan{Events: evs, teardown: map[string]bool{}}
-	hungUp := map[uint64]bool{} // captured handles a hangup or detach was asked for
+	hungUp := map[uint64]bool{}     // captured handles a hangup or detach was asked for
+	destroying := map[uint64]bool{} // captured sessions a destroy was sent for
 	clients := map[string]*Client{}
 	sessionOfConn := map[string]uint64{} // REST conn → the session it last created
 	byID := map[string]*schema.Event{}
@@ -150,6 +151,9 @@ func Build(evs []*schema.Event) (*Plan, error) {
 			if ev.Janus != nil && (ev.Janus.Janus == "hangup" || ev.Janus.Janus == "detach") {
 				hungUp[ev.HandleID()] = true
 			}
+			if ev.Janus != nil && ev.Janus.Janus == "destroy" {
+				destroying[ev.SessionID()] = true
+			}
 		case ev.Kind == schema.Response:
 			if s := stepOf[ev.Parent]; s != nil {
 				s.Reply = ev
@@ -158,7 +162,9 @@ func Build(evs []*schema.Event) (*Plan, error) {
 			if ev.Janus != nil && ev.Janus.Janus == "keepalive" {
 				continue
 			}
-			if ev.Janus != nil && ev.Janus.Janus == "event" && ev.Janus.Transaction == "" && hungUp[ev.Janus.Sender] {
+			if ev.Janus != nil && ev.Janus.Transaction == "" &&
+				(ev.Janus.Janus == "event" && hungUp[ev.Janus.Sender] ||
+					destroying[ev.SessionID()] && (ev.Janus.Janus == "detached" || ev.Janus.Janus == "hangup" || ev.Janus.Janus == "event")) {
 				p.teardown[ev.ID] = true
 			}
 			var c *Client
@@ -205,6 +211,7 @@ func NeedsMedia(ev *schema.Event) bool {
 
 // Teardown reports whether a captured event reports a handle's
 // PeerConnection going away after a hangup or detach the client asked for
-// (echotest's "result": "done"): such events race the detach, so a replay
-// does not wait for them.
+// (echotest's "result": "done"), or came after the client had sent destroy
+// for its session (a detached event): such events race the request, so a
+// replay does not wait for them.
 func (p *Plan) Teardown(ev *schema.Event) bool { return p.teardown[ev.ID] }

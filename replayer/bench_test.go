@@ -1,0 +1,94 @@
+package replayer_test
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"testing"
+	"time"
+
+	"github.com/janustap/janustap/recorder/janusapi"
+	"github.com/janustap/janustap/recorder/janustest"
+	"github.com/janustap/janustap/recorder/tap/taptest"
+	"github.com/janustap/janustap/replayer"
+	"github.com/janustap/janustap/replayer/diff"
+	"github.com/janustap/janustap/replayer/drive"
+	"github.com/janustap/janustap/schema"
+)
+
+var replaySessions = flag.Int("replay-sessions", 1000, "sessions in the capture BenchmarkReplay replays")
+
+// shortFlow is the session BenchmarkReplay captures: attach echotest, one
+// message and its event, detach.
+func shortFlow(ctx context.Context, s *janusapi.Session) error {
+	h, err := s.Attach(ctx, janusapi.EchoTest, nil)
+	if err != nil {
+		return err
+	}
+	j, _, err := s.Message(ctx, h, map[string]any{"audio": true}, nil)
+	if err != nil {
+		return err
+	}
+	if _, _, err := s.WaitEvent(ctx, janusapi.ForTx(j.Transaction)); err != nil {
+		return err
+	}
+	_, _, err = s.Request(ctx, "detach", h, nil)
+	return err
+}
+
+// BenchmarkReplay captures -replay-sessions sessions over WebSocket, one
+// after another, then in the same run replays the capture as fast as the
+// gateway allows and runs the same flow directly with a plain client, and
+// reports both times and their ratio (goal: replay within 1.3× of the plain
+// client).
+func BenchmarkReplay(b *testing.B) {
+	j := janustest.Start(b, janustest.Options{})
+	tp := taptest.New(b, j, "bench")
+	var evs []*schema.Event
+	for range *replaySessions {
+		_, e := taptest.Run(b, tp, "ws", shortFlow)
+		evs = append(evs, e...)
+	}
+	b.Logf("captured %d sessions, %d events", *replaySessions, len(evs))
+	ctx := context.Background()
+	var replay, plain time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		res, err := replayer.Replay(ctx, evs, replayer.Options{Options: drive.Options{Target: drive.Target{WS: j.WS}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		replay += time.Since(t0)
+		if !res.Same() {
+			var buf bytes.Buffer
+			diff.WriteText(&buf, res.Reports[0])
+			b.Fatalf("replay differs: errors %q\n%.3000s", res.Runs[0].Errors, buf.String())
+		}
+		if n := len(res.Runs[0].Waits); n > 0 {
+			b.Logf("%d waits ran out, e.g. %s", n, res.Runs[0].Waits[0])
+		}
+
+		t0 = time.Now()
+		for range *replaySessions {
+			c, err := janusapi.DialWS(ctx, j.WS, janusapi.Protocol)
+			if err != nil {
+				b.Fatal(err)
+			}
+			s := &janusapi.Session{C: c, WS: true}
+			if err := s.Create(ctx); err != nil {
+				b.Fatal(err)
+			}
+			if err := shortFlow(ctx, s); err != nil {
+				b.Fatal(err)
+			}
+			if err := s.Destroy(ctx); err != nil {
+				b.Fatal(err)
+			}
+			c.Close()
+		}
+		plain += time.Since(t0)
+	}
+	b.ReportMetric(replay.Seconds()/float64(b.N), "replay-s")
+	b.ReportMetric(plain.Seconds()/float64(b.N), "plain-s")
+	b.ReportMetric(replay.Seconds()/plain.Seconds(), "ratio")
+}
