@@ -17,13 +17,13 @@ var benchDefaults = map[bool]struct {
 	duration, warmup                time.Duration
 }{
 	false: {clients: 32, messages: 5, rounds: 6, idle: 10000, duration: 60 * time.Second, warmup: 5 * time.Second},
-	true:  {clients: 8, messages: 3, rounds: 3, idle: 2000, duration: 6 * time.Second, warmup: time.Second},
+	true:  {clients: 16, messages: 3, rounds: 3, idle: 2000, duration: 6 * time.Second, warmup: time.Second},
 }
 
 func benchCommand() *cli.Command {
 	flags := []cli.Flag{
 		&cli.BoolFlag{Name: "quick", Usage: "a short run (under two minutes) of the same comparison", EnvVars: env("bench-quick")},
-		&cli.IntFlag{Name: "clients", Usage: "concurrent clients (default: 32, --quick: 8)", EnvVars: env("bench-clients")},
+		&cli.IntFlag{Name: "clients", Usage: "concurrent clients (default: 32, --quick: 16)", EnvVars: env("bench-clients")},
 		&cli.IntFlag{Name: "messages", Usage: "echotest messages per session (default: 5, --quick: 3)", EnvVars: env("bench-messages")},
 		&cli.DurationFlag{Name: "duration", Usage: "measured load per target and transport (default: 60s, --quick: 6s)", EnvVars: env("bench-duration")},
 		&cli.IntFlag{Name: "rounds", Usage: "round-robin rounds the duration is split into (default: 6, --quick: 3)", EnvVars: env("bench-rounds")},

@@ -55,6 +55,13 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			janusCommand(),
 			replayCommand(),
 			diffCommand(),
+			recordCommand(),
+			rebuildCommand(),
+			sessionsCommand(),
+			showCommand(),
+			txCommand(),
+			exportCommand(),
+			importCommand(),
 			benchCommand(),
 		},
 	}

@@ -46,6 +46,8 @@ func serveCommand() *cli.Command {
 		&cli.IntFlag{Name: "max-event-body", Value: 1 << 20, Usage: "bytes of a body kept in its event (longer bodies are forwarded whole, kept truncated with their SHA-256)", EnvVars: env("max-event-body")},
 		&cli.Int64Flag{Name: "spool-max", Value: 0, Usage: "cap of unpublished events on disk, bytes (0: none)", EnvVars: env("spool-max")},
 		&cli.BoolFlag{Name: "fsync", Usage: "fsync each event (group commit) before forwarding its message", EnvVars: env("fsync")},
+		&cli.BoolFlag{Name: "no-record", Usage: "do not run the SQLite recorder beside the tap (run `janustap record` elsewhere)", EnvVars: env("no-record")},
+		&cli.StringFlag{Name: "db", Usage: "SQLite projection (default: <data>/janustap.db)", EnvVars: env("db")},
 	}
 	return &cli.Command{
 		Name:  "serve",
@@ -75,6 +77,8 @@ func serveCommand() *cli.Command {
 				Stream:        bus.StreamConfig{Name: c.String("stream"), Prefix: c.String("subject-prefix")},
 				SpoolMaxBytes: c.Int64("spool-max"),
 				Fsync:         c.Bool("fsync"),
+				NoRecord:      c.Bool("no-record"),
+				DBPath:        c.String("db"),
 				Logger:        log,
 			})
 		},

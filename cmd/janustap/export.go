@@ -1,0 +1,469 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/janustap/janustap/recorder/har"
+	"github.com/janustap/janustap/recorder/store"
+	"github.com/janustap/janustap/schema"
+)
+
+func exportCommand() *cli.Command {
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: "format", Value: "jsonl", Usage: "`FORMAT`: jsonl (events, as replay --from-file and import read them) or har (for browsers' developer tools)"},
+		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "-", Usage: "write to `FILE` (-: stdout)"},
+		&cli.StringSliceFlag{Name: "session", Usage: "export this session, with its handles and WebSockets (repeat for several)"},
+		&cli.StringFlag{Name: "gateway", Usage: "only this gateway's events"},
+		&cli.BoolFlag{Name: "keep-host-details", Usage: "keep the gateway's log path, IP addresses and ICE candidates in server_info and admin answers (default: redacted)"},
+	}
+	flags = append(flags, timeFlags()...)
+	return &cli.Command{
+		Name:  "export",
+		Usage: "write recorded events, of some sessions, a time range or everything, as JSON Lines or a HAR file",
+		Description: "By default the host details that server_info and admin answers carry (log-path, local-ip,\n" +
+			"public-ip, local ICE candidates, selected pair) are replaced by REDACTED in the exported bodies, which\n" +
+			"keep their shape; such events are marked redacted with the label redacted=host-details.",
+		ArgsUsage: " ",
+		Flags:     append(flags, storeFlags()...),
+		Action: func(c *cli.Context) (err error) {
+			format := c.String("format")
+			if format != "jsonl" && format != "har" {
+				return fmt.Errorf("--format %q: want jsonl or har", format)
+			}
+			from, to, err := timeRange(c)
+			if err != nil {
+				return err
+			}
+			var sessions []uint64
+			for _, s := range c.StringSlice("session") {
+				id, err := parseID("--session", s)
+				if err != nil {
+					return err
+				}
+				sessions = append(sessions, id)
+			}
+			db, err := openStore(c)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+
+			f := store.EventFilter{Gateway: c.String("gateway"), From: from, To: to}
+			var events iter.Seq2[store.RawEvent, error]
+			var total int64
+			if len(sessions) > 0 {
+				evs, err := sessionsEvents(c.Context, db, f, sessions)
+				if err != nil {
+					return err
+				}
+				events = func(yield func(store.RawEvent, error) bool) {
+					for _, e := range evs {
+						if !yield(e, nil) {
+							return
+						}
+					}
+				}
+				total = int64(len(evs))
+			} else {
+				n, err := db.CountEvents(c.Context, f)
+				if err != nil {
+					return err
+				}
+				events, total = db.Events(c.Context, f), int64(n)
+			}
+
+			out, err := createOutput(c.App.Writer, c.String("output"))
+			if err != nil {
+				return err
+			}
+			defer func() {
+				if cerr := out.finish(err == nil); err == nil {
+					err = cerr
+				}
+			}()
+			prog := newProgress(c.App.ErrWriter, "export", total)
+			keep := c.Bool("keep-host-details")
+			var evs []*schema.Event // for a HAR
+			var redacted int
+			for e, err := range events {
+				if err != nil {
+					return err
+				}
+				raw := e.Raw
+				if !keep {
+					var changed bool
+					if raw, changed, err = redactHostDetails(raw); err != nil {
+						return fmt.Errorf("export event %s (stream sequence %d): %w", e.ID, e.StreamSeq, err)
+					}
+					if changed {
+						redacted++
+					}
+				}
+				if format == "jsonl" {
+					out.w.Write(raw)
+					if err := out.w.WriteByte('\n'); err != nil {
+						return fmt.Errorf("export: %w", err)
+					}
+				} else {
+					ev, err := schema.Decode(raw)
+					if err != nil {
+						return fmt.Errorf("export event %s (stream sequence %d): %w", e.ID, e.StreamSeq, err)
+					}
+					evs = append(evs, ev)
+				}
+				prog.Add(1)
+			}
+			if format == "har" {
+				if err := har.Build(evs, har.Options{CreatorVersion: buildVersion()}).Write(out.w); err != nil {
+					return err
+				}
+			}
+			summary := prog.Done()
+			if redacted > 0 {
+				summary += fmt.Sprintf(", host details redacted in %d", redacted)
+			}
+			fmt.Fprintln(c.App.ErrWriter, summary)
+			return nil
+		},
+	}
+}
+
+// buildVersion is the module version janustap was built at.
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return ""
+}
+
+// output is where an export goes: stdout, or a file written under a
+// temporary name and renamed into place once complete, so that a failed
+// export leaves no half file.
+type output struct {
+	w    *bufio.Writer
+	file *os.File // nil for stdout
+	path string
+}
+
+func createOutput(stdout io.Writer, path string) (*output, error) {
+	if path == "-" || path == "" {
+		return &output{w: bufio.NewWriterSize(stdout, 64<<10)}, nil
+	}
+	// Captures hold what users said to the gateway: 0600, as the store.
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	return &output{w: bufio.NewWriterSize(f, 64<<10), file: f, path: path}, nil
+}
+
+// finish flushes the output and, for a file, renames it into place when ok
+// or removes it.
+func (o *output) finish(ok bool) error {
+	err := o.w.Flush()
+	if o.file == nil {
+		if err != nil {
+			return fmt.Errorf("write output: %w", err)
+		}
+		return nil
+	}
+	if cerr := o.file.Close(); err == nil {
+		err = cerr
+	}
+	if ok && err == nil {
+		if err = os.Rename(o.file.Name(), o.path); err == nil {
+			return nil
+		}
+	}
+	os.Remove(o.file.Name())
+	if err != nil {
+		return fmt.Errorf("write %s: %w", o.path, err)
+	}
+	return nil
+}
+
+// wsLookaround is how far before the first event of a session and after its
+// last an export looks for the opening and closing of the WebSockets that
+// carried it. A WebSocket opened earlier is exported without its Open event.
+const wsLookaround = time.Hour
+
+// sessionsEvents returns the events of sessions, in stream order, each event
+// once: for each session, the events naming it or one of its handles
+// (admin API events too), and the Open and Close events of the WebSockets
+// that carried them. f's gateway (or else the one gateway holding each id)
+// and time range apply.
+func sessionsEvents(ctx context.Context, db *store.DB, f store.EventFilter, sessions []uint64) ([]store.RawEvent, error) {
+	seen := map[uint64]bool{}
+	var out []store.RawEvent
+	add := func(e store.RawEvent) {
+		if !seen[e.StreamSeq] {
+			seen[e.StreamSeq] = true
+			out = append(out, e)
+		}
+	}
+	for _, id := range sessions {
+		gw, err := sessionGateway(ctx, db, f.Gateway, id)
+		if err != nil {
+			return nil, notFound(err, fmt.Sprintf("session %d", id))
+		}
+		evs, err := sessionEvents(ctx, db, gw, id)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range evs {
+			add(e)
+		}
+	}
+	slices.SortFunc(out, func(a, b store.RawEvent) int { return cmp.Compare(a.StreamSeq, b.StreamSeq) })
+	if f.From.IsZero() && f.To.IsZero() {
+		return out, nil
+	}
+	kept := out[:0]
+	for _, e := range out {
+		ev, err := schema.Decode(e.Raw)
+		if err != nil {
+			return nil, fmt.Errorf("read event %s: %w", e.ID, err)
+		}
+		if (f.From.IsZero() || !ev.Time.Before(f.From)) && (f.To.IsZero() || ev.Time.Before(f.To)) {
+			kept = append(kept, e)
+		}
+	}
+	return kept, nil
+}
+
+// sessionEvents returns the events of one session of gateway gw (see
+// sessionsEvents), in no particular order.
+func sessionEvents(ctx context.Context, db *store.DB, gw string, id uint64) ([]store.RawEvent, error) {
+	filters := []store.EventFilter{{Gateway: gw, SessionID: id}}
+	d, err := db.Session(ctx, gw, id)
+	switch {
+	case err == nil:
+		for _, h := range d.Handles {
+			filters = append(filters, store.EventFilter{Gateway: gw, HandleID: h.ID})
+		}
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, err
+	}
+	type span struct {
+		tr          schema.Transport
+		first, last time.Time
+	}
+	conns := map[string]*span{} // the WebSockets, by tap and conn
+	seen := map[uint64]bool{}
+	var out []store.RawEvent
+	for _, f := range filters {
+		for e, err := range db.Events(ctx, f) {
+			if err != nil {
+				return nil, err
+			}
+			if seen[e.StreamSeq] {
+				continue
+			}
+			seen[e.StreamSeq] = true
+			out = append(out, e)
+			ev, err := schema.Decode(e.Raw)
+			if err != nil {
+				return nil, fmt.Errorf("read event %s: %w", e.ID, err)
+			}
+			if !ev.Transport.IsWS() {
+				continue
+			}
+			key := ev.Tap + "\x00" + ev.Conn
+			if s := conns[key]; s == nil {
+				conns[key] = &span{ev.Transport, ev.Time, ev.Time}
+			} else {
+				s.first, s.last = minTime(s.first, ev.Time), maxTime(s.last, ev.Time)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("session %d of %s: %w", id, gw, store.ErrNotFound)
+	}
+	// The Open and Close events name no session: look for them around the
+	// session's events on each WebSocket.
+	for key, s := range conns {
+		for _, f := range []store.EventFilter{
+			{Gateway: gw, Transport: s.tr, From: s.first.Add(-wsLookaround), To: s.first.Add(time.Microsecond)},
+			{Gateway: gw, Transport: s.tr, From: s.last, To: s.last.Add(wsLookaround)},
+		} {
+			for e, err := range db.Events(ctx, f) {
+				if err != nil {
+					return nil, err
+				}
+				if seen[e.StreamSeq] || !bytes.Contains(e.Raw, []byte(`"kind":"open"`)) && !bytes.Contains(e.Raw, []byte(`"kind":"close"`)) {
+					continue
+				}
+				ev, err := schema.Decode(e.Raw)
+				if err != nil || ev.Tap+"\x00"+ev.Conn != key || ev.Kind != schema.Open && ev.Kind != schema.Close {
+					continue
+				}
+				seen[e.StreamSeq] = true
+				out = append(out, e)
+			}
+		}
+	}
+	return out, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// hostKeys are the keys of server_info and admin answers whose values tell
+// about the gateway's host (Janus 1.1.2; see the protocol notes §3.1, §9):
+// its log file and working directory, its addresses, and in handle_info the
+// local ICE candidates and the selected pair, which hold them.
+var hostKeys = []string{"log-path", "cwd-path", "local-ip", "public-ip", "public-ips", "public_ip",
+	"local-candidates", "local-candidate", "selected-pair"}
+
+// redactHostDetails replaces the host details in the body of an encoded
+// event by schema.RedactedMarker, when it is a server_info answer (over
+// either API) or an admin API answer. It returns the event re-encoded, with
+// Redacted set and the label redacted=host-details, or raw itself when there
+// was nothing to redact.
+func redactHostDetails(raw []byte) ([]byte, bool, error) {
+	hit := false
+	for _, k := range hostKeys {
+		if bytes.Contains(raw, []byte(k)) {
+			hit = true
+			break
+		}
+	}
+	if !hit {
+		return raw, false, nil
+	}
+	ev, err := schema.Decode(raw)
+	if err != nil {
+		return nil, false, err
+	}
+	if ev.Direction != schema.ToClient || !ev.Transport.IsAdmin() && (ev.Janus == nil || ev.Janus.Janus != "server_info") {
+		return raw, false, nil
+	}
+	body, changed := redactValues(ev.Body, hostKeys)
+	if !changed {
+		return raw, false, nil
+	}
+	ev.Body, ev.Redacted = body, true
+	if ev.Labels == nil {
+		ev.Labels = map[string]string{}
+	}
+	ev.Labels["redacted"] = "host-details"
+	b, err := schema.Encode(ev)
+	if err != nil {
+		return nil, false, err
+	}
+	return b, true, nil
+}
+
+// redactValues returns body with the values of keys, at any depth, replaced
+// by schema.RedactedMarker: a string value, or each string of an array. It
+// works on the bytes, as schema.Redact does, so the body keeps its shape
+// (white space, key order, the length of arrays) and a body cut short loses
+// its host details too. Values of other types are left alone.
+func redactValues(body []byte, keys []string) ([]byte, bool) {
+	var out []byte
+	done := 0 // body[:done] is in out
+	// replace redacts the string whose content is body[start:end].
+	replace := func(start, end int) {
+		if string(body[start:end]) == schema.RedactedMarker {
+			return
+		}
+		out = append(out, body[done:start]...)
+		out = append(out, schema.RedactedMarker...)
+		done = end
+		if end == len(body) { // unterminated: close it
+			out = append(out, '"')
+		}
+	}
+	for i := 0; i < len(body); {
+		q := bytes.IndexByte(body[i:], '"')
+		if q < 0 {
+			break
+		}
+		q += i
+		end := jsonStringEnd(body, q)
+		if end == len(body) {
+			break
+		}
+		i = end + 1
+		if !slices.Contains(keys, string(body[q+1:end])) {
+			continue
+		}
+		j := skipJSONSpace(body, end+1)
+		if j >= len(body) || body[j] != ':' {
+			continue
+		}
+		j = skipJSONSpace(body, j+1)
+		switch {
+		case j >= len(body):
+		case body[j] == '"':
+			vend := jsonStringEnd(body, j)
+			replace(j+1, vend)
+			i = min(vend+1, len(body))
+		case body[j] == '[':
+			k := skipJSONSpace(body, j+1)
+			for k < len(body) && body[k] == '"' {
+				vend := jsonStringEnd(body, k)
+				replace(k+1, vend)
+				if vend == len(body) {
+					k = vend
+					break
+				}
+				k = skipJSONSpace(body, vend+1)
+				if k < len(body) && body[k] == ',' {
+					k = skipJSONSpace(body, k+1)
+				}
+			}
+			i = k
+		}
+	}
+	if out == nil {
+		return body, false
+	}
+	return append(out, body[done:]...), true
+}
+
+func skipJSONSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// jsonStringEnd returns the index of the quote closing the JSON string
+// opening at b[open], or len(b) when it is not closed.
+func jsonStringEnd(b []byte, open int) int {
+	for i := open + 1; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i
+		}
+	}
+	return len(b)
+}

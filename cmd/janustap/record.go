@@ -1,0 +1,153 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/janustap/janustap/recorder"
+	"github.com/janustap/janustap/recorder/bus"
+	"github.com/janustap/janustap/recorder/store"
+)
+
+// dbPath is --db, or the projection in --data.
+func dbPath(c *cli.Context) string {
+	if p := c.String("db"); p != "" {
+		return p
+	}
+	return filepath.Join(c.String("data"), recorder.DBFile)
+}
+
+func recordCommand() *cli.Command {
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: "db", Usage: "SQLite projection (default: <data>/janustap.db)", EnvVars: env("db")},
+		&cli.StringFlag{Name: "gateway", Usage: "only this gateway's events (default: every gateway the log holds)"},
+	}
+	return &cli.Command{
+		Name:      "record",
+		Usage:     "project the event log into SQLite, alone (one recorder for the taps of several gateways)",
+		ArgsUsage: " ",
+		Flags:     append(flags, natsFlags()...),
+		Action: func(c *cli.Context) error {
+			log, err := logger(c)
+			if err != nil {
+				return err
+			}
+			l, err := openLog(c.Context, c)
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			db := store.NewDB(dbPath(c))
+			db.Logger = log
+			if err := db.Open(c.Context); err != nil {
+				return err
+			}
+			defer db.Close()
+			p := &recorder.Projector{JS: l.js, Stream: l.stream, DB: db, Logger: log}
+			if g := c.String("gateway"); g != "" {
+				p.Filter = bus.GatewayFilter(l.stream.Prefix, g)
+			}
+			log.Info("recorder running", "db", db.Path)
+			p.RunForever(c.Context)
+			log.Info("recorder stopped", "applied", p.Applied())
+			return nil
+		},
+	}
+}
+
+func rebuildCommand() *cli.Command {
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: "db", Usage: "SQLite projection to replace (default: <data>/janustap.db)", EnvVars: env("db")},
+		&cli.StringFlag{Name: "out", Usage: "write the rebuilt database here instead of replacing --db"},
+		&cli.StringFlag{Name: "gateway", Usage: "only this gateway's events"},
+		&cli.Uint64Flag{Name: "from-seq", Usage: "first stream sequence to apply"},
+		&cli.Uint64Flag{Name: "to-seq", Usage: "last stream sequence to apply"},
+	}
+	return &cli.Command{
+		Name:  "rebuild",
+		Usage: "build the SQLite projection afresh from the log and swap it in atomically",
+		Description: "The new database is built next to the old one and renamed over it once complete, so a\n" +
+			"reader sees the old or the new one, never a mix. Stop a recorder writing to --db first\n" +
+			"(or use --out): it would go on writing to the replaced file.",
+		ArgsUsage: " ",
+		Flags:     append(flags, natsFlags()...),
+		Action: func(c *cli.Context) error {
+			log, err := logger(c)
+			if err != nil {
+				return err
+			}
+			target := c.String("out")
+			if target == "" {
+				target = dbPath(c)
+			}
+			if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
+				return err
+			}
+			tmp := fmt.Sprintf("%s.rebuild-%d", target, os.Getpid())
+			defer removeDB(tmp)
+			l, err := openLog(c.Context, c)
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			info, err := l.js.Stream(c.Context, streamName(l.stream))
+			if err != nil {
+				return fmt.Errorf("find the event stream: %w", err)
+			}
+			si, err := info.Info(c.Context)
+			if err != nil {
+				return fmt.Errorf("read the event stream: %w", err)
+			}
+			total := int64(si.State.Msgs)
+			db := store.NewDB(tmp)
+			db.Logger = log
+			if err := db.Open(c.Context); err != nil {
+				return err
+			}
+			prog := newProgress(c.App.ErrWriter, "rebuild", total)
+			p := &recorder.Projector{JS: l.js, Stream: l.stream, DB: db, Logger: log, UntilCaughtUp: true,
+				From: c.Uint64("from-seq"), To: c.Uint64("to-seq"), Batch: 5000, Linger: time.Millisecond,
+				Progress: func(n int) { prog.Add(int64(n)) }}
+			if g := c.String("gateway"); g != "" {
+				p.Filter = bus.GatewayFilter(l.stream.Prefix, g)
+			}
+			runErr := p.Run(c.Context)
+			if err := db.Close(); err != nil && runErr == nil {
+				runErr = err
+			}
+			if runErr != nil {
+				return runErr
+			}
+			// The WAL was checkpointed and removed by Close: one file to move.
+			removeSidecars(target)
+			if err := os.Rename(tmp, target); err != nil {
+				return fmt.Errorf("swap in the rebuilt database: %w", err)
+			}
+			fmt.Fprintln(c.App.ErrWriter, prog.Done())
+			fmt.Fprintf(c.App.Writer, "rebuilt %s: %d events\n", target, p.Applied())
+			return nil
+		},
+	}
+}
+
+func streamName(sc bus.StreamConfig) string {
+	if sc.Name == "" {
+		return bus.DefaultStream
+	}
+	return sc.Name
+}
+
+// removeDB removes a database file and its WAL and shared-memory files.
+func removeDB(path string) {
+	os.Remove(path)
+	removeSidecars(path)
+}
+
+func removeSidecars(path string) {
+	os.Remove(path + "-wal")
+	os.Remove(path + "-shm")
+}
