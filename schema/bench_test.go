@@ -62,6 +62,31 @@ func BenchmarkParseJanus(b *testing.B) {
 	}
 }
 
+// BenchmarkSplitArray splits a long-poll answer of three events (maxev=10).
+func BenchmarkSplitArray(b *testing.B) {
+	body := []byte(pollBatch)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := schema.SplitArray(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSplitObjects splits a WebSocket frame holding one event with an
+// SDP, the common case.
+func BenchmarkSplitObjects(b *testing.B) {
+	frame := []byte(eventAnswer)
+	b.SetBytes(int64(len(frame)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := schema.SplitObjects(frame); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkRedact(b *testing.B) {
 	for _, bb := range []struct {
 		name string

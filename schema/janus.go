@@ -1,13 +1,12 @@
 package schema
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // ErrNotObject is returned by ParseJanus for a body that is valid JSON but
@@ -18,159 +17,348 @@ var ErrNotObject = errors.New("not a JSON object")
 // exactly, as Janus does; ids are taken only when they are non-negative
 // integers, since Janus ignores ids of any other type. The body is not
 // changed or kept.
+//
+// It reads the body in one pass with the scanner of scan.go, and gives what
+// reading it token by token with a json.Decoder gives (see parseJanusStd in
+// the tests): when a key occurs twice, the last one counts.
 func ParseJanus(body []byte) (*Janus, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, fmt.Errorf("parse janus message: %w", err)
+	s := scanner{b: body}
+	s.ws()
+	if s.i >= len(body) {
+		return nil, fmt.Errorf("parse janus message: %w", io.EOF)
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
+	switch body[s.i] {
+	case '{':
+	case '[':
+		return nil, fmt.Errorf("parse janus message: %w", ErrNotObject)
+	case ']', '}', ':', ',':
+		return nil, fmt.Errorf("parse janus message: %w", s.failChar("looking for beginning of value"))
+	default:
+		// A JSON value other than an object, or not JSON. Like a
+		// json.Decoder, take the longest prefix that can be a value.
+		if err := s.skipValue(0); err != nil {
+			return nil, fmt.Errorf("parse janus message: %w", err)
+		}
 		return nil, fmt.Errorf("parse janus message: %w", ErrNotObject)
 	}
 	j := &Janus{}
-	for dec.More() {
-		kt, err := dec.Token()
-		if err != nil {
-			return nil, fmt.Errorf("parse janus message: %w", err)
-		}
-		key, _ := kt.(string)
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, fmt.Errorf("parse janus message: value of %q: %w", key, err)
-		}
-		switch key {
-		case "janus":
-			j.Janus = strings.ToLower(jsonString(raw))
-		case "transaction":
-			j.Transaction = jsonString(raw)
-		case "session_id":
-			j.SessionID = jsonID(raw)
-		case "handle_id":
-			j.HandleID = jsonID(raw)
-		case "sender":
-			j.Sender = jsonID(raw)
-		case "plugin":
-			j.Plugin = jsonString(raw)
-		case "opaque_id":
-			j.OpaqueID = jsonString(raw)
-		case "reason":
-			j.Reason = jsonString(raw)
-		case "data":
-			j.DataID = fieldID(raw, "id")
-		case "body":
-			j.PluginKey, j.PluginValue, j.PluginError = pluginData(raw)
-		case "plugindata":
-			// A map, not a struct: encoding/json matches struct fields
-			// case-insensitively, Janus matches keys exactly.
-			var pd map[string]json.RawMessage
-			if len(raw) > 0 && raw[0] == '{' && json.Unmarshal(raw, &pd) == nil {
-				j.Plugin = jsonString(pd["plugin"])
-				j.PluginKey, j.PluginValue, j.PluginError = pluginData(pd["data"])
-			}
-		case "jsep":
-			j.HasJSEP = len(raw) > 0 && raw[0] == '{'
-			if j.HasJSEP {
-				j.JSEP = jsonString(field(raw, "type"))
-			}
-		case "error":
-			if ec := field(raw, "code"); ec != nil {
-				j.ErrorCode = int(jsonInt(ec))
-			}
-			j.ErrorReason = jsonString(field(raw, "reason"))
-		}
-	}
-	if _, err := dec.Token(); err != nil { // the closing brace
+	if err := s.janusMessage(j); err != nil {
 		return nil, fmt.Errorf("parse janus message: %w", err)
 	}
-	if _, err := dec.Token(); err != io.EOF {
+	if !s.atEnd() {
 		return nil, errors.New("parse janus message: data after the object")
 	}
 	return j, nil
 }
 
-// jsonString returns raw as a string when it is a JSON string, else "".
-func jsonString(raw json.RawMessage) string {
-	if len(raw) == 0 || raw[0] != '"' {
-		return ""
+// janusMessage reads the object at s.i into j. Its values are at depth 0:
+// a json.Decoder reading the object token by token reads each value on its
+// own, with the full nesting limit.
+func (s *scanner) janusMessage(j *Janus) error {
+	const depth = 0
+	for first := true; ; first = false {
+		key, ok, err := s.member(first, true)
+		if err != nil || !ok {
+			return err
+		}
+		switch string(key) {
+		case "janus":
+			j.Janus, err = s.lowerValue(depth)
+		case "transaction":
+			j.Transaction, err = s.stringValue(depth)
+		case "session_id":
+			j.SessionID, err = s.idValue(depth)
+		case "handle_id":
+			j.HandleID, err = s.idValue(depth)
+		case "sender":
+			j.Sender, err = s.idValue(depth)
+		case "plugin":
+			j.Plugin, err = s.stringValue(depth)
+		case "opaque_id":
+			j.OpaqueID, err = s.stringValue(depth)
+		case "reason":
+			j.Reason, err = s.stringValue(depth)
+		case "data":
+			j.DataID, err = s.dataID(depth)
+		case "body":
+			j.PluginKey, j.PluginValue, j.PluginError, err = s.pluginData(depth)
+		case "plugindata":
+			err = s.pluginDataOf(depth, j)
+		case "jsep":
+			err = s.jsep(depth, j)
+		case "error":
+			err = s.janusError(depth, j)
+		default:
+			err = s.skipValue(depth)
+		}
+		if err != nil {
+			return err
+		}
 	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return ""
-	}
-	return s
 }
 
-// jsonID returns raw as an id when it is a non-negative JSON integer, else 0.
-func jsonID(raw json.RawMessage) uint64 {
-	n, err := strconv.ParseUint(string(raw), 10, 64)
+// The readers below read the value at s.i, in a container at depth depth,
+// and take from it what ParseJanus needs.
+
+// stringValue returns the value when it is a string, else "".
+func (s *scanner) stringValue(depth int) (string, error) {
+	if s.b[s.i] != '"' {
+		return "", s.skipValue(depth)
+	}
+	v, err := s.readString()
 	if err != nil {
-		return 0
+		return "", err
 	}
-	return n
+	return intern(v), nil
 }
 
-// jsonInt returns raw as an integer when it is one, else 0.
-func jsonInt(raw json.RawMessage) int64 {
-	n, err := strconv.ParseInt(string(raw), 10, 64)
+// lowerValue is stringValue lower-cased.
+func (s *scanner) lowerValue(depth int) (string, error) {
+	if s.b[s.i] != '"' {
+		return "", s.skipValue(depth)
+	}
+	v, err := s.readString()
 	if err != nil {
-		return 0
+		return "", err
 	}
-	return n
+	for _, c := range v {
+		if 'A' <= c && c <= 'Z' || c >= utf8.RuneSelf {
+			return strings.ToLower(string(v)), nil
+		}
+	}
+	return intern(v), nil
 }
 
-// field returns the raw value of key in the JSON object raw, or nil.
-func field(raw json.RawMessage, key string) json.RawMessage {
-	if len(raw) == 0 || raw[0] != '{' {
-		return nil
+// idValue returns the value when it is a non-negative integer that fits in
+// 64 bits, else 0.
+func (s *scanner) idValue(depth int) (uint64, error) {
+	if c := s.b[s.i]; c != '-' && (c < '0' || c > '9') {
+		return 0, s.skipValue(depth)
 	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) != nil {
-		return nil
+	lit, err := s.readNumber()
+	if err != nil {
+		return 0, err
 	}
-	return m[key]
+	n, _ := parseUint(lit)
+	return n, nil
 }
 
-// fieldID returns the id at key of the JSON object raw, or 0.
-func fieldID(raw json.RawMessage, key string) uint64 {
-	return jsonID(field(raw, key))
+// intValue returns the value when it is an integer that fits in 64 bits,
+// else 0.
+func (s *scanner) intValue(depth int) (int, error) {
+	if c := s.b[s.i]; c != '-' && (c < '0' || c > '9') {
+		return 0, s.skipValue(depth)
+	}
+	lit, err := s.readNumber()
+	if err != nil {
+		return 0, err
+	}
+	n, _ := parseInt(lit)
+	return int(n), nil
+}
+
+// object reports whether the value is an object, and if not skips it. When
+// it is one, depth+1 is checked against the nesting limit.
+func (s *scanner) object(depth int) (bool, error) {
+	if s.b[s.i] != '{' {
+		return false, s.skipValue(depth)
+	}
+	if depth+1 > maxDepth {
+		return false, s.fail("exceeded max depth")
+	}
+	return true, nil
+}
+
+// dataID returns id of the data object of a success: the new session or
+// handle.
+func (s *scanner) dataID(depth int) (id uint64, err error) {
+	if ok, err := s.object(depth); !ok || err != nil {
+		return 0, err
+	}
+	depth++
+	for first := true; ; first = false {
+		key, ok, err := s.member(first, true)
+		if err != nil || !ok {
+			return id, err
+		}
+		if string(key) == "id" {
+			id, err = s.idValue(depth)
+		} else {
+			err = s.skipValue(depth)
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
 }
 
 // pluginData returns the first key of a plugin payload, that key's value when
-// it is a string or number, and the payload's error_code.
-func pluginData(raw json.RawMessage) (key, value string, errorCode int) {
-	if len(raw) == 0 || raw[0] != '{' {
-		return "", "", 0
+// it is a string or number, and the payload's error_code; all zero when the
+// value is not an object.
+func (s *scanner) pluginData(depth int) (key, value string, errorCode int, err error) {
+	if ok, err := s.object(depth); !ok || err != nil {
+		return "", "", 0, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if _, err := dec.Token(); err != nil {
-		return "", "", 0
-	}
-	first := true
-	for dec.More() {
-		kt, err := dec.Token()
-		if err != nil {
-			return key, value, errorCode
+	depth++
+	for first := true; ; first = false {
+		k, ok, err := s.member(first, true)
+		if err != nil || !ok {
+			return key, value, errorCode, err
 		}
-		k, _ := kt.(string)
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return key, value, errorCode
-		}
+		isCode := string(k) == "error_code"
 		if first {
-			key, first = k, false
-			switch {
-			case len(v) > 0 && v[0] == '"':
-				value = jsonString(v)
-			case len(v) > 0 && (v[0] == '-' || v[0] >= '0' && v[0] <= '9'):
-				value = string(v)
+			key = intern(k)
+		}
+		switch c := s.b[s.i]; {
+		case c == '"':
+			if first {
+				v, err := s.readString()
+				if err != nil {
+					return "", "", 0, err
+				}
+				value = intern(v)
+			} else if err := s.skipString(); err != nil {
+				return "", "", 0, err
+			}
+			if isCode {
+				errorCode = 0
+			}
+		case c == '-' || '0' <= c && c <= '9':
+			lit, err := s.readNumber()
+			if err != nil {
+				return "", "", 0, err
+			}
+			if first {
+				value = intern(lit)
+			}
+			if isCode {
+				n, _ := parseInt(lit)
+				errorCode = int(n)
+			}
+		default:
+			if err := s.skipValue(depth); err != nil {
+				return "", "", 0, err
+			}
+			if isCode {
+				errorCode = 0
 			}
 		}
-		if k == "error_code" {
-			errorCode = int(jsonInt(v))
+	}
+}
+
+// pluginDataOf reads the plugindata of a reply: its plugin and data. Keys
+// are matched exactly (encoding/json would match struct fields ignoring
+// case; Janus does not).
+func (s *scanner) pluginDataOf(depth int, j *Janus) error {
+	if ok, err := s.object(depth); !ok || err != nil {
+		return err
+	}
+	depth++
+	var (
+		plugin, key, value string
+		code               int
+	)
+	for first := true; ; first = false {
+		k, ok, err := s.member(first, true)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		switch string(k) {
+		case "plugin":
+			plugin, err = s.stringValue(depth)
+		case "data":
+			key, value, code, err = s.pluginData(depth)
+		default:
+			err = s.skipValue(depth)
+		}
+		if err != nil {
+			return err
 		}
 	}
-	return key, value, errorCode
+	j.Plugin, j.PluginKey, j.PluginValue, j.PluginError = plugin, key, value, code
+	return nil
+}
+
+// jsep reads a jsep: HasJSEP says whether it is an object, JSEP is its type
+// (and is left as it is when the jsep is not an object).
+func (s *scanner) jsep(depth int, j *Janus) error {
+	ok, err := s.object(depth)
+	if err != nil {
+		return err
+	}
+	j.HasJSEP = ok
+	if !ok {
+		return nil
+	}
+	depth++
+	typ := ""
+	for first := true; ; first = false {
+		k, ok, err := s.member(first, true)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		if string(k) == "type" {
+			typ, err = s.stringValue(depth)
+		} else {
+			err = s.skipValue(depth)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	j.JSEP = typ
+	return nil
+}
+
+// janusError reads the error of a Janus error reply: ErrorCode is its code
+// (and is left as it is when there is none), ErrorReason its reason.
+func (s *scanner) janusError(depth int, j *Janus) error {
+	ok, err := s.object(depth)
+	if err != nil {
+		return err
+	}
+	j.ErrorReason = ""
+	if !ok {
+		return nil
+	}
+	depth++
+	var (
+		hasCode bool
+		code    int
+		reason  string
+	)
+	for first := true; ; first = false {
+		k, ok, err := s.member(first, true)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		switch string(k) {
+		case "code":
+			hasCode = true
+			code, err = s.intValue(depth)
+		case "reason":
+			reason, err = s.stringValue(depth)
+		default:
+			err = s.skipValue(depth)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if hasCode {
+		j.ErrorCode = code
+	}
+	j.ErrorReason = reason
+	return nil
 }
 
 // SplitObjects splits a WebSocket frame into the JSON values it holds (Janus
@@ -178,23 +366,20 @@ func pluginData(raw json.RawMessage) (key, value string, errorCode int) {
 // values goes with the value after it and trailing white space with the last,
 // so that the parts joined are the frame, byte for byte. A frame that holds one value gives one part. When the frame stops
 // being valid JSON, the rest is returned as a last part with the error.
+//
+// Like a json.Decoder, it takes the longest prefix that can be a value, so
+// that `1x` is `1` then the invalid `x`, and `01` is `0` then `1`.
 func SplitObjects(frame []byte) ([][]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(frame))
 	var parts [][]byte
+	s := scanner{b: frame}
 	start, last := 0, 0
-	for {
-		var raw json.RawMessage
-		err := dec.Decode(&raw)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
+	for !s.atEnd() {
+		if err := s.skipValue(0); err != nil {
 			parts = append(parts, frame[start:])
 			return parts, fmt.Errorf("split frame at byte %d: %w", start, err)
 		}
-		end := int(dec.InputOffset())
-		parts = append(parts, frame[start:end])
-		last, start = start, end
+		parts = append(parts, frame[start:s.i])
+		last, start = start, s.i
 	}
 	switch {
 	case len(parts) == 0:
@@ -209,27 +394,31 @@ func SplitObjects(frame []byte) ([][]byte, error) {
 // a poll with one object when maxev is absent or 1 and with an array when
 // maxev ≥ 2. For an array, each element's bytes are returned exactly as they
 // stood in it and isArray is true; otherwise the body is one element.
+// Elements are copies: they share no memory with body.
 func SplitArray(body []byte) (elems [][]byte, isArray bool, err error) {
-	trimmed := bytes.TrimLeft(body, " \t\r\n")
-	if len(trimmed) == 0 || trimmed[0] != '[' {
+	s := scanner{b: body}
+	s.ws()
+	if s.i >= len(body) || body[s.i] != '[' {
 		return [][]byte{body}, false, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if _, err := dec.Token(); err != nil {
-		return [][]byte{body}, false, fmt.Errorf("split poll answer: %w", err)
-	}
-	for dec.More() {
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
+	// Each element is read on its own, with the full nesting limit, as a
+	// json.Decoder reads it.
+	for first := true; ; first = false {
+		ok, err := s.nextElem(first)
+		if err != nil {
 			return [][]byte{body}, false, fmt.Errorf("split poll answer: element %d: %w", len(elems), err)
 		}
-		elems = append(elems, raw)
+		if !ok {
+			break
+		}
+		start := s.i
+		if err := s.skipValue(0); err != nil {
+			return [][]byte{body}, false, fmt.Errorf("split poll answer: element %d: %w", len(elems), err)
+		}
+		elems = append(elems, append([]byte(nil), body[start:s.i]...))
 	}
-	if _, err := dec.Token(); err != nil {
-		return [][]byte{body}, false, fmt.Errorf("split poll answer: %w", err)
-	}
-	if rest := body[dec.InputOffset():]; len(bytes.TrimLeft(rest, " \t\r\n")) > 0 {
-		return [][]byte{body}, false, fmt.Errorf("split poll answer: %d bytes after the array", len(rest))
+	if end := s.i; !s.atEnd() {
+		return [][]byte{body}, false, fmt.Errorf("split poll answer: %d bytes after the array", len(body)-end)
 	}
 	return elems, true, nil
 }
