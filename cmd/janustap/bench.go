@@ -17,21 +17,21 @@ var benchDefaults = map[bool]struct {
 	duration, warmup                time.Duration
 }{
 	false: {clients: 32, messages: 5, rounds: 6, idle: 10000, duration: 60 * time.Second, warmup: 5 * time.Second},
-	true:  {clients: 16, messages: 3, rounds: 3, idle: 2000, duration: 6 * time.Second, warmup: time.Second},
+	true:  {clients: 16, messages: 3, rounds: 3, idle: 2000, duration: 6 * time.Second, warmup: 500 * time.Millisecond},
 }
 
 func benchCommand() *cli.Command {
 	flags := []cli.Flag{
 		&cli.BoolFlag{Name: "quick", Usage: "a short run (under two minutes) of the same comparison", EnvVars: env("bench-quick")},
-		&cli.IntFlag{Name: "clients", Usage: "concurrent clients (default: 32, --quick: 16)", EnvVars: env("bench-clients")},
-		&cli.IntFlag{Name: "messages", Usage: "echotest messages per session (default: 5, --quick: 3)", EnvVars: env("bench-messages")},
-		&cli.DurationFlag{Name: "duration", Usage: "measured load per target and transport (default: 60s, --quick: 6s)", EnvVars: env("bench-duration")},
-		&cli.IntFlag{Name: "rounds", Usage: "round-robin rounds the duration is split into (default: 6, --quick: 3)", EnvVars: env("bench-rounds")},
-		&cli.DurationFlag{Name: "warmup", Usage: "unmeasured load per target and transport first (default: 5s, --quick: 1s)", EnvVars: env("bench-warmup")},
+		&cli.IntFlag{Name: "clients", Usage: "concurrent clients", DefaultText: "32, --quick: 16", EnvVars: env("bench-clients")},
+		&cli.IntFlag{Name: "messages", Usage: "echotest messages per session", DefaultText: "5, --quick: 3", EnvVars: env("bench-messages")},
+		&cli.DurationFlag{Name: "duration", Usage: "measured load per target and transport", DefaultText: "60s, --quick: 6s", EnvVars: env("bench-duration")},
+		&cli.IntFlag{Name: "rounds", Usage: "round-robin rounds the duration is split into", DefaultText: "6, --quick: 3", EnvVars: env("bench-rounds")},
+		&cli.DurationFlag{Name: "warmup", Usage: "unmeasured load per target and transport first", DefaultText: "5s, --quick: 500ms", EnvVars: env("bench-warmup")},
 		&cli.Float64Flag{Name: "rate", Value: 1000, Usage: "API requests per second, all clients together; 0: closed loop, as fast as each target answers", EnvVars: env("bench-rate")},
 		&cli.StringFlag{Name: "transports", Value: strings.Join(bench.Transports, ","), Usage: "comma-separated: http, ws", EnvVars: env("bench-transports")},
 		&cli.StringFlag{Name: "targets", Value: strings.Join(bench.Targets, ","), Usage: "comma-separated: " + strings.Join(bench.Targets, ", "), EnvVars: env("bench-targets")},
-		&cli.IntFlag{Name: "idle-ws", Value: -1, Usage: "idle WebSocket clients held to measure memory per client; 0 skips it (default: 10000, --quick: 2000)", EnvVars: env("bench-idle-ws")},
+		&cli.IntFlag{Name: "idle-ws", Usage: "idle WebSocket clients held to measure memory per client; 0 skips it", DefaultText: "10000, --quick: 2000", EnvVars: env("bench-idle-ws")},
 		&cli.StringFlag{Name: "janus-http", Usage: "Janus API over HTTP of an existing Janus (empty: start a private one)", EnvVars: env("bench-janus-http")},
 		&cli.StringFlag{Name: "janus-ws", Usage: "Janus API over WebSocket of the existing Janus", EnvVars: env("bench-janus-ws")},
 		&cli.StringFlag{Name: "janus-admin-http", Usage: "admin API over HTTP of the existing Janus", EnvVars: env("bench-janus-admin-http")},

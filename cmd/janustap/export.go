@@ -24,11 +24,11 @@ import (
 
 func exportCommand() *cli.Command {
 	flags := []cli.Flag{
-		&cli.StringFlag{Name: "format", Value: "jsonl", Usage: "`FORMAT`: jsonl (events, as replay --from-file and import read them) or har (for browsers' developer tools)"},
+		&cli.StringFlag{Name: "format", Value: "jsonl", Usage: "output `FORMAT`: jsonl (events, as replay --from-file and import read them) or har (for browsers' developer tools)"},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "-", Usage: "write to `FILE` (-: stdout)"},
 		&cli.StringSliceFlag{Name: "session", Usage: "export this session, with its handles and WebSockets (repeat for several)"},
 		&cli.StringFlag{Name: "gateway", Usage: "only this gateway's events"},
-		&cli.BoolFlag{Name: "keep-host-details", Usage: "keep the gateway's log path, IP addresses and ICE candidates in server_info and admin answers (default: redacted)"},
+		&cli.BoolFlag{Name: "keep-host-details", Usage: "keep the gateway's log path, IP addresses and ICE candidates in server_info and admin answers instead of redacting them"},
 	}
 	flags = append(flags, timeFlags()...)
 	return &cli.Command{
@@ -36,7 +36,10 @@ func exportCommand() *cli.Command {
 		Usage: "write recorded events, of some sessions, a time range or everything, as JSON Lines or a HAR file",
 		Description: "By default the host details that server_info and admin answers carry (log-path, local-ip,\n" +
 			"public-ip, local ICE candidates, selected pair) are replaced by REDACTED in the exported bodies, which\n" +
-			"keep their shape; such events are marked redacted with the label redacted=host-details.",
+			"keep their shape; such events are marked redacted with the label redacted=host-details.\n\n" +
+			"JSON Lines are written as the events are read; a HAR is built in memory, so export a session or a\n" +
+			"time range of a large log rather than all of it. A session brings its handles' events, admin API\n" +
+			"events naming it, and the open and close of its WebSockets (found within an hour of its events).",
 		ArgsUsage: " ",
 		Flags:     append(flags, storeFlags()...),
 		Action: func(c *cli.Context) (err error) {
@@ -132,6 +135,9 @@ func exportCommand() *cli.Command {
 					return err
 				}
 			}
+			if err := out.finish(true); err != nil {
+				return err
+			}
 			summary := prog.Done()
 			if redacted > 0 {
 				summary += fmt.Sprintf(", host details redacted in %d", redacted)
@@ -157,6 +163,7 @@ type output struct {
 	w    *bufio.Writer
 	file *os.File // nil for stdout
 	path string
+	done bool
 }
 
 func createOutput(stdout io.Writer, path string) (*output, error) {
@@ -172,8 +179,12 @@ func createOutput(stdout io.Writer, path string) (*output, error) {
 }
 
 // finish flushes the output and, for a file, renames it into place when ok
-// or removes it.
+// or removes it. Calls after the first do nothing.
 func (o *output) finish(ok bool) error {
+	if o.done {
+		return nil
+	}
+	o.done = true
 	err := o.w.Flush()
 	if o.file == nil {
 		if err != nil {
@@ -304,7 +315,7 @@ func sessionEvents(ctx context.Context, db *store.DB, gw string, id uint64) ([]s
 				if err != nil {
 					return nil, err
 				}
-				if seen[e.StreamSeq] || !bytes.Contains(e.Raw, []byte(`"kind":"open"`)) && !bytes.Contains(e.Raw, []byte(`"kind":"close"`)) {
+				if seen[e.StreamSeq] || !bytes.Contains(e.Raw, []byte(`"open"`)) && !bytes.Contains(e.Raw, []byte(`"close"`)) {
 					continue
 				}
 				ev, err := schema.Decode(e.Raw)

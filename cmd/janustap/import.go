@@ -35,8 +35,12 @@ func importCommand() *cli.Command {
 		ArgsUsage: "FILE (- for stdin)",
 		Flags:     append(flags, natsFlags()...),
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return fmt.Errorf("import takes one file (- for stdin), got %d arguments", c.NArg())
+			args, err := positional(c)
+			if err != nil {
+				return err
+			}
+			if len(args) != 1 {
+				return fmt.Errorf("import takes one file (- for stdin), got %d arguments", len(args))
 			}
 			window := c.Int("window")
 			if window < 1 {
@@ -46,7 +50,7 @@ func importCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			name := c.Args().First()
+			name := args[0]
 			in, total, err := openInput(c.App.Reader, name)
 			if err != nil {
 				return err
@@ -85,7 +89,13 @@ func importCommand() *cli.Command {
 					log.Warn("line skipped", "file", name, "line", n, "err", err)
 					continue
 				}
-				if err := imp.publish(c.Context, ev, bytes.Clone(line), n); err != nil {
+				// Published as the tap publishes: encoded by schema.Encode,
+				// which an exported line already is.
+				data, err := schema.Encode(ev)
+				if err != nil {
+					return fmt.Errorf("import %s: line %d: %w", name, n, err)
+				}
+				if err := imp.publish(c.Context, ev, data, n); err != nil {
 					return err
 				}
 			}

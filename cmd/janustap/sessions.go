@@ -85,6 +85,51 @@ func openStore(c *cli.Context) (*store.DB, error) {
 	return db, nil
 }
 
+// positional returns the arguments of a command after applying the flags
+// given among them: urfave/cli stops reading flags at the first argument,
+// and `janustap show 123 --full` should do what `janustap show --full 123`
+// does. "--" ends the flags.
+func positional(c *cli.Context) ([]string, error) {
+	in := c.Args().Slice()
+	var args []string
+	for i := 0; i < len(in); i++ {
+		a := in[i]
+		if a == "--" {
+			args = append(args, in[i+1:]...)
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			args = append(args, a)
+			continue
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		var f cli.Flag
+		for _, cf := range c.Command.Flags {
+			if slices.Contains(cf.Names(), name) {
+				f = cf
+				break
+			}
+		}
+		if f == nil {
+			return nil, fmt.Errorf("flag provided but not defined: %s", a)
+		}
+		if _, ok := f.(*cli.BoolFlag); ok && !hasValue {
+			value, hasValue = "true", true
+		}
+		if !hasValue {
+			if i+1 == len(in) {
+				return nil, fmt.Errorf("flag needs an argument: %s", a)
+			}
+			i++
+			value = in[i]
+		}
+		if err := c.Set(f.Names()[0], value); err != nil {
+			return nil, fmt.Errorf("%s: %w", a, err)
+		}
+	}
+	return args, nil
+}
+
 // parseID reads a Janus id given as an argument.
 func parseID(what, s string) (uint64, error) {
 	id, err := strconv.ParseUint(s, 10, 64)
@@ -140,8 +185,8 @@ func sessionsCommand() *cli.Command {
 		&cli.StringFlag{Name: "gateway", Usage: "only this gateway's sessions"},
 		&cli.StringFlag{Name: "plugin", Usage: "only sessions with a handle of this plugin (videoroom or janus.plugin.videoroom)"},
 		&cli.StringFlag{Name: "opaque-id", Usage: "only sessions with a handle of this opaque_id"},
-		&cli.BoolFlag{Name: "errors", Usage: "only sessions with at least one error"},
-		&cli.BoolFlag{Name: "timed-out", Usage: "only sessions that Janus ended by timeout"},
+		&cli.BoolFlag{Name: "with-errors", Aliases: []string{"errors"}, Usage: "only sessions with at least one error"},
+		&cli.BoolFlag{Name: "timed-out", Aliases: []string{"timeout"}, Usage: "only sessions that Janus ended by timeout"},
 		&cli.StringFlag{Name: "transport", Usage: "only sessions created over http or ws"},
 		&cli.IntFlag{Name: "limit", Usage: "at most N sessions (0: all)"},
 		&cli.BoolFlag{Name: "json", Usage: "print the rows as a JSON array (field names as in the SQLite tables)"},
@@ -154,7 +199,7 @@ func sessionsCommand() *cli.Command {
 		Flags:     append(flags, storeFlags()...),
 		Action: func(c *cli.Context) error {
 			f := store.SessionFilter{Gateway: c.String("gateway"), Plugin: c.String("plugin"), OpaqueID: c.String("opaque-id"),
-				WithErrors: c.Bool("errors"), TimedOut: c.Bool("timed-out"), Limit: c.Int("limit")}
+				WithErrors: c.Bool("with-errors"), TimedOut: c.Bool("timed-out"), Limit: c.Int("limit")}
 			var err error
 			if f.From, f.To, err = timeRange(c); err != nil {
 				return err
@@ -210,6 +255,19 @@ func (t jsonTime) MarshalJSON() ([]byte, error) {
 		return []byte("null"), nil
 	}
 	return []byte(`"` + time.Time(t).UTC().Format("2006-01-02T15:04:05.000000Z07:00") + `"`), nil
+}
+
+func (t *jsonTime) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*t = jsonTime{}
+		return nil
+	}
+	var tm time.Time
+	if err := tm.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	*t = jsonTime(tm)
+	return nil
 }
 
 // micros returns d in microseconds, or nil when ok is false.

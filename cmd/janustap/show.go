@@ -28,10 +28,14 @@ func showCommand() *cli.Command {
 		ArgsUsage: "SESSION",
 		Flags:     append(flags, storeFlags()...),
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return fmt.Errorf("show takes one session id, got %d arguments", c.NArg())
+			args, err := positional(c)
+			if err != nil {
+				return err
 			}
-			id, err := parseID("session", c.Args().First())
+			if len(args) != 1 {
+				return fmt.Errorf("show takes one session id, got %d arguments", len(args))
+			}
+			id, err := parseID("session", args[0])
 			if err != nil {
 				return err
 			}

@@ -25,10 +25,14 @@ func txCommand() *cli.Command {
 		ArgsUsage: "TRANSACTION",
 		Flags:     append(flags, storeFlags()...),
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return fmt.Errorf("tx takes one transaction, got %d arguments", c.NArg())
+			args, err := positional(c)
+			if err != nil {
+				return err
 			}
-			tx := c.Args().First()
+			if len(args) != 1 {
+				return fmt.Errorf("tx takes one transaction, got %d arguments", len(args))
+			}
+			tx := args[0]
 			db, err := openStore(c)
 			if err != nil {
 				return err
