@@ -10,8 +10,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/janustap/janustap/recorder/janustest"
@@ -101,7 +103,11 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		return nil, err
 	}
 	log := cfg.Logger
-	rep = &Report{Config: cfg, Started: time.Now()}
+	rep = &Report{Config: cfg, Started: time.Now(), LoadBefore: loadAvg()}
+	if l, err := strconv.ParseFloat(strings.Fields(rep.LoadBefore + " x")[0], 64); err == nil && l > float64(runtime.NumCPU()) {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("the machine was busy when the bench started (load average %.1f on %d CPUs): other work shares the CPUs, so every number here is worse and noisier than on an idle machine.",
+			l, runtime.NumCPU()))
+	}
 	// A proxied WebSocket takes two descriptors in the proxy.
 	want := uint64(max(2*cfg.IdleWS+4096, 16384))
 	if got, err := RaiseFileLimit(want); err != nil || got < want {
@@ -226,7 +232,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		}
 	}
 	rep.computeAdded()
-	rep.Finished = time.Now()
+	rep.Finished, rep.LoadAfter = time.Now(), loadAvg()
 	return rep, nil
 }
 

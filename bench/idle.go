@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -35,7 +36,7 @@ func (r IdleResult) PerClient() (float64, bool) {
 const (
 	idleDialers   = 64                     // WebSocket handshakes in flight at once
 	idleMaxFailed = 200                    // give up opening after this many failures
-	idleSample    = 250 * time.Millisecond // between resident set samples
+	idleSample    = 200 * time.Millisecond // between resident set samples
 )
 
 // measureIdle opens n idle janus-protocol WebSockets to url, waits for the
@@ -71,7 +72,7 @@ func measureIdle(ctx context.Context, target, url string, pids func() []int, n i
 				if err != nil {
 					failed++
 					if res.FirstErr == nil {
-						res.FirstErr = err
+						res.FirstErr = fmt.Errorf("open: %w", err)
 					}
 				} else {
 					conns = append(conns, c)
@@ -120,7 +121,8 @@ func countOpen(conns []*websocket.Conn) (int, error) {
 	for _, c := range conns {
 		c.SetReadDeadline(time.Now().Add(time.Millisecond))
 		_, _, err := c.NextReader()
-		if ne, ok := err.(net.Error); err == nil || ok && ne.Timeout() {
+		var ne net.Error
+		if err == nil || errors.As(err, &ne) && ne.Timeout() {
 			open++ // a message or a timeout: still open
 		} else if first == nil {
 			first = fmt.Errorf("closed by the server: %w", err)

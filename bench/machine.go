@@ -38,6 +38,19 @@ func ThisMachine() Machine {
 	return m
 }
 
+// loadAvg returns the 1, 5 and 15 minute load averages, or "".
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}
+
 // Commit returns the short commit of the repository holding dir, with
 // "+dirty" when its work tree has changes, or "unknown".
 func Commit(dir string) string {

@@ -34,7 +34,7 @@ const (
 	settleTimeout = 30 * time.Second
 	// settleQuiet is how long the stream must not grow for the recorder to
 	// count as caught up.
-	settleQuiet = 500 * time.Millisecond
+	settleQuiet = 300 * time.Millisecond
 	// sqlitePoll is how often the projection's progress is read: the
 	// resolution of the SQLite lag.
 	sqlitePoll = 5 * time.Millisecond

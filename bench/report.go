@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
@@ -73,9 +74,13 @@ func (r Row) ReqPerSec() float64 {
 type Report struct {
 	Config            Config
 	Started, Finished time.Time
-	Rows              []Row        // by target, then transport
-	Idle              []IdleResult // memory per idle WebSocket client
-	Notes             []string     // what the numbers need to be read right
+	// LoadBefore and LoadAfter are the machine's load averages (1, 5 and
+	// 15 minutes, from /proc/loadavg) when the run started and ended: a
+	// machine busy with other work makes every number worse.
+	LoadBefore, LoadAfter string
+	Rows                  []Row        // by target, then transport
+	Idle                  []IdleResult // memory per idle WebSocket client
+	Notes                 []string     // what the numbers need to be read right
 }
 
 // computeAdded fills the added latencies from the direct rows.
@@ -318,8 +323,10 @@ func (rep *Report) describe() string {
 	}
 	return fmt.Sprintf("workload: %d clients, each repeating create → attach echotest → %d messages (ack, then event) → detach (detached event) → destroy; %s;\n"+
 		"%v per target and transport in %d round-robin rounds of %v (targets rotated each round, the recorder left to catch up after each janustap slice), after %v of warm-up.\n"+
-		"latency: request → reply as the client sees it (the ack for a message); added = target − direct at the same percentile; req/s counts API requests, not long-polls.",
-		c.Clients, c.Messages, rate, c.Duration, c.Rounds, c.Duration/time.Duration(max(c.Rounds, 1)), c.Warmup)
+		"latency: request → reply as the client sees it (the ack for a message); added = target − direct at the same percentile; req/s counts API requests, not long-polls.\n"+
+		"machine load average (1, 5, 15 min): %s at the start, %s at the end.",
+		c.Clients, c.Messages, rate, c.Duration, c.Rounds, c.Duration/time.Duration(max(c.Rounds, 1)), c.Warmup,
+		cmp.Or(rep.LoadBefore, "unknown"), cmp.Or(rep.LoadAfter, "unknown"))
 }
 
 // ratioLines compares each proxy with nginx per transport.

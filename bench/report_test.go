@@ -24,8 +24,9 @@ func testReport() *Report {
 	rep := &Report{
 		Config: Config{Workload: Workload{Clients: 8, Messages: 3, Rate: 1000}, Duration: 6 * time.Second,
 			Warmup: time.Second, Rounds: 3, Transports: Transports, Targets: []string{Direct, Nginx, Janustap}},
-		Started:  time.Date(2026, 11, 24, 15, 0, 0, 0, time.UTC),
-		Finished: time.Date(2026, 11, 24, 15, 1, 30, 0, time.UTC),
+		Started:    time.Date(2026, 11, 24, 15, 0, 0, 0, time.UTC),
+		Finished:   time.Date(2026, 11, 24, 15, 1, 30, 0, time.UTC),
+		LoadBefore: "0.52 0.61 0.70", LoadAfter: "2.10 1.20 0.85",
 		Rows: []Row{
 			row(Direct, HTTP, 500*us, 2000*us),
 			row(Direct, WS, 300*us, 1000*us),
