@@ -183,15 +183,19 @@ func New(cfg Config) (*Tap, error) {
 		}
 	}
 	t.proxy = t.newReverseProxy(transport)
+	// Idle WebSockets should cost little: write buffers come from pools and
+	// are held only while a message is written; the client side reads
+	// through the buffer the HTTP server already made (ReadBufferSize 0),
+	// and the upstream side through a small one (a longer message is read
+	// in several chunks).
 	t.dialer = &websocket.Dialer{
 		HandshakeTimeout: 10 * time.Second,
-		ReadBufferSize:   4096,
+		ReadBufferSize:   1024,
 		WriteBufferSize:  4096,
 		WriteBufferPool:  &sync.Pool{},
 	}
 	t.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
-		ReadBufferSize:   4096,
 		WriteBufferSize:  4096,
 		WriteBufferPool:  &sync.Pool{},
 		CheckOrigin:      func(*http.Request) bool { return true }, // Janus checks nothing either
