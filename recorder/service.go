@@ -206,6 +206,15 @@ func ship(ctx context.Context, nc *nats.Conn, sc bus.StreamConfig, sp *spool.Spo
 	}
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if sc.Replicas == 0 {
+			// Keep the replicas of a stream an operator made (a cluster's
+			// R3 stream must not become R1 because serve was not told).
+			if st, err := js.Stream(sctx, streamName(sc)); err == nil {
+				if info, err := st.Info(sctx); err == nil {
+					sc.Replicas = info.Config.Replicas
+				}
+			}
+		}
 		_, err := bus.EnsureStream(sctx, js, sc)
 		cancel()
 		if err == nil {
@@ -220,4 +229,11 @@ func ship(ctx context.Context, nc *nats.Conn, sc bus.StreamConfig, sp *spool.Spo
 	}
 	p := &bus.Publisher{JS: js, Spool: sp, Prefix: sc.Prefix, After: sp.Stats().FirstUnacked - 1, Logger: log}
 	return p.Run(ctx)
+}
+
+func streamName(sc bus.StreamConfig) string {
+	if sc.Name == "" {
+		return bus.DefaultStream
+	}
+	return sc.Name
 }

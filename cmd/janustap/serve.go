@@ -46,7 +46,8 @@ func serveCommand() *cli.Command {
 		&cli.IntFlag{Name: "max-event-body", Value: 1 << 20, Usage: "bytes of a body kept in its event (longer bodies are forwarded whole, kept truncated with their SHA-256)", EnvVars: env("max-event-body")},
 		&cli.Int64Flag{Name: "spool-max", Value: 0, Usage: "cap of unpublished events on disk, bytes (0: none)", EnvVars: env("spool-max")},
 		&cli.BoolFlag{Name: "fsync", Usage: "fsync each event (group commit) before forwarding its message", EnvVars: env("fsync")},
-		&cli.BoolFlag{Name: "no-record", Usage: "do not run the SQLite recorder beside the tap (run `janustap record` elsewhere)", EnvVars: env("no-record")},
+		&cli.BoolFlag{Name: "no-record", Usage: "do not run the SQLite recorder beside the tap (run janustap record elsewhere)", EnvVars: env("no-record")},
+		&cli.IntFlag{Name: "stream-replicas", Usage: "copies of the event stream in a NATS cluster (default: 1 for a new stream, an existing stream's own)", EnvVars: env("stream-replicas")},
 		&cli.StringFlag{Name: "db", Usage: "SQLite projection (default: <data>/janustap.db)", EnvVars: env("db")},
 	}
 	return &cli.Command{
@@ -74,7 +75,7 @@ func serveCommand() *cli.Command {
 				NATSURL:       c.String("nats"),
 				NATS:          natsOptions(c),
 				EmbeddedPort:  c.Int("nats-port"),
-				Stream:        bus.StreamConfig{Name: c.String("stream"), Prefix: c.String("subject-prefix")},
+				Stream:        bus.StreamConfig{Name: c.String("stream"), Prefix: c.String("subject-prefix"), Replicas: c.Int("stream-replicas")},
 				SpoolMaxBytes: c.Int64("spool-max"),
 				Fsync:         c.Bool("fsync"),
 				NoRecord:      c.Bool("no-record"),

@@ -126,7 +126,9 @@ func (t *Tap) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	x := r.Context().Value(exchangeKey{}).(*exchange)
 	if r.Context().Err() != nil {
 		t.fail(x.conn, x.tr, x.req, "client went away before the gateway answered")
-		return
+		// Answer nothing, as Janus would: returning would make net/http
+		// send an empty 200.
+		panic(http.ErrAbortHandler)
 	}
 	msg := fmt.Sprintf("gateway %s unreachable: %v", t.cfg.Gateway, err)
 	t.fail(x.conn, x.tr, x.req, msg)

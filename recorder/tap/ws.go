@@ -215,8 +215,10 @@ func (p *wsPair) run() {
 	go func() { f, err := p.relay(p.upstream, p.client, schema.ToClient); ends <- end{f, err} }()
 
 	first := <-ends
+	// gorilla reports a connection that ended without a close frame as
+	// close code 1006 (abnormal closure): that is a drop, not a close.
 	var ce *websocket.CloseError
-	if !errors.As(first.err, &ce) {
+	if !errors.As(first.err, &ce) || ce.Code == websocket.CloseAbnormalClosure {
 		// One side dropped without a close frame (or broke a limit): record
 		// it and tell the other side with a close frame that says why.
 		from, other := schema.ToGateway, p.upstream
