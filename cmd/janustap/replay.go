@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/janustap/janustap/recorder/bus"
+	"github.com/janustap/janustap/recorder/store"
 	"github.com/janustap/janustap/replayer"
 	"github.com/janustap/janustap/replayer/diff"
 	"github.com/janustap/janustap/replayer/drive"
@@ -23,6 +24,7 @@ import (
 func flowFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "from-file", Usage: "read the capture from this JSON Lines file (janustap export) instead of the log"},
+		&cli.StringFlag{Name: "from-db", Usage: "read the capture from this SQLite projection (e.g. janustap-data/janustap.db) instead of the log"},
 		&cli.StringFlag{Name: "gateway", Usage: "only this gateway's events"},
 		&cli.StringSliceFlag{Name: "session", Usage: "replay this session with its create (repeat for several)"},
 		&cli.StringFlag{Name: "conn", Usage: "replay everything this client connection did"},
@@ -62,7 +64,12 @@ func selection(c *cli.Context) (replayer.Selection, error) {
 // the log.
 func loadFlow(c *cli.Context, file string, sel replayer.Selection) ([]*schema.Event, error) {
 	var evs []*schema.Event
-	if file != "" {
+	if db := c.String("from-db"); db != "" && file == "" {
+		var err error
+		if evs, err = eventsFromDB(c, db, sel); err != nil {
+			return nil, err
+		}
+	} else if file != "" {
 		f, err := os.Open(file)
 		if err != nil {
 			return nil, err
@@ -348,4 +355,29 @@ func diffCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// eventsFromDB reads the events of the selection's gateway and time range
+// from a SQLite projection, in stream order; Select then narrows them.
+func eventsFromDB(c *cli.Context, path string, sel replayer.Selection) ([]*schema.Event, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("open the recorder database: %w", err)
+	}
+	db := store.NewDB(path)
+	if err := db.Open(c.Context); err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	var evs []*schema.Event
+	for raw, err := range db.Events(c.Context, store.EventFilter{Gateway: sel.Gateway, From: sel.From, To: sel.To}) {
+		if err != nil {
+			return nil, err
+		}
+		ev, err := schema.Decode(raw.Raw)
+		if err != nil {
+			return nil, fmt.Errorf("event %d in %s: %w", raw.StreamSeq, path, err)
+		}
+		evs = append(evs, ev)
+	}
+	return evs, nil
 }
