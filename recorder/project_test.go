@@ -225,3 +225,93 @@ func TestRecorderChild(t *testing.T) {
 	}}
 	p.Run(context.Background()) // until killed
 }
+
+// TestRecorderPlugins drives videoroom over WebSocket and textroom over REST
+// through serve, with an admin API call naming the session, and checks the
+// recorder's handles, plugin requests and the admin request's link.
+func TestRecorderPlugins(t *testing.T) {
+	j := janustest.Start(t, janustest.Options{})
+	s := serve(t, j, "")
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+
+	ws, err := janusapi.DialWS(ctx, s.ws(), janusapi.Protocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	vr := &janusapi.Session{C: ws, WS: true}
+	if err := vr.Create(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// An admin request naming the live session, before the flow ends it.
+	admin := janusapi.NewHTTP("http://" + s.addr + "/admin")
+	defer admin.Close()
+	body := fmt.Sprintf(`{"janus":"list_handles","session_id":%d,"admin_secret":%q,"transaction":"adm"}`, vr.ID, j.AdminSecret)
+	if r, err := admin.Do(ctx, []byte(body), 0, 0); err != nil || !strings.Contains(string(r.Body), `"success"`) {
+		t.Fatalf("admin list_handles: %v %s", err, r.Body)
+	}
+	if err := janusapi.RunVideoRoom(ctx, vr); err != nil {
+		t.Fatal(err)
+	}
+	if err := vr.Destroy(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	hc := janusapi.NewHTTP(s.http())
+	defer hc.Close()
+	tr := &janusapi.Session{C: hc}
+	if err := tr.Create(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := janusapi.RunTextRoom(ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Destroy(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	db := openDB(t, filepath.Join(s.dir, recorder.DBFile))
+	want := map[uint64]string{vr.ID: janusapi.VideoRoom, tr.ID: janusapi.TextRoom}
+	janustest.WaitFor(t, 20*time.Second, func() error {
+		for id, plugin := range want {
+			d, err := db.Session(t.Context(), "gw1", id)
+			if err != nil {
+				return err
+			}
+			if d.Ended != store.EndDestroyed {
+				return fmt.Errorf("session %d not destroyed yet (%q)", id, d.Ended)
+			}
+			if len(d.Handles) != 1 || d.Handles[0].Plugin != plugin || d.Handles[0].DetachedAt.IsZero() {
+				return fmt.Errorf("session %d handles %+v, want one detached %s handle", id, d.Handles, plugin)
+			}
+			reqs := map[string]bool{}
+			for _, tx := range d.Transactions {
+				if tx.Reply == "" {
+					return fmt.Errorf("session %d: %s %s has no reply", id, tx.Janus, tx.PluginRequest)
+				}
+				reqs[tx.PluginRequest] = true
+			}
+			for _, r := range []string{"create", "destroy"} {
+				if !reqs[r] {
+					return fmt.Errorf("session %d: no %s plugin request among %v", id, r, reqs)
+				}
+			}
+		}
+		return nil
+	})
+	// The admin request is stored and linked to the session it names.
+	n := 0
+	for raw, err := range db.Events(t.Context(), store.EventFilter{Gateway: "gw1", SessionID: vr.ID, Transport: "admin-http"}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if strings.Contains(string(raw.Raw), j.AdminSecret) {
+			t.Errorf("the admin secret is in the database: %s", raw.Raw)
+		}
+	}
+	if n < 1 {
+		t.Errorf("no admin event linked to session %d", vr.ID)
+	}
+}

@@ -178,10 +178,11 @@ type Janus struct {
 	DataID uint64 `json:"data_id,omitempty"`
 	// Plugin is the plugin named by an attach or a plugindata.
 	Plugin string `json:"plugin,omitempty"`
-	// PluginKey and PluginValue are the first key of the plugin data (the
-	// body of a message request, plugindata.data of a reply) and its value
-	// when that is a string or number: "request"/"join",
-	// "videoroom"/"joined".
+	// PluginKey and PluginValue are the key of the plugin data (the body of
+	// a message request, plugindata.data of a reply) that says what it is —
+	// "request" wherever it stands, since clients' encoders may sort keys,
+	// else the first key — and its value when that is a string or number:
+	// "request"/"join", "videoroom"/"joined".
 	PluginKey   string `json:"plugin_key,omitempty"`
 	PluginValue string `json:"plugin_value,omitempty"`
 	// PluginError is the plugin-level error_code in the plugin data.

@@ -192,7 +192,8 @@ func (s *scanner) dataID(depth int) (id uint64, err error) {
 	}
 }
 
-// pluginData returns the first key of a plugin payload, that key's value when
+// pluginData returns the key of a plugin payload that says what it is
+// ("request" wherever it stands, else the first key), that key's value when
 // it is a string or number, and the payload's error_code; all zero when the
 // value is not an object.
 func (s *scanner) pluginData(depth int) (key, value string, errorCode int, err error) {
@@ -200,18 +201,23 @@ func (s *scanner) pluginData(depth int) (key, value string, errorCode int, err e
 		return "", "", 0, err
 	}
 	depth++
+	fromRequest := false
 	for first := true; ; first = false {
 		k, ok, err := s.member(first, true)
 		if err != nil || !ok {
 			return key, value, errorCode, err
 		}
 		isCode := string(k) == "error_code"
-		if first {
-			key = intern(k)
+		// The key that says what a plugin message is: "request" wherever
+		// it stands (clients' JSON encoders may sort keys), else the first.
+		pick := first && !fromRequest || string(k) == "request" && !fromRequest
+		if pick {
+			key, value = intern(k), ""
+			fromRequest = string(k) == "request"
 		}
 		switch c := s.b[s.i]; {
 		case c == '"':
-			if first {
+			if pick {
 				v, err := s.readString()
 				if err != nil {
 					return "", "", 0, err
@@ -228,7 +234,7 @@ func (s *scanner) pluginData(depth int) (key, value string, errorCode int, err e
 			if err != nil {
 				return "", "", 0, err
 			}
-			if first {
+			if pick {
 				value = intern(lit)
 			}
 			if isCode {

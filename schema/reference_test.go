@@ -165,7 +165,7 @@ func pluginDataStd(raw json.RawMessage) (key, value string, errorCode int) {
 	if _, err := dec.Token(); err != nil {
 		return "", "", 0
 	}
-	first := true
+	first, fromRequest := true, false
 	for dec.More() {
 		kt, err := dec.Token()
 		if err != nil {
@@ -176,8 +176,10 @@ func pluginDataStd(raw json.RawMessage) (key, value string, errorCode int) {
 		if err := dec.Decode(&v); err != nil {
 			return key, value, errorCode
 		}
-		if first {
-			key, first = k, false
+		pick := first && !fromRequest || k == "request" && !fromRequest
+		first = false
+		if pick {
+			key, value, fromRequest = k, "", k == "request"
 			switch {
 			case len(v) > 0 && v[0] == '"':
 				value = jsonStringStd(v)

@@ -133,8 +133,13 @@ func TestParseJanus(t *testing.T) {
 				HandleID: handleID, PluginKey: "request", PluginValue: "create"},
 		},
 		{
-			name: "message_body_number_first",
+			name: "message_body_request_not_first",
 			body: `{"janus":"message","body":{"room":4242,"request":"exists"},"transaction":"r2"}`,
+			want: &schema.Janus{Janus: "message", Transaction: "r2", PluginKey: "request", PluginValue: "exists"},
+		},
+		{
+			name: "message_body_number_first",
+			body: `{"janus":"message","body":{"room":4242,"audio":true},"transaction":"r2"}`,
 			want: &schema.Janus{Janus: "message", Transaction: "r2", PluginKey: "room", PluginValue: "4242"},
 		},
 		{
