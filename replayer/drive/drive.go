@@ -258,6 +258,10 @@ func (r *runner) client(ctx context.Context, p *plan.Plan, c *plan.Client) error
 		tr = r.opts.Transport
 	}
 	cn := &conn{r: r, id: fmt.Sprintf("replay-%s-%d", r.opts.Run, r.conns.Add(1)), tr: tr, changed: make(chan struct{}), txWait: map[string]int{}}
+	// Connect when the capture did, once the client's first request is due,
+	// rather than all clients at once: a capture of a thousand sessions in a
+	// row never had a thousand connections open.
+	r.gate.wait(ctx, c.Steps[0].Order, r.opts.Wait)
 	switch tr {
 	case schema.WS, schema.AdminWS:
 		url, proto := r.opts.Target.WS, janusapi.Protocol
