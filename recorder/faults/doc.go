@@ -116,10 +116,7 @@
 // and are sent again, deduplicated by their event id, so the log lags for
 // that long while signaling is not affected.
 //
-// `janustap serve` has no flag for the stream's replicas: it creates the
-// stream with one, and, as of this writing, also updates an existing stream
-// to its own configuration, one replica, when it starts. Until serve has a
-// --stream-replicas flag (bus.StreamConfig.Replicas is there), the cluster
-// loses its replication as soon as serve runs; TestClusterNodeKilled fails
-// on that, and passes --stream-replicas 3 once serve has it.
+// `janustap serve --stream-replicas 3` creates the stream with three
+// replicas itself; without the flag, serve keeps the replicas of an
+// existing stream and creates a new one with one.
 package faults
