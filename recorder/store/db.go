@@ -101,6 +101,7 @@ func (db *DB) Open(ctx context.Context) (err error) {
 		}
 	}()
 
+	started := db.Now()
 	params := url.Values{}
 	params.Set("_journal_mode", "WAL")
 	params.Set("_synchronous", "NORMAL")
@@ -121,9 +122,23 @@ func (db *DB) Open(ctx context.Context) (err error) {
 	db.w.SetConnMaxLifetime(0)
 	db.w.SetConnMaxIdleTime(0)
 
+	// Switching a new file to WAL takes a lock that SQLite's busy handler
+	// does not wait for: when another process opens the same new file at
+	// once (serve's recorder and a reader), try again for a while.
 	var mode string
-	if err := db.w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
-		return fmt.Errorf("open store %s: read journal mode: %w", db.Path, err)
+	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		err := db.w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode)
+		if err == nil {
+			break
+		}
+		if !strings.Contains(err.Error(), "database is locked") || db.Now().Sub(started) > db.BusyTimeout {
+			return fmt.Errorf("open store %s: read journal mode: %w", db.Path, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("open store %s: %w", db.Path, ctx.Err())
+		case <-time.After(wait):
+		}
 	}
 	if mode != "wal" {
 		return fmt.Errorf("open store %s: journal mode is %q, not wal", db.Path, mode)
@@ -299,11 +314,20 @@ func (db *DB) migrate(ctx context.Context) error {
 }
 
 func (db *DB) migrateOne(ctx context.Context, m migration) error {
-	tx, err := db.w.BeginTx(ctx, nil)
+	tx, err := db.w.BeginTx(ctx, nil) // BEGIN IMMEDIATE: the write lock first
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
+	// Another process opening the same new file may have applied it while
+	// this one waited for the lock.
+	var have int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&have); err != nil {
+		return err
+	}
+	if have >= m.version {
+		return nil
+	}
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return err
 	}

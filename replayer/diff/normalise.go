@@ -342,6 +342,9 @@ func (n *Normaliser) id(val any, kind string, sc *scope, emit bool) any {
 				out[i] = o
 			}
 		}
+		if emit {
+			slices.SortStableFunc(out, func(x, y any) int { return strings.Compare(fmt.Sprint(x), fmt.Sprint(y)) })
+		}
 		return out
 	case map[string]any:
 		return n.object(v, sc, emit)

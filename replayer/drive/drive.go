@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -214,7 +215,8 @@ type conn struct {
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced whenever pending shrinks
 	pending []*schema.Event
-	txWait  map[string]int // new transaction → step order waiting for its reply (WebSocket)
+	early   []*schema.Event // received before any pending message matched them
+	txWait  map[string]int  // new transaction → step order waiting for its reply (WebSocket)
 }
 
 func (r *runner) newEvent(c *conn, dir schema.Direction, kind schema.Kind, body []byte) *schema.Event {
@@ -225,6 +227,9 @@ func (r *runner) newEvent(c *conn, dir schema.Direction, kind schema.Kind, body 
 		Transport: c.tr, Direction: dir, Kind: kind, Labels: r.opts.Labels,
 	}
 	if len(body) > 0 {
+		if red, ok := schema.Redact(body, schema.SecretKeys); ok {
+			body, ev.Redacted = red, true
+		}
 		ev.Body = body
 		ev.BodySize = len(body)
 		if j, err := schema.ParseJanus(body); err == nil {
@@ -362,6 +367,11 @@ func (c *conn) addPending(p *plan.Plan, evs []*schema.Event) {
 		if plan.NeedsMedia(ev) || p.Teardown(ev) || ev.Janus == nil || ev.Janus.Janus == "keepalive" {
 			continue
 		}
+		if i := slices.IndexFunc(c.early, func(got *schema.Event) bool { return c.same(ev, got) }); i >= 0 {
+			c.r.ids.Learn(ev.Body, c.early[i].Body)
+			c.early = slices.Delete(c.early, i, i+1)
+			continue
+		}
 		c.pending = append(c.pending, ev)
 	}
 }
@@ -430,6 +440,7 @@ func (c *conn) match(ev *schema.Event) {
 		}
 		return
 	}
+	c.early = append(c.early, ev)
 	// Not expected: still, a reply to a request answers it.
 	if o, ok := c.txWait[ev.Janus.Transaction]; ok && ev.Janus.Janus != "event" {
 		delete(c.txWait, ev.Janus.Transaction)

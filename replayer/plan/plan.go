@@ -123,6 +123,27 @@ func Build(evs []*schema.Event) (*Plan, error) {
 		}
 		return c
 	}
+	// A plugin's event without transaction that a hangup event of its handle
+	// follows, with no request to the handle in between but a hangup or
+	// detach, reports the PeerConnection going away (ICE, DTLS: media).
+	for i, ev := range evs {
+		if ev.Direction != schema.ToClient || ev.Janus == nil || ev.Janus.Janus != "event" || ev.Janus.Transaction != "" || ev.Janus.Sender == 0 {
+			continue
+		}
+		h := ev.Janus.Sender
+		for _, next := range evs[i+1:] {
+			if next.Janus == nil || next.HandleID() != h {
+				continue
+			}
+			if next.Direction == schema.ToClient && next.Janus.Janus == "hangup" {
+				p.teardown[ev.ID] = true
+				break
+			}
+			if next.Direction == schema.ToGateway && next.Janus.Janus != "hangup" && next.Janus.Janus != "detach" && next.Janus.Janus != "trickle" {
+				break
+			}
+		}
+	}
 	for _, ev := range evs {
 		switch {
 		case ev.Kind == schema.Open:
