@@ -48,7 +48,7 @@ func createSession(t *testing.T, base string) uint64 {
 // eventsWhere returns the recorded events that match.
 func (r *rig) eventsWhere(match func(*schema.Event) bool) []*schema.Event {
 	var out []*schema.Event
-	for _, ev := range r.mem.all() {
+	for _, ev := range r.mem.Events() {
 		if match(ev) {
 			out = append(out, ev)
 		}

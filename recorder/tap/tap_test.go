@@ -9,35 +9,19 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/janustap/janustap/recorder/janusapi"
 	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/tap"
+	"github.com/janustap/janustap/recorder/tap/taptest"
 	"github.com/janustap/janustap/schema"
 )
 
-// memory is an Emitter that keeps events in memory, for tests of the tap
-// alone (the spool and JetStream are tested with the recorder).
-type memory struct {
-	mu     sync.Mutex
-	events []*schema.Event
-}
-
-func (m *memory) Emit(ev *schema.Event) error {
-	m.mu.Lock()
-	m.events = append(m.events, ev)
-	m.mu.Unlock()
-	return nil
-}
-
-func (m *memory) all() []*schema.Event {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return slices.Clone(m.events)
-}
+// memory keeps events in memory, for tests of the tap alone (the spool and
+// JetStream are tested with the recorder).
+type memory = taptest.Memory
 
 // rig is a real Janus with a tap in front of it.
 type rig struct {
@@ -192,7 +176,7 @@ func TestSameAnswersThroughTap(t *testing.T) {
 				}
 				ws := transport == "ws"
 				want := runFlow(t, client(t, transport, direct), ws, f)
-				before := len(r.mem.all())
+				before := len(r.mem.Events())
 				got := runFlow(t, client(t, transport, via), ws, f)
 
 				gotReplies, gotEvents := summarise(got)
@@ -203,7 +187,7 @@ func TestSameAnswersThroughTap(t *testing.T) {
 				if d := diffLines(gotEvents, wantEvents); d != "" {
 					t.Errorf("events through the tap differ from direct ones (-direct +tap):\n%s", d)
 				}
-				checkRecorded(t, r.mem.all()[before:], got, transport)
+				checkRecorded(t, r.mem.Events()[before:], got, transport)
 			})
 		}
 	}
