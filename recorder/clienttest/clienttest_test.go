@@ -4,66 +4,31 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/janustap/janustap/recorder/clienttest"
 	"github.com/janustap/janustap/recorder/janustest"
-	"github.com/janustap/janustap/recorder/tap"
+	"github.com/janustap/janustap/recorder/tap/taptest"
 	"github.com/janustap/janustap/schema"
 )
-
-// memory is an Emitter that keeps events in memory.
-type memory struct {
-	mu     sync.Mutex
-	events []*schema.Event
-}
-
-func (m *memory) Emit(ev *schema.Event) error {
-	m.mu.Lock()
-	m.events = append(m.events, ev)
-	m.mu.Unlock()
-	return nil
-}
-
-func (m *memory) all() []*schema.Event {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return slices.Clone(m.events)
-}
 
 // rig is a private Janus with a tap in front of it.
 type rig struct {
 	janus *janustest.Janus
-	srv   *httptest.Server
-	mem   *memory
+	tap   *taptest.Tap
 }
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
 	j := janustest.Start(t, janustest.Options{})
-	mem := &memory{}
-	tp, err := tap.New(tap.Config{
-		Gateway:   "clients",
-		JanusHTTP: j.HTTP, JanusWS: j.WS, AdminHTTP: j.AdminHTTP, AdminWS: j.AdminWS,
-		Emitter: mem,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(tp.Handler())
-	srv.Config.ConnContext = tp.ConnContext
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return &rig{janus: j, srv: srv, mem: mem}
+	return &rig{janus: j, tap: taptest.New(t, j, "clients")}
 }
 
-func (r *rig) tapHTTP() string { return r.srv.URL + "/janus" }
-func (r *rig) tapWS() string   { return "ws" + strings.TrimPrefix(r.srv.URL, "http") + "/" }
+func (r *rig) tapHTTP() string         { return r.tap.HTTP() }
+func (r *rig) tapWS() string           { return r.tap.WS() }
+func (r *rig) events() []*schema.Event { return r.tap.Mem.Events() }
 
 // sessionOf returns the Janus session id the page reported in its session step.
 func sessionOf(t *testing.T, res clienttest.BrowserResult) uint64 {
@@ -129,7 +94,7 @@ func TestBrowserEchoTest(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 			defer cancel()
-			before := len(r.mem.all())
+			before := len(r.events())
 			res, err := clienttest.RunBrowser(ctx, clienttest.EchoTestURL(page, c.server))
 			if err != nil {
 				t.Logf("browser output:\n%s", res.Stderr)
@@ -156,7 +121,7 @@ func TestBrowserEchoTest(t *testing.T) {
 			}
 
 			session := sessionOf(t, res)
-			got := janusEvents(r.mem.all()[before:], session)
+			got := janusEvents(r.events()[before:], session)
 			if c.transport == "" {
 				if len(got) != 0 {
 					t.Errorf("tap recorded %d kinds of message of session %d that bypassed it", len(got), session)
@@ -228,7 +193,7 @@ func TestJanode(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 			defer cancel()
-			before := len(r.mem.all())
+			before := len(r.events())
 			res, err := clienttest.RunJanode(ctx, clienttest.JanodeArgs{WS: c.ws, AdminWS: c.adminWS, AdminSecret: r.janus.AdminSecret})
 			if err != nil {
 				t.Logf("janode output:\n%s", res.Stderr)
@@ -245,7 +210,7 @@ func TestJanode(t *testing.T) {
 			}
 			t.Logf("janode %s: total %v; %s", c.name, res.Total, strings.Join(took, ", "))
 
-			evs := r.mem.all()[before:]
+			evs := r.events()[before:]
 			counts := map[schema.Transport]int{}
 			for _, ev := range evs {
 				counts[ev.Transport]++
