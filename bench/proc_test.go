@@ -1,10 +1,13 @@
 package bench
 
 import (
+	"fmt"
 	"os"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/janustap/janustap/recorder/janustest"
 )
 
 func TestUsageOfThisProcess(t *testing.T) {
@@ -33,11 +36,12 @@ func TestProcessChildrenAndStop(t *testing.T) {
 	}
 	defer p.stop()
 	var kids []int
-	deadline := time.Now().Add(5 * time.Second)
-	for len(kids) == 0 && time.Now().Before(deadline) {
-		kids = children(p.pid())
-		time.Sleep(10 * time.Millisecond) // polling /proc: sh forks when it gets to it
-	}
+	janustest.WaitFor(t, 5*time.Second, func() error { // sh forks when it gets to it
+		if kids = children(p.pid()); len(kids) == 0 {
+			return fmt.Errorf("sh %d has no child yet", p.pid())
+		}
+		return nil
+	})
 	if len(kids) != 1 || slices.Contains(kids, p.pid()) {
 		t.Fatalf("children of sh = %v, want its one sleep", kids)
 	}
