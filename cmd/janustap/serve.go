@@ -49,6 +49,7 @@ func serveCommand() *cli.Command {
 		&cli.BoolFlag{Name: "no-record", Usage: "do not run the SQLite recorder beside the tap (run janustap record elsewhere)", EnvVars: env("no-record")},
 		&cli.IntFlag{Name: "stream-replicas", Usage: "copies of the event stream in a NATS cluster (default: 1 for a new stream, an existing stream's own)", EnvVars: env("stream-replicas")},
 		&cli.StringFlag{Name: "db", Usage: "SQLite projection (default: <data>/janustap.db)", EnvVars: env("db")},
+		&cli.StringFlag{Name: "pprof", Usage: "serve Go's profiler (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (empty: off)", EnvVars: env("pprof")},
 	}
 	return &cli.Command{
 		Name:  "serve",
@@ -58,6 +59,13 @@ func serveCommand() *cli.Command {
 			log, err := logger(c)
 			if err != nil {
 				return err
+			}
+			if addr := c.String("pprof"); addr != "" {
+				stop, err := servePprof(c.Context, addr, log)
+				if err != nil {
+					return err
+				}
+				defer stop()
 			}
 			return recorder.Run(c.Context, recorder.Config{
 				Tap: tap.Config{

@@ -367,3 +367,115 @@ func TestGatewayDown(t *testing.T) {
 		t.Fatalf("failures %d, want 2 (one per transport)", f)
 	}
 }
+
+// TestHTTPFraming checks that an answer comes through with the framing
+// Janus gave it: chunked when Janus chunked it, its Content-Length when it
+// sent one, and the same status and body.
+func TestHTTPFraming(t *testing.T) {
+	r := newRig(t, janustest.Options{})
+	for _, tc := range []struct {
+		name, method, path, body string
+		chunked, sameBody        bool // sameBody: the answer has no new id or random transaction
+	}{
+		{"create", http.MethodPost, "", `{"janus":"create","transaction":"f1"}`, true, false},
+		{"info", http.MethodGet, "/info", "", true, false},
+		{"preflight", http.MethodOptions, "", "", false, true},
+		{"unknown session", http.MethodPost, "/1", `{"janus":"keepalive","transaction":"f2"}`, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			get := func(base string) (*http.Response, []byte) {
+				req, err := http.NewRequest(tc.method, base+tc.path, strings.NewReader(tc.body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp, err := http.DefaultTransport.RoundTrip(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				b, err := io.ReadAll(resp.Body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return resp, b
+			}
+			direct, db := get(r.janus.HTTP)
+			tapped, tb := get(r.tapHTTP())
+			if got := slices.Contains(direct.TransferEncoding, "chunked"); got != tc.chunked {
+				t.Fatalf("Janus itself: chunked = %v, want %v (the test's premise)", got, tc.chunked)
+			}
+			if !slices.Equal(tapped.TransferEncoding, direct.TransferEncoding) || tapped.ContentLength != direct.ContentLength {
+				t.Errorf("framing through the tap: transfer-encoding %v, length %d; Janus: %v, %d",
+					tapped.TransferEncoding, tapped.ContentLength, direct.TransferEncoding, direct.ContentLength)
+			}
+			if tapped.StatusCode != direct.StatusCode {
+				t.Errorf("status through the tap %d, Janus %d", tapped.StatusCode, direct.StatusCode)
+			}
+			if tc.sameBody && !bytes.Equal(tb, db) {
+				t.Errorf("body through the tap %q, Janus %q", tb, db)
+			}
+			for _, k := range []string{"Content-Type", "Access-Control-Allow-Origin", "Access-Control-Max-Age"} {
+				if tapped.Header.Get(k) != direct.Header.Get(k) {
+					t.Errorf("header %s through the tap %q, Janus %q", k, tapped.Header.Get(k), direct.Header.Get(k))
+				}
+			}
+		})
+	}
+}
+
+// TestForwardedHeaders checks what the gateway receives: the client's
+// headers without the hop-by-hop ones, no X-Forwarded-* or Via, no Go
+// User-Agent, and the path and query as sent. The upstream here is a Go
+// server that echoes what it received, since Janus cannot show its request
+// headers; the hop-by-hop answer headers are checked the same way.
+func TestForwardedHeaders(t *testing.T) {
+	var got *http.Request
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Clone(r.Context())
+		w.Header().Set("Connection", "X-Hop")
+		w.Header().Set("X-Hop", "1")
+		w.Header().Set("Keep-Alive", "timeout=5")
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"janus":"ack","transaction":"h"}`)
+	}))
+	defer up.Close()
+	tp, err := tap.New(tap.Config{Gateway: "test", JanusHTTP: up.URL + "/janus", Emitter: &memory{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(tp.Handler())
+	defer srv.Close()
+
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/janus/12?rid=7&maxev=1", strings.NewReader(`{"janus":"keepalive","transaction":"h"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", "http://example.test")
+	req.Header.Set("Connection", "X-Client-Hop")
+	req.Header.Set("X-Client-Hop", "1")
+	req.Header.Set("Proxy-Authorization", "Basic eA==")
+	req.Header["User-Agent"] = []string{""} // send none
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != `{"janus":"ack","transaction":"h"}` {
+		t.Fatalf("answer %q", body)
+	}
+	if got.URL.Path != "/janus/12" || got.URL.RawQuery != "rid=7&maxev=1" {
+		t.Errorf("upstream got %s?%s", got.URL.Path, got.URL.RawQuery)
+	}
+	if got.Header.Get("Origin") != "http://example.test" || got.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("end-to-end headers lost: %v", got.Header)
+	}
+	for _, k := range []string{"X-Client-Hop", "Proxy-Authorization", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Via", "User-Agent"} {
+		if v, ok := got.Header[k]; ok {
+			t.Errorf("upstream got %s: %q", k, v)
+		}
+	}
+	for _, k := range []string{"X-Hop", "Keep-Alive"} {
+		if v, ok := resp.Header[k]; ok {
+			t.Errorf("client got hop-by-hop %s: %q", k, v)
+		}
+	}
+}

@@ -2,12 +2,14 @@ package tap
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httputil"
+	"net/textproto"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/janustap/janustap/schema"
@@ -21,14 +23,12 @@ type exchange struct {
 	poll bool // a long-poll GET on a session
 }
 
-type exchangeKey struct{}
-
 // errTooLarge marks a request body over Config.MaxBody.
 var errTooLarge = errors.New("request body too large")
 
-// serveHTTP records the request, then hands it to the reverse proxy, whose
-// transport records the response before it is written back.
-func (t *Tap) serveHTTP(w http.ResponseWriter, r *http.Request, tr schema.Transport) {
+// serveHTTP records the request, forwards it, records the gateway's answer
+// and writes it back.
+func (t *Tap) serveHTTP(w http.ResponseWriter, r *http.Request, tr schema.Transport, up *url.URL) {
 	c := t.connOf(r.Context())
 	ev := t.newEvent(c, tr, schema.ToGateway, schema.Request)
 	t.setRequest(ev, r)
@@ -50,12 +50,97 @@ func (t *Tap) serveHTTP(w http.ResponseWriter, r *http.Request, tr schema.Transp
 	}
 	t.emit(ev) // spooled before it is forwarded
 
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	r.ContentLength = int64(len(body))
 	base, session, handle := schema.ParsePath(r.URL.Path)
 	x := &exchange{conn: c, tr: tr, req: ev,
 		poll: r.Method == http.MethodGet && tr == schema.HTTP && session != 0 && handle == 0 && base != "" && !strings.HasSuffix(r.URL.Path, "/")}
-	t.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x)))
+	t.forward(w, r, up, x, body)
+}
+
+// forward sends the request to the gateway at up with its path and query
+// as the client sent them, records the answer, and writes it back.
+//
+// Both bodies are already whole in memory (they are recorded), so this is
+// simpler than httputil.ReverseProxy and writes the answer in one piece:
+// the reverse proxy flushes a chunked answer as it copies, which costs the
+// client a second read for the final chunk. Hop-by-hop headers are dropped
+// both ways (RFC 9110, section 7.6.1); no X-Forwarded-* or Via headers are
+// added, so Janus sees what it would have seen. The framing of the answer
+// follows the gateway's: chunked when Janus chunked it, Content-Length when
+// it sent one.
+func (t *Tap) forward(w http.ResponseWriter, r *http.Request, up *url.URL, x *exchange, body []byte) {
+	out, err := http.NewRequestWithContext(r.Context(), r.Method, "", nil)
+	if err != nil { // only for an invalid method, which net/http has already refused
+		t.proxyError(w, r, x, fmt.Errorf("build request: %w", err))
+		return
+	}
+	out.URL = &url.URL{Scheme: up.Scheme, Host: up.Host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+	out.Host = up.Host
+	out.Header = r.Header.Clone()
+	removeHopHeaders(out.Header)
+	if _, ok := out.Header["User-Agent"]; !ok {
+		out.Header["User-Agent"] = []string{""} // send none rather than Go's
+	}
+	if len(body) > 0 || r.ContentLength > 0 {
+		out.Body = io.NopCloser(bytes.NewReader(body))
+		out.ContentLength = int64(len(body))
+	}
+
+	resp, err := t.transport.RoundTrip(out)
+	if err != nil {
+		t.proxyError(w, r, x, err)
+		return
+	}
+	answer, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.proxyError(w, r, x, fmt.Errorf("read answer of %s %s: %w", r.Method, r.URL.Path, err))
+		return
+	}
+	t.recordResponse(x, resp, answer)
+
+	h := w.Header()
+	for k, v := range resp.Header {
+		h[k] = v
+	}
+	removeHopHeaders(h)
+	switch {
+	case resp.ContentLength >= 0:
+		h["Content-Length"] = []string{strconv.Itoa(len(answer))}
+	case slices.Contains(resp.TransferEncoding, "chunked"):
+		h["Transfer-Encoding"] = []string{"chunked"}
+	}
+	for k := range resp.Trailer {
+		h.Add("Trailer", k)
+	}
+	w.WriteHeader(resp.StatusCode)
+	if _, err := w.Write(answer); err != nil {
+		return // the client went away; the answer is recorded
+	}
+	for k, v := range resp.Trailer {
+		h[k] = v
+	}
+}
+
+// hopHeaders are the headers that concern one connection only, and are not
+// forwarded (RFC 9110, section 7.6.1).
+var hopHeaders = []string{
+	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+}
+
+// removeHopHeaders removes the hop-by-hop headers from h, and those that its
+// Connection header names.
+func removeHopHeaders(h http.Header) {
+	for _, f := range h["Connection"] {
+		for _, name := range strings.Split(f, ",") {
+			if name = textproto.TrimString(name); name != "" {
+				h.Del(name)
+			}
+		}
+	}
+	for _, name := range hopHeaders {
+		delete(h, name)
+	}
 }
 
 // readBody reads all of body, up to max bytes.
@@ -100,30 +185,8 @@ func writeJanusError(w http.ResponseWriter, status, code int, reason string) {
 	fmt.Fprintf(w, "{\n   \"janus\": \"error\",\n   \"error\": {\n      \"code\": %d,\n      \"reason\": %q\n   }\n}", code, reason)
 }
 
-func (t *Tap) newReverseProxy(transport http.RoundTripper) *httputil.ReverseProxy {
-	return &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			x := pr.In.Context().Value(exchangeKey{}).(*exchange)
-			up := t.janusHTTP
-			if x.tr == schema.AdminHTTP {
-				up = t.adminHTTP
-			}
-			pr.Out.URL.Scheme = up.Scheme
-			pr.Out.URL.Host = up.Host
-			pr.Out.Host = up.Host
-			// The path and query go through as the client sent them; no
-			// X-Forwarded-* headers are added, so Janus sees what it would
-			// have seen.
-		},
-		Transport:     &recordingTransport{t: t, next: transport},
-		FlushInterval: -1,
-		ErrorHandler:  t.proxyError,
-	}
-}
-
 // proxyError answers a request that could not be forwarded, and records why.
-func (t *Tap) proxyError(w http.ResponseWriter, r *http.Request, err error) {
-	x := r.Context().Value(exchangeKey{}).(*exchange)
+func (t *Tap) proxyError(w http.ResponseWriter, r *http.Request, x *exchange, err error) {
 	if r.Context().Err() != nil {
 		t.fail(x.conn, x.tr, x.req, "client went away before the gateway answered")
 		// Answer nothing, as Janus would: returning would make net/http
@@ -137,29 +200,6 @@ func (t *Tap) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	w.WriteHeader(http.StatusBadGateway)
 	io.WriteString(w, "janustap: "+msg+"\n")
-}
-
-// recordingTransport records the gateway's answer before the reverse proxy
-// writes it to the client.
-type recordingTransport struct {
-	t    *Tap
-	next http.RoundTripper
-}
-
-func (rt *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	x := req.Context().Value(exchangeKey{}).(*exchange)
-	resp, err := rt.next.RoundTrip(req)
-	if err != nil {
-		return nil, err
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return nil, fmt.Errorf("read answer of %s %s: %w", req.Method, req.URL.Path, err)
-	}
-	rt.t.recordResponse(x, resp, body)
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	return resp, nil
 }
 
 // recordResponse emits the events of one HTTP answer: one Response, or for

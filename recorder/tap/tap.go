@@ -98,7 +98,7 @@ type Tap struct {
 	janusHTTP, adminHTTP *url.URL
 	janusWS, adminWS     string
 	adminPrefix          string
-	proxy                http.Handler
+	transport            http.RoundTripper
 	dialer               *websocket.Dialer
 	upgrader             websocket.Upgrader
 
@@ -182,7 +182,7 @@ func New(cfg Config) (*Tap, error) {
 			DisableCompression:  true, // forward bodies as Janus wrote them
 		}
 	}
-	t.proxy = t.newReverseProxy(transport)
+	t.transport = transport
 	// Idle WebSockets should cost little: write buffers come from pools and
 	// are held only while a message is written; the client side reads
 	// through the buffer the HTTP server already made (ReadBufferSize 0),
@@ -294,7 +294,7 @@ func (t *Tap) Handler() http.Handler {
 			http.Error(w, fmt.Sprintf("janustap: no %s upstream configured for gateway %s", tr, t.cfg.Gateway), http.StatusBadGateway)
 			return
 		}
-		t.serveHTTP(w, r, tr)
+		t.serveHTTP(w, r, tr, up)
 	})
 }
 
