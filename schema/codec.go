@@ -1,9 +1,7 @@
 package schema
 
 import (
-	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -41,29 +39,6 @@ type wireEvent struct {
 	*eventAlias
 	Body       *string `json:"body,omitempty"`
 	BodyBase64 []byte  `json:"body_base64,omitempty"`
-}
-
-// Encode returns the JSON encoding of ev, with V set to Version. The encoding
-// is one line without a trailing newline.
-func Encode(ev *Event) ([]byte, error) {
-	alias := eventAlias(*ev)
-	alias.V = Version
-	w := wireEvent{eventAlias: &alias}
-	if len(ev.Body) > 0 {
-		if utf8.Valid(ev.Body) {
-			s := string(ev.Body)
-			w.Body = &s
-		} else {
-			w.BodyBase64 = ev.Body
-		}
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(&w); err != nil {
-		return nil, fmt.Errorf("encode event %s: %w", ev.ID, err)
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
 }
 
 // Decode parses an event encoded by Encode. It refuses events without an id

@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 )
 
 // decodeStd is Decode with json.Unmarshal.
@@ -47,6 +49,28 @@ func decodeStd(b []byte) (*Event, error) {
 		ev.Body = w.BodyBase64
 	}
 	return &ev, nil
+}
+
+// encodeStd is Encode with encoding/json.
+func encodeStd(ev *Event) ([]byte, error) {
+	alias := eventAlias(*ev)
+	alias.V = Version
+	w := wireEvent{eventAlias: &alias}
+	if len(ev.Body) > 0 {
+		if utf8.Valid(ev.Body) {
+			s := string(ev.Body)
+			w.Body = &s
+		} else {
+			w.BodyBase64 = ev.Body
+		}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(&w); err != nil {
+		return nil, fmt.Errorf("encode event %s: %w", ev.ID, err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
 }
 
 // parseJanusStd is ParseJanus with a json.Decoder.
@@ -460,5 +484,84 @@ func TestDifferentialDepth(t *testing.T) {
 			checkSplit(t, []byte(v+v))
 			checkSplit(t, []byte("["+v+","+v+"]"))
 		}
+	}
+}
+
+// checkEncode holds Encode to encodeStd: the same bytes, or both failing.
+func checkEncode(t *testing.T, ev *Event) {
+	t.Helper()
+	want, werr := encodeStd(ev)
+	got, err := Encode(ev)
+	if (err != nil) != (werr != nil) {
+		t.Fatalf("Encode error %v, encoding/json error %v", err, werr)
+	}
+	if err == nil && !bytes.Equal(got, want) {
+		t.Fatalf("Encode =\n%s\nencoding/json =\n%s", got, want)
+	}
+}
+
+// FuzzEncodeDifferential builds events from fuzzed strings, bodies and
+// numbers, and from decoding fuzzed bytes, and holds Encode to
+// encoding/json.
+func FuzzEncodeDifferential(f *testing.F) {
+	for _, b := range corpus(f, "FuzzDecode") {
+		f.Add(b, "gw", "k", "v", int64(1), uint64(2))
+	}
+	f.Add([]byte("{\"janus\":\"x\u2028\"}\xff\x00\b\f\t<>&"), "a\"b\\c", "\x7f\xc3", "\u2029é", int64(-3), uint64(1<<53))
+	f.Fuzz(func(t *testing.T, data []byte, s1, s2, s3 string, n int64, u uint64) {
+		if ev, err := Decode(data); err == nil {
+			checkEncode(t, ev)
+		}
+		ev := &Event{
+			ID: s1, Gateway: s2, Tap: s3, Conn: s1 + s2, Seq: u, Mono: n,
+			Time:      time.Unix(n%(1<<35), n%1e9).UTC(),
+			Transport: Transport(s2), Direction: Direction(s3), Kind: Kind(s1),
+			Method: s2, Path: s3, Query: s1, Status: int(n), Subprotocol: s3,
+			CloseCode: int(n >> 3), CloseText: s2, Binary: n&1 == 1,
+			Parent: s3, Part: int(n >> 5), Parts: int(u >> 7), Batch: u&1 == 1,
+			Body: data, BodySize: len(data), Truncated: n&2 == 2, BodySHA256: s1,
+			Redacted: u&2 == 2, ParseError: s2, Error: s3,
+		}
+		if n&4 == 4 {
+			ev.Header = map[string]string{s1: s2, s2: s3, "Content-Type": s1}
+			ev.Labels = map[string]string{}
+		}
+		if n&8 == 8 {
+			ev.Labels = map[string]string{s3: s1}
+		}
+		if u&4 == 4 {
+			ev.Janus = &Janus{}
+		}
+		if u&8 == 8 {
+			ev.Janus = &Janus{Janus: s1, Transaction: s2, SessionID: u, HandleID: u >> 1, Sender: u >> 2, DataID: u >> 3,
+				Plugin: s3, PluginKey: s1, PluginValue: s2, PluginError: int(n), ErrorCode: int(n >> 1), ErrorReason: s3,
+				JSEP: s2, HasJSEP: n&16 == 16, OpaqueID: s1, Reason: s3}
+		}
+		if u&16 == 16 {
+			ev.Janus = &Janus{Reason: s3, HasJSEP: true}
+		}
+		if n&32 == 32 {
+			ev.Time = time.Date(int(u%20000)-5000, 1, 2, 3, 4, 5, int(n%1e9), time.FixedZone("x", int(n%100000)))
+		}
+		checkEncode(t, ev)
+	})
+}
+
+// BenchmarkEncodeReference compares Encode with encodeStd on an event with
+// a 3000-byte body, the size of an SDP offer.
+func BenchmarkEncodeReference(b *testing.B) {
+	ev := &Event{ID: "01KAV5Q7RCA1B2C3D4E5F6G7H8", Gateway: "local", Body: make([]byte, 3000)}
+	for i := range ev.Body {
+		ev.Body[i] = "abcdefghijklmnopqrstuvwxyz0123456789 =:\r\n"[i%41]
+	}
+	for name, enc := range map[string]func(*Event) ([]byte, error){"encoding-json": encodeStd, "Encode": Encode} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := enc(ev); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
