@@ -53,6 +53,10 @@ type ConnectOptions struct {
 	// when no server can be reached, and keep trying in the background. The
 	// tap sets it, so that it records while NATS is down.
 	RetryOnFailedConnect bool
+	// InProcess, when set, connects to a server running in this process
+	// through memory instead of a socket (the embedded server sets it:
+	// Server.ConnectOptions); the URL is then only named in logs.
+	InProcess nats.InProcessConnProvider
 	// Logger receives a line for each disconnection and reconnection. Nil
 	// means slog.Default().
 	Logger *slog.Logger
@@ -145,6 +149,9 @@ func Connect(ctx context.Context, serverURL string, opts ConnectOptions) (*nats.
 		no = append(no, nats.ClientCert(opts.CertFile, opts.KeyFile))
 	}
 
+	if opts.InProcess != nil {
+		no = append(no, nats.InProcessServer(opts.InProcess))
+	}
 	nc, err := nats.Connect(serverURL, no...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to nats at %s: %w", where, err)

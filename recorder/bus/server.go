@@ -183,9 +183,15 @@ func (s *Server) ClientURL() string {
 }
 
 // ConnectOptions returns the options that let Connect reach this server:
-// its user and password. Call it after Start.
+// its user and password. Call it after Start. A process that embeds the
+// server connects to it in memory, without loopback TCP (InProcess); other
+// processes use ClientURL and LoadCredentials.
 func (s *Server) ConnectOptions() ConnectOptions {
-	return ConnectOptions{User: s.user, Password: s.pass}
+	o := ConnectOptions{User: s.user, Password: s.pass}
+	if s.srv != nil {
+		o.InProcess = s.srv
+	}
+	return o
 }
 
 // NATS returns the running nats-server, or nil before Start.
