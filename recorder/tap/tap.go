@@ -113,6 +113,7 @@ type Tap struct {
 	mu     sync.Mutex
 	live   map[*wsPair]struct{} // open WebSocket pairs, closed by Shutdown
 	closed bool
+	relays sync.WaitGroup // goroutines relaying the pairs in live, two a pair
 }
 
 // New validates cfg and returns a tap.
@@ -320,6 +321,7 @@ func (t *Tap) Serve(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	t.closeWebSockets()
 	err := srv.Shutdown(sctx)
+	t.waitWebSockets(sctx)
 	<-errc
 	if err != nil {
 		return fmt.Errorf("shut down tap on %s: %w", ln.Addr(), err)

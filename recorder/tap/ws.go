@@ -1,12 +1,14 @@
 package tap
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -29,14 +31,20 @@ const closeGrace = 5 * time.Second
 // among them. The close reason says what happened.
 const CloseBadGateway = 1011
 
-// wsPair is a client WebSocket and its upstream twin.
+// wsPair is a client WebSocket and its upstream twin. Two goroutines relay
+// it, one per direction; whichever of them finishes last closes both sides
+// and lets go of the pair.
 type wsPair struct {
 	t        *Tap
 	conn     *conn
 	tr       schema.Transport
 	client   *websocket.Conn
 	upstream *websocket.Conn
-	once     sync.Once
+	once     sync.Once // shutdown
+
+	ended   atomic.Bool  // a relay has ended; the other is in its grace period
+	running atomic.Int32 // relays not done yet
+	grace   *time.Timer  // closes both sides closeGrace after the first end
 }
 
 // serveWS connects a WebSocket client to the gateway: the upstream
@@ -118,11 +126,10 @@ func (t *Tap) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	t.wsConns.Add(1)
 	t.wsOpen.Add(1)
-	defer func() {
-		t.untrack(p)
-		t.wsOpen.Add(-1)
-	}()
-	p.run()
+	// The relays run on goroutines of their own, and this one returns: an
+	// idle pair then holds two small stacks, not this goroutine's stack,
+	// grown by the handshake, nor the HTTP server's buffers and request.
+	p.start()
 }
 
 // truncateReason keeps a close reason within the 123 bytes a close frame
@@ -134,6 +141,8 @@ func truncateReason(s string) string {
 	return s
 }
 
+// track registers p as open and counts its two relays, unless the tap is
+// shutting down.
 func (t *Tap) track(p *wsPair) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -141,6 +150,7 @@ func (t *Tap) track(p *wsPair) bool {
 		return false
 	}
 	t.live[p] = struct{}{}
+	t.relays.Add(2)
 	return true
 }
 
@@ -164,6 +174,20 @@ func (t *Tap) closeWebSockets() {
 	}
 }
 
+// waitWebSockets waits, until ctx is done, for the relays of the pairs
+// closeWebSockets closed to finish.
+func (t *Tap) waitWebSockets(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		t.relays.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
 // closeEvent records a close frame, or the end of a connection without one.
 func (t *Tap) closeEvent(c *conn, tr schema.Transport, dir schema.Direction, code int, text, errMsg string) {
 	ev := t.newEvent(c, tr, dir, schema.Close)
@@ -171,10 +195,11 @@ func (t *Tap) closeEvent(c *conn, tr schema.Transport, dir schema.Direction, cod
 	t.emit(ev)
 }
 
-// run relays messages both ways until the connection ends. Close frames are
-// relayed too, so that the close handshake runs end to end: each side gets
-// the other's close code and reason.
-func (p *wsPair) run() {
+// start relays messages both ways until the connection ends, on two
+// goroutines it starts and returns. Close frames are relayed too, so that
+// the close handshake runs end to end: each side gets the other's close
+// code and reason.
+func (p *wsPair) start() {
 	relayClose := func(from schema.Direction, to *websocket.Conn) func(int, string) error {
 		return func(code int, text string) error {
 			p.t.closeEvent(p.conn, p.tr, from, code, text, "")
@@ -206,44 +231,60 @@ func (p *wsPair) run() {
 	p.upstream.SetPingHandler(relayControl(websocket.PingMessage, p.client))
 	p.upstream.SetPongHandler(relayControl(websocket.PongMessage, p.client))
 
-	type end struct {
-		failed *websocket.Conn // the side that ended
-		err    error
-	}
-	ends := make(chan end, 2)
-	go func() { f, err := p.relay(p.client, p.upstream, schema.ToGateway); ends <- end{f, err} }()
-	go func() { f, err := p.relay(p.upstream, p.client, schema.ToClient); ends <- end{f, err} }()
+	p.running.Store(2)
+	go p.relayAndEnd(p.client, p.upstream, schema.ToGateway)
+	go p.relayAndEnd(p.upstream, p.client, schema.ToClient)
+}
 
-	first := <-ends
+// relayAndEnd runs one direction of the relay. The first of the two to end
+// tells the other side why, when it was not a close handshake, and gives it
+// closeGrace to finish; the last one closes both sides and lets go of the
+// pair.
+func (p *wsPair) relayAndEnd(src, dst *websocket.Conn, dir schema.Direction) {
+	defer p.t.relays.Done()
+	failed, err := p.relay(src, dst, dir)
+	if p.ended.CompareAndSwap(false, true) {
+		p.firstEnd(failed, err)
+		// Give the other side a moment to finish its half of the handshake.
+		p.grace = time.AfterFunc(closeGrace, func() { p.client.Close(); p.upstream.Close() })
+	}
+	if p.running.Add(-1) > 0 {
+		return
+	}
+	p.grace.Stop()
+	p.client.Close()
+	p.upstream.Close()
+	p.t.untrack(p)
+	p.t.wsOpen.Add(-1)
+}
+
+// firstEnd handles the end of the first relay to end, which failed reading
+// from or writing to failed with err.
+func (p *wsPair) firstEnd(failed *websocket.Conn, err error) {
 	// gorilla reports a connection that ended without a close frame as
 	// close code 1006 (abnormal closure): that is a drop, not a close.
 	var ce *websocket.CloseError
-	if !errors.As(first.err, &ce) || ce.Code == websocket.CloseAbnormalClosure {
-		// One side dropped without a close frame (or broke a limit): record
-		// it and tell the other side with a close frame that says why.
-		from, other := schema.ToGateway, p.upstream
-		code, text := websocket.CloseGoingAway, "janustap: client connection lost"
-		if first.failed == p.upstream {
-			from, other = schema.ToClient, p.client
-			code, text = CloseBadGateway, truncateReason("janustap: gateway connection lost: "+first.err.Error())
-		}
-		if errors.Is(first.err, websocket.ErrReadLimit) {
-			text := fmt.Sprintf("janustap: message over %d bytes", p.t.cfg.MaxBody)
-			p.t.fail(p.conn, p.tr, nil, text)
-			p.t.closeEvent(p.conn, p.tr, schema.ToClient, websocket.CloseMessageTooBig, text, "")
-			p.client.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseMessageTooBig, text), time.Now().Add(time.Second))
-		} else {
-			p.t.closeEvent(p.conn, p.tr, from, websocket.CloseAbnormalClosure, "", first.err.Error())
-		}
-		other.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
-		first.failed.Close()
+	if errors.As(err, &ce) && ce.Code != websocket.CloseAbnormalClosure {
+		return
 	}
-	// Give the other side a moment to finish its half of the handshake.
-	timer := time.AfterFunc(closeGrace, func() { p.client.Close(); p.upstream.Close() })
-	<-ends
-	timer.Stop()
-	p.client.Close()
-	p.upstream.Close()
+	// One side dropped without a close frame (or broke a limit): record it
+	// and tell the other side with a close frame that says why.
+	from, other := schema.ToGateway, p.upstream
+	code, text := websocket.CloseGoingAway, "janustap: client connection lost"
+	if failed == p.upstream {
+		from, other = schema.ToClient, p.client
+		code, text = CloseBadGateway, truncateReason("janustap: gateway connection lost: "+err.Error())
+	}
+	if errors.Is(err, websocket.ErrReadLimit) {
+		text := fmt.Sprintf("janustap: message over %d bytes", p.t.cfg.MaxBody)
+		p.t.fail(p.conn, p.tr, nil, text)
+		p.t.closeEvent(p.conn, p.tr, schema.ToClient, websocket.CloseMessageTooBig, text, "")
+		p.client.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseMessageTooBig, text), time.Now().Add(time.Second))
+	} else {
+		p.t.closeEvent(p.conn, p.tr, from, websocket.CloseAbnormalClosure, "", err.Error())
+	}
+	other.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
+	failed.Close()
 }
 
 // relay reads messages from src and writes them to dst, recording each
