@@ -72,7 +72,7 @@ func (db *DB) Apply(ctx context.Context, batch []Item) error {
 }
 
 // applyOn applies a batch on the writer's driver connection.
-func (db *DB) applyOn(ctx context.Context, dc driver.Conn, batch []Item) (*applier, error) {
+func (db *DB) applyOn(ctx context.Context, dc driver.Conn, batch []Item) (_ *applier, err error) {
 	// Statements run without cancellation (go-sqlite3 would watch the
 	// context of each); the batch checks ctx between events instead.
 	sctx := context.WithoutCancel(ctx)
@@ -90,11 +90,18 @@ func (db *DB) applyOn(ctx context.Context, dc driver.Conn, batch []Item) (*appli
 			tx.Rollback()
 		}
 	}()
-	a, err := newApplier(sctx, dc)
+	st, err := db.statements(sctx, dc)
 	if err != nil {
 		return nil, fmt.Errorf("apply batch: %w", err)
 	}
-	defer a.close()
+	defer func() {
+		if err != nil {
+			// Prepare them again for the next batch, should the failure
+			// have been the connection's.
+			db.closeStatements()
+		}
+	}()
+	a := newApplier(sctx, st)
 	if _, err := a.getProgress.queryRow(sctx, nil, func(r scanner) error { return r.Scan(nInt(&a.last)) }); err != nil {
 		return nil, fmt.Errorf("apply batch: read last applied sequence: %w", err)
 	}
@@ -204,14 +211,7 @@ type gatewayDelta struct {
 // not depend on where the stream was cut into batches.
 type applier struct {
 	ctx context.Context
-
-	insertEvent, stampSession, stampHandle               *rawStmt
-	getSession, getHandle, getTx, getTxByKey, getEventID *rawStmt
-	countSession, countHandle, getSourced                *rawStmt
-	insSession, insHandle, insTx, putGateway             *rawStmt
-	setSession, setHandle, setTx                         *rawStmt
-	getProgress, putProgress                             *rawStmt
-	all                                                  []*rawStmt
+	*statements
 
 	sessions map[sessionKey]*sessionRow // nil: not in the database either
 	handles  map[handleKey]*handleRow
@@ -224,60 +224,104 @@ type applier struct {
 	skipped, inserted, duplicates, undecodable int64
 }
 
-func newApplier(ctx context.Context, dc driver.Conn) (*applier, error) {
-	a := &applier{
-		ctx:      ctx,
-		sessions: make(map[sessionKey]*sessionRow),
-		handles:  make(map[handleKey]*handleRow),
-		txs:      make(map[int64]*txRow),
-		txIDs:    make(map[string]int64),
-		txKeys:   make(map[txKey]*txList),
-		gateways: make(map[string]*gatewayDelta),
+func newApplier(ctx context.Context, st *statements) *applier {
+	return &applier{
+		ctx:        ctx,
+		statements: st,
+		sessions:   make(map[sessionKey]*sessionRow),
+		handles:    make(map[handleKey]*handleRow),
+		txs:        make(map[int64]*txRow),
+		txIDs:      make(map[string]int64),
+		txKeys:     make(map[txKey]*txList),
+		gateways:   make(map[string]*gatewayDelta),
 	}
-	stmts := []struct {
+}
+
+// statements are the statements Apply runs, prepared on the writer's
+// connection by the first batch and kept for the next ones: preparing them
+// for every batch cost more than applying a small batch.
+type statements struct {
+	conn driver.Conn // the connection they are prepared on
+
+	insertEvent, stampSession, stampHandle               *rawStmt
+	getSession, getHandle, getTx, getTxByKey, getEventID *rawStmt
+	countSession, countHandle, getSourced                *rawStmt
+	insSession, insHandle, insTx, putGateway             *rawStmt
+	setSession, setHandle, setTx                         *rawStmt
+	getProgress, putProgress                             *rawStmt
+	all                                                  []*rawStmt
+}
+
+// statements returns Apply's statements on dc, preparing them when they
+// are not prepared on it. The caller holds db.mu.
+func (db *DB) statements(ctx context.Context, dc driver.Conn) (*statements, error) {
+	if db.stmts != nil && db.stmts.conn == dc {
+		return db.stmts, nil
+	}
+	db.closeStatements()
+	st, err := prepareStatements(ctx, dc)
+	if err != nil {
+		return nil, err
+	}
+	db.stmts = st
+	return st, nil
+}
+
+// closeStatements closes Apply's statements, if prepared. The caller holds
+// db.mu.
+func (db *DB) closeStatements() {
+	if db.stmts != nil {
+		db.stmts.close()
+		db.stmts = nil
+	}
+}
+
+func prepareStatements(ctx context.Context, dc driver.Conn) (*statements, error) {
+	st := &statements{conn: dc}
+	list := []struct {
 		s   **rawStmt
 		sql string
 	}{
-		{&a.insertEvent, insertEventSQL},
-		{&a.stampSession, "UPDATE events SET session_id = ? WHERE stream_seq = ?"},
-		{&a.stampHandle, "UPDATE events SET handle_id = ? WHERE stream_seq = ?"},
-		{&a.getSession, "SELECT " + sessionCols + " FROM sessions WHERE gateway = ? AND session_id = ?"},
-		{&a.getHandle, "SELECT " + handleCols + " FROM handles WHERE gateway = ? AND handle_id = ?"},
-		{&a.getTx, "SELECT " + txCols + " FROM transactions WHERE request_seq = ?"},
+		{&st.insertEvent, insertEventSQL},
+		{&st.stampSession, "UPDATE events SET session_id = ? WHERE stream_seq = ?"},
+		{&st.stampHandle, "UPDATE events SET handle_id = ? WHERE stream_seq = ?"},
+		{&st.getSession, "SELECT " + sessionCols + " FROM sessions WHERE gateway = ? AND session_id = ?"},
+		{&st.getHandle, "SELECT " + handleCols + " FROM handles WHERE gateway = ? AND handle_id = ?"},
+		{&st.getTx, "SELECT " + txCols + " FROM transactions WHERE request_seq = ?"},
 		// The requests carrying a transaction, through the index of events.
 		// No ORDER BY: SQLite sorts even an empty result, at several times
 		// the cost of the lookup; candidates sorts the few rows.
-		{&a.getTxByKey, "SELECT stream_seq FROM events WHERE gateway = ? AND tx = ? AND request_seq = stream_seq"},
-		{&a.getEventID, "SELECT stream_seq FROM events WHERE id = ?"},
-		{&a.countSession, "SELECT count(*), coalesce(sum(" + isErrorSQL + "), 0), min(time), max(time) FROM events WHERE gateway = ? AND session_id = ? AND transport IN ('http', 'ws')"},
-		{&a.countHandle, "SELECT count(*), coalesce(sum(" + isErrorSQL + "), 0), min(time), max(time) FROM events WHERE gateway = ? AND handle_id = ? AND transport IN ('http', 'ws')"},
-		{&a.getSourced, "SELECT session_id FROM sessions INDEXED BY sessions_source " +
+		{&st.getTxByKey, "SELECT stream_seq FROM events WHERE gateway = ? AND tx = ? AND request_seq = stream_seq"},
+		{&st.getEventID, "SELECT stream_seq FROM events WHERE id = ?"},
+		{&st.countSession, "SELECT count(*), coalesce(sum(" + isErrorSQL + "), 0), min(time), max(time) FROM events WHERE gateway = ? AND session_id = ? AND transport IN ('http', 'ws')"},
+		{&st.countHandle, "SELECT count(*), coalesce(sum(" + isErrorSQL + "), 0), min(time), max(time) FROM events WHERE gateway = ? AND handle_id = ? AND transport IN ('http', 'ws')"},
+		{&st.getSourced, "SELECT session_id FROM sessions INDEXED BY sessions_source " +
 			"WHERE gateway = ? AND source_conn = ? AND source_conn IS NOT NULL AND ended IS NULL"},
-		{&a.insSession, insertSQL("sessions", sessionCols)},
-		{&a.insHandle, insertSQL("handles", handleCols)},
-		{&a.insTx, insertSQL("transactions", txCols)},
-		{&a.setSession, updateSQL("sessions", sessionCols, "gateway", "session_id")},
-		{&a.setHandle, updateSQL("handles", handleCols, "gateway", "handle_id")},
-		{&a.setTx, updateSQL("transactions", txCols, "request_seq")},
-		{&a.putGateway, putGatewaySQL},
-		{&a.getProgress, "SELECT last_seq FROM progress"},
-		{&a.putProgress, "UPDATE progress SET last_seq = ?, events = events + ?, duplicates = duplicates + ?, " +
+		{&st.insSession, insertSQL("sessions", sessionCols)},
+		{&st.insHandle, insertSQL("handles", handleCols)},
+		{&st.insTx, insertSQL("transactions", txCols)},
+		{&st.setSession, updateSQL("sessions", sessionCols, "gateway", "session_id")},
+		{&st.setHandle, updateSQL("handles", handleCols, "gateway", "handle_id")},
+		{&st.setTx, updateSQL("transactions", txCols, "request_seq")},
+		{&st.putGateway, putGatewaySQL},
+		{&st.getProgress, "SELECT last_seq FROM progress"},
+		{&st.putProgress, "UPDATE progress SET last_seq = ?, events = events + ?, duplicates = duplicates + ?, " +
 			"undecodable = undecodable + ?"},
 	}
-	for _, st := range stmts {
-		s, err := prepareRaw(ctx, dc, st.sql)
+	for _, l := range list {
+		s, err := prepareRaw(ctx, dc, l.sql)
 		if err != nil {
-			a.close()
+			st.close()
 			return nil, err
 		}
-		*st.s = s
-		a.all = append(a.all, s)
+		*l.s = s
+		st.all = append(st.all, s)
 	}
-	return a, nil
+	return st, nil
 }
 
-func (a *applier) close() {
-	for _, s := range a.all {
+func (st *statements) close() {
+	for _, s := range st.all {
 		s.close()
 	}
 }

@@ -60,7 +60,8 @@ type DB struct {
 	r *sql.DB // a pool of read-only connections for queries
 	c *sql.DB // the checkpointer's connection
 
-	mu sync.Mutex // serialises Apply
+	mu    sync.Mutex  // serialises Apply
+	stmts *statements // Apply's, prepared on w; guarded by mu
 
 	checkpoint chan struct{} // Apply asks the checkpointer to run
 	cancel     context.CancelFunc
@@ -225,6 +226,11 @@ func (db *DB) Close() error {
 		db.wg.Wait()
 		db.cancel = nil
 	}
+	// Finalized before their connection closes, which would otherwise
+	// stay open until they were.
+	db.mu.Lock()
+	db.closeStatements()
+	db.mu.Unlock()
 	var errs []error
 	if db.c != nil {
 		if err := db.c.Close(); err != nil {

@@ -601,6 +601,11 @@ func TestApplySkips(t *testing.T) {
 	if last, err := db.LastSeq(ctx); err != nil || last != 5 {
 		t.Errorf("LastSeq after failed batches = %d, %v; want 5", last, err)
 	}
+	// The statements Apply keeps are prepared again after a failed batch.
+	apply(t, db, []Item{{StreamSeq: 6, Event: all[3].Event}})
+	if p, err := db.Progress(ctx); err != nil || p.LastSeq != 6 || p.Events != 4 {
+		t.Errorf("progress after a batch that followed failed ones: %+v, %v; want last_seq 6, 4 events", p, err)
+	}
 }
 
 // TestClaim follows a session whose WebSocket closed and that another
