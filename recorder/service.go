@@ -20,6 +20,10 @@ import (
 	"github.com/janustap/janustap/recorder/tap"
 )
 
+// RecorderNice is the nice value of the thread that writes the SQLite
+// projection beside the tap (see Run).
+const RecorderNice = 10
+
 // URLFile is the file in the data directory where `serve` writes the URL of
 // its embedded NATS server, so that the other commands find the same log.
 const URLFile = "nats-url"
@@ -179,7 +183,16 @@ func Run(ctx context.Context, cfg Config) error {
 			return fmt.Errorf("jetstream: %w", err)
 		}
 		proj := &Projector{JS: js, Stream: cfg.Stream, DB: db, Logger: log}
-		wg.Go(func() { proj.RunForever(ctx) })
+		wg.Go(func() {
+			// Recording must never slow signaling down: the projection
+			// runs on a thread of its own at a lower priority, so that on a
+			// busy machine the tap's forwarding comes first and the
+			// recorder catches up when there is time.
+			if err := lowerThreadPriority(RecorderNice); err != nil {
+				log.Warn("recorder runs at the tap's priority", "err", err)
+			}
+			proj.RunForever(ctx)
+		})
 		log.Info("recorder running", "db", dbPath)
 	}
 
