@@ -185,18 +185,19 @@ func New(cfg Config) (*Tap, error) {
 	}
 	t.transport = transport
 	// Idle WebSockets should cost little: write buffers come from pools and
-	// are held only while a message is written; the client side reads
-	// through the buffer the HTTP server already made (ReadBufferSize 0),
-	// and the upstream side through a small one (a longer message is read
-	// in several chunks).
+	// are held only while a message is written, and each side reads through
+	// a small buffer of its own (a longer message is read in several
+	// chunks). The client side does not keep the 4 KiB buffer the HTTP
+	// server read the request with.
 	t.dialer = &websocket.Dialer{
 		HandshakeTimeout: 10 * time.Second,
-		ReadBufferSize:   1024,
+		ReadBufferSize:   wsReadBuffer,
 		WriteBufferSize:  4096,
 		WriteBufferPool:  &sync.Pool{},
 	}
 	t.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
+		ReadBufferSize:   wsReadBuffer,
 		WriteBufferSize:  4096,
 		WriteBufferPool:  &sync.Pool{},
 		CheckOrigin:      func(*http.Request) bool { return true }, // Janus checks nothing either

@@ -31,6 +31,11 @@ const closeGrace = 5 * time.Second
 // among them. The close reason says what happened.
 const CloseBadGateway = 1011
 
+// wsReadBuffer is the size of the read buffer of each side of a pair, in
+// bytes. An idle pair holds two; a message is read in pieces this size,
+// or straight into the message when the buffer is empty.
+const wsReadBuffer = 512
+
 // wsPair is a client WebSocket and its upstream twin. Two goroutines relay
 // it, one per direction; whichever of them finishes last closes both sides
 // and lets go of the pair.
