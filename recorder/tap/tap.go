@@ -68,8 +68,9 @@ type Config struct {
 	// reuse. Every held long-poll needs its own connection, so this should
 	// exceed the number of concurrent clients. Zero means 1024.
 	MaxIdleConns int
-	// Transport carries HTTP requests to Janus. Nil means an http.Transport
-	// sized by MaxIdleConns.
+	// Transport carries HTTP requests to Janus. Nil means the tap's own
+	// pool of keep-alive connections for http:// (see connPool) and an
+	// http.Transport for https://, both sized by MaxIdleConns.
 	Transport http.RoundTripper
 	// Logger receives warnings; nil means slog.Default().
 	Logger *slog.Logger
@@ -99,7 +100,8 @@ type Tap struct {
 	janusWS, adminWS     string
 	adminPrefix          string
 	transport            http.RoundTripper
-	dialer               *websocket.Dialer
+	dialer               *websocket.Dialer // for ws: URLs
+	tlsDialer            *websocket.Dialer // for wss: URLs
 	upgrader             websocket.Upgrader
 
 	conns      atomic.Uint64 // connection ids handed out
@@ -174,13 +176,16 @@ func New(cfg Config) (*Tap, error) {
 	}
 	transport := cfg.Transport
 	if transport == nil {
-		transport = &http.Transport{
-			Proxy:               nil, // the gateway is reached directly, never via HTTP_PROXY
-			DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConns:        cfg.MaxIdleConns,
-			MaxIdleConnsPerHost: cfg.MaxIdleConns,
-			IdleConnTimeout:     90 * time.Second,
-			DisableCompression:  true, // forward bodies as Janus wrote them
+		transport = &upstreamTransport{
+			plain: newConnPool(cfg.MaxIdleConns),
+			tls: &http.Transport{
+				Proxy:               nil, // the gateway is reached directly, never via HTTP_PROXY
+				DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+				MaxIdleConns:        cfg.MaxIdleConns,
+				MaxIdleConnsPerHost: cfg.MaxIdleConns,
+				IdleConnTimeout:     90 * time.Second,
+				DisableCompression:  true, // forward bodies as Janus wrote them
+			},
 		}
 	}
 	t.transport = transport
@@ -188,13 +193,17 @@ func New(cfg Config) (*Tap, error) {
 	// are held only while a message is written, and each side reads through
 	// a small buffer of its own (a longer message is read in several
 	// chunks). The client side does not keep the 4 KiB buffer the HTTP
-	// server read the request with.
-	t.dialer = &websocket.Dialer{
+	// server read the request with. Both sides are read through a
+	// relayConn (see wsRelay), except an upstream reached through TLS.
+	t.tlsDialer = &websocket.Dialer{
 		HandshakeTimeout: 10 * time.Second,
 		ReadBufferSize:   wsReadBuffer,
 		WriteBufferSize:  4096,
 		WriteBufferPool:  &sync.Pool{},
 	}
+	plain := *t.tlsDialer
+	plain.NetDialContext = dialRelayConn
+	t.dialer = &plain
 	t.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
 		ReadBufferSize:   wsReadBuffer,
@@ -322,6 +331,9 @@ func (t *Tap) Serve(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	t.closeWebSockets()
 	err := srv.Shutdown(sctx)
+	if ci, ok := t.transport.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
 	t.waitWebSockets(sctx)
 	<-errc
 	if err != nil {
