@@ -1,12 +1,14 @@
 package tap
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,9 +38,9 @@ const CloseBadGateway = 1011
 // or straight into the message when the buffer is empty.
 const wsReadBuffer = 512
 
-// wsPair is a client WebSocket and its upstream twin. Two goroutines relay
-// it, one per direction; whichever of them finishes last closes both sides
-// and lets go of the pair.
+// wsPair is a client WebSocket and its upstream twin, relayed one way by
+// toGateway and the other by toClient. Whichever relay ends last closes
+// both sides and lets go of the pair.
 type wsPair struct {
 	t        *Tap
 	conn     *conn
@@ -47,9 +49,23 @@ type wsPair struct {
 	upstream *websocket.Conn
 	once     sync.Once // shutdown
 
-	ended   atomic.Bool  // a relay has ended; the other is in its grace period
+	toGateway, toClient wsRelay
+
+	first   atomic.Bool  // a relay has ended; the other is in its grace period
 	running atomic.Int32 // relays not done yet
 	grace   *time.Timer  // closes both sides closeGrace after the first end
+}
+
+// wsRelay is one direction of a pair. One goroutine at a time runs it: an
+// idle relay waits for its next message in wait, on a goroutine that has
+// done nothing else, so that its stack is still the smallest there is; the
+// goroutine that relays the message hands the next wait to a new one.
+type wsRelay struct {
+	p        *wsPair
+	src, dst *websocket.Conn
+	rc       *relayConn // under src's read buffer; nil when src is read through TLS
+	dir      schema.Direction
+	read     uint64 // messages read from src
 }
 
 // serveWS connects a WebSocket client to the gateway: the upstream
@@ -92,7 +108,11 @@ func (t *Tap) serveWS(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	hdr.Set("Sec-WebSocket-Protocol", proto)
-	upstream, resp, dialErr := t.dialer.DialContext(r.Context(), target, hdr)
+	dialer := t.dialer
+	if strings.HasPrefix(target, "wss:") {
+		dialer = t.tlsDialer
+	}
+	upstream, resp, dialErr := dialer.DialContext(r.Context(), target, hdr)
 
 	respHdr := http.Header{}
 	if resp != nil {
@@ -102,7 +122,7 @@ func (t *Tap) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	up := t.upgrader
 	up.Subprotocols = []string{proto}
-	client, err := up.Upgrade(w, r, respHdr)
+	client, err := up.Upgrade(hijacker{w}, r, respHdr)
 	if err != nil {
 		// Upgrade has answered the client with an HTTP error already.
 		t.emit(open)
@@ -125,6 +145,10 @@ func (t *Tap) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 
 	p := &wsPair{t: t, conn: c, tr: tr, client: client, upstream: upstream}
+	p.toGateway = wsRelay{p: p, src: client, dst: upstream, dir: schema.ToGateway}
+	p.toClient = wsRelay{p: p, src: upstream, dst: client, dir: schema.ToClient}
+	p.toGateway.rc, _ = client.NetConn().(*relayConn)
+	p.toClient.rc, _ = upstream.NetConn().(*relayConn)
 	if !t.track(p) {
 		p.shutdown(websocket.CloseGoingAway, "janustap: shutting down")
 		return
@@ -135,6 +159,30 @@ func (t *Tap) serveWS(w http.ResponseWriter, r *http.Request) {
 	// idle pair then holds two small stacks, not this goroutine's stack,
 	// grown by the handshake, nor the HTTP server's buffers and request.
 	p.start()
+}
+
+// hijacker hands gorilla's Upgrade the client's connection as a relayConn.
+type hijacker struct{ http.ResponseWriter }
+
+// Hijack takes the connection over from the HTTP server.
+func (h hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	return &relayConn{Conn: nc, frames: frameScanner{atEnd: true}}, brw, nil
+}
+
+// dialRelayConn connects to the gateway for a websocket.Dialer and returns
+// the connection as a relayConn, which skips the HTTP answer to the
+// handshake before it follows the frames.
+func dialRelayConn(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &relayConn{Conn: c, frames: frameScanner{inHead: true}}, nil
 }
 
 // truncateReason keeps a close reason within the 123 bytes a close frame
@@ -237,18 +285,52 @@ func (p *wsPair) start() {
 	p.upstream.SetPongHandler(relayControl(websocket.PongMessage, p.client))
 
 	p.running.Store(2)
-	go p.relayAndEnd(p.client, p.upstream, schema.ToGateway)
-	go p.relayAndEnd(p.upstream, p.client, schema.ToClient)
+	go p.toGateway.wait()
+	go p.toClient.wait()
 }
 
-// relayAndEnd runs one direction of the relay. The first of the two to end
-// tells the other side why, when it was not a close handshake, and gives it
+// wait starts every goroutine of r: it waits, with nothing else on its
+// stack, until src has bytes to read, then relays them.
+func (r *wsRelay) wait() {
+	if r.rc != nil && r.rc.drained(r.read) {
+		r.rc.readAhead()
+	}
+	r.pump()
+}
+
+// pump reads messages from src and writes them to dst, recording each
+// before it is written, until everything src has received is read: then
+// it starts a new goroutine to wait for more and returns. Reading and
+// recording a message grows a goroutine's stack, which keeps its size
+// after; waiting needs the smallest. pump also returns when the relay ends.
+func (r *wsRelay) pump() {
+	for {
+		typ, data, err := r.src.ReadMessage()
+		if err != nil {
+			r.p.ended(r.src, err)
+			return
+		}
+		r.read++
+		r.p.record(data, typ == websocket.BinaryMessage, r.dir)
+		if err := r.dst.WriteMessage(typ, data); err != nil {
+			r.p.ended(r.dst, fmt.Errorf("relay %s message: %w", r.dir, err))
+			return
+		}
+		if r.rc != nil && r.rc.drained(r.read) {
+			go r.wait()
+			return
+		}
+	}
+}
+
+// ended is called by each relay once, when it ends because reading from or
+// writing to failed went wrong with err. The first of the two to end tells
+// the other side why, when it was not a close handshake, and gives it
 // closeGrace to finish; the last one closes both sides and lets go of the
 // pair.
-func (p *wsPair) relayAndEnd(src, dst *websocket.Conn, dir schema.Direction) {
+func (p *wsPair) ended(failed *websocket.Conn, err error) {
 	defer p.t.relays.Done()
-	failed, err := p.relay(src, dst, dir)
-	if p.ended.CompareAndSwap(false, true) {
+	if p.first.CompareAndSwap(false, true) {
 		p.firstEnd(failed, err)
 		// Give the other side a moment to finish its half of the handshake.
 		p.grace = time.AfterFunc(closeGrace, func() { p.client.Close(); p.upstream.Close() })
@@ -292,21 +374,6 @@ func (p *wsPair) firstEnd(failed *websocket.Conn, err error) {
 	failed.Close()
 }
 
-// relay reads messages from src and writes them to dst, recording each
-// before it is written. It returns the side that ended the relay and why.
-func (p *wsPair) relay(src, dst *websocket.Conn, dir schema.Direction) (*websocket.Conn, error) {
-	for {
-		typ, data, err := src.ReadMessage()
-		if err != nil {
-			return src, err
-		}
-		p.record(data, typ == websocket.BinaryMessage, dir)
-		if err := dst.WriteMessage(typ, data); err != nil {
-			return dst, fmt.Errorf("relay %s message: %w", dir, err)
-		}
-	}
-}
-
 // record emits the events of one message: one per JSON value it holds.
 func (p *wsPair) record(data []byte, binary bool, dir schema.Direction) {
 	parts, _ := schema.SplitObjects(data)
@@ -339,4 +406,127 @@ func (p *wsPair) shutdown(code int, reason string) {
 		p.client.Close()
 		p.upstream.Close()
 	})
+}
+
+// relayConn is one side of a pair, under gorilla's read buffer. It follows
+// the frames it hands that buffer, so that a relay can tell when every
+// message received has been read, and it reads a byte ahead when asked, so
+// that a relay can wait for the next message with little on its stack:
+// waiting in gorilla's ReadMessage takes just over the 2 KiB a goroutine
+// starts with, and an idle relay then holds 4 KiB.
+type relayConn struct {
+	net.Conn
+	frames   frameScanner
+	ahead    [1]byte
+	held     bool  // ahead holds a byte read but not handed on yet
+	aheadErr error // what the read ahead failed with, handed on after the byte
+}
+
+// Read hands on the byte read ahead, then the error of the read ahead, and
+// reads from the connection once both are handed on.
+func (c *relayConn) Read(p []byte) (n int, err error) {
+	switch {
+	case c.held && len(p) > 0:
+		p[0], c.held = c.ahead[0], false
+		n = 1
+	case c.aheadErr != nil:
+		err, c.aheadErr = c.aheadErr, nil
+	default:
+		n, err = c.Conn.Read(p)
+	}
+	c.frames.scan(p[:n])
+	return n, err
+}
+
+// readAhead waits until the connection has a byte to read, or fails, and
+// keeps what it got for Read.
+func (c *relayConn) readAhead() {
+	n, err := c.Conn.Read(c.ahead[:])
+	c.held, c.aheadErr = n > 0, err
+}
+
+// drained reports whether everything read from the connection has been
+// read out of the buffer above it, by a reader that has read n messages.
+func (c *relayConn) drained(n uint64) bool {
+	return !c.held && c.aheadErr == nil && c.frames.atEnd && c.frames.messages == n
+}
+
+// frameScanner follows the WebSocket frames in a stream of bytes (RFC 6455,
+// section 5.2): it counts the data messages whose last frame it has seen
+// whole, and knows whether the stream so far ends with one. It can first
+// skip the HTTP response head that opened the stream.
+type frameScanner struct {
+	inHead   bool   // in the HTTP response head
+	line     int    // bytes on the current line of the head, CR aside
+	pos      int    // bytes of the current frame's header seen; 0 between frames
+	size     int    // length of the current frame's header, once its second byte is seen
+	ext      int    // bytes of extended payload length in that header: 0, 2 or 8
+	last     bool   // the current frame ends a data message: FIN set, opcode below 8
+	left     uint64 // payload bytes of the current frame to come; in its header, the length so far
+	messages uint64 // data messages seen whole
+	atEnd    bool   // the stream so far ends with a whole data message, or at the first frame
+}
+
+// scan follows the frames through the next bytes of the stream.
+func (s *frameScanner) scan(b []byte) {
+	for len(b) > 0 {
+		if s.inHead {
+			switch b[0] {
+			case '\n':
+				if s.line == 0 {
+					s.inHead, s.atEnd = false, true
+				}
+				s.line = 0
+			case '\r':
+			default:
+				s.line++
+			}
+			b = b[1:]
+			continue
+		}
+		if s.pos > 0 && s.pos == s.size { // in the payload
+			n := min(uint64(len(b)), s.left)
+			s.left -= n
+			b = b[n:]
+			if s.left == 0 {
+				s.endFrame()
+			}
+			continue
+		}
+		c := b[0]
+		b = b[1:]
+		s.atEnd = false
+		switch s.pos {
+		case 0:
+			s.last = c&0x80 != 0 && c&0x0f < 8
+		case 1:
+			s.size, s.ext, s.left = 2, 0, uint64(c&0x7f)
+			switch s.left {
+			case 126:
+				s.ext, s.left = 2, 0
+			case 127:
+				s.ext, s.left = 8, 0
+			}
+			s.size += s.ext
+			if c&0x80 != 0 {
+				s.size += 4 // masking key
+			}
+		default:
+			if s.pos-2 < s.ext {
+				s.left = s.left<<8 | uint64(c)
+			}
+		}
+		s.pos++
+		if s.pos == s.size && s.left == 0 {
+			s.endFrame()
+		}
+	}
+}
+
+func (s *frameScanner) endFrame() {
+	if s.last {
+		s.messages++
+		s.atEnd = true
+	}
+	s.pos, s.size = 0, 0
 }
