@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
@@ -39,6 +40,9 @@ const walCheckpointBackstop = 16384
 // another process before it fails with SQLITE_BUSY.
 const DefaultBusyTimeout = 5 * time.Second
 
+// DefaultCheckpointInterval is the least time between two checkpoints.
+const DefaultCheckpointInterval = 250 * time.Millisecond
+
 // DB is the SQLite projection of the event log. Create it with NewDB and set
 // the fields before Open.
 type DB struct {
@@ -55,6 +59,13 @@ type DB struct {
 	// BusyTimeout is how long to wait for a lock held by another process.
 	// Zero means DefaultBusyTimeout.
 	BusyTimeout time.Duration
+	// CheckpointInterval is the least time between two checkpoints of the
+	// WAL into the database file, which the DB runs in the background once
+	// Apply has written. A checkpoint copies each page changed since the
+	// last one and syncs both files: after every batch of a projector that
+	// keeps up (a batch per 20 ms), it cost more than the batches. Zero
+	// means DefaultCheckpointInterval; negative, after every batch.
+	CheckpointInterval time.Duration
 
 	w *sql.DB // the single writer connection: migrations and Apply
 	r *sql.DB // a pool of read-only connections for queries
@@ -63,9 +74,10 @@ type DB struct {
 	mu    sync.Mutex  // serialises Apply
 	stmts *statements // Apply's, prepared on w; guarded by mu
 
-	checkpoint chan struct{} // Apply asks the checkpointer to run
-	cancel     context.CancelFunc
-	wg         sync.WaitGroup
+	checkpoint  chan struct{} // Apply asks the checkpointer to run
+	checkpoints atomic.Int64  // checkpoints run, for tests
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
 }
 
 // NewDB returns a DB for the file at path, with the default clock and logger.
@@ -92,6 +104,9 @@ func (db *DB) Open(ctx context.Context) (err error) {
 	}
 	if db.BusyTimeout == 0 {
 		db.BusyTimeout = DefaultBusyTimeout
+	}
+	if db.CheckpointInterval == 0 {
+		db.CheckpointInterval = DefaultCheckpointInterval
 	}
 	if err := createFile(db.Path); err != nil {
 		return fmt.Errorf("open store %s: %w", db.Path, err)
@@ -149,7 +164,8 @@ func (db *DB) Open(ctx context.Context) (err error) {
 	}
 	// Checkpoints (copying the WAL into the database file, with fsyncs)
 	// run in the checkpointer, on another connection and core, rather than
-	// in the commit of a batch. The writer keeps a backstop.
+	// in the commit of a batch. The writer keeps a backstop, far more than
+	// Apply writes in a CheckpointInterval.
 	// journal_size_limit makes SQLite shrink a WAL that grew large (a long
 	// export kept the checkpointer from catching up) once it starts over.
 	if _, err := db.w.ExecContext(ctx, fmt.Sprintf("PRAGMA wal_autocheckpoint = %d; PRAGMA journal_size_limit = %d",
@@ -182,18 +198,31 @@ func (db *DB) Open(ctx context.Context) (err error) {
 	return nil
 }
 
-// checkpointer copies the WAL into the database file after each batch, in
-// PASSIVE mode: it never waits for, nor blocks, the writer or readers.
+// checkpointer copies the WAL into the database file when Apply has
+// written, at most once per CheckpointInterval, in PASSIVE mode: it never
+// waits for, nor blocks, the writer or readers.
 func (db *DB) checkpointer(ctx context.Context) {
+	var last time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-db.checkpoint:
 		}
+		if wait := db.CheckpointInterval - db.Now().Sub(last); wait > 0 && !last.IsZero() {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		last = db.Now()
 		if _, err := db.c.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)"); err != nil && ctx.Err() == nil {
 			db.Logger.Warn("store checkpoint failed", "path", db.Path, "err", err)
 		}
+		db.checkpoints.Add(1)
 	}
 }
 

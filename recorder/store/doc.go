@@ -18,8 +18,11 @@
 // One file in WAL mode (synchronous=NORMAL), mode 0600. Apply writes through
 // a single connection, in one transaction per batch; queries use a separate
 // pool of read-only connections and see the last committed batch. A
-// goroutine of the DB checkpoints the WAL into the file after each batch, on
-// its own connection, so that batches do not wait for it. The schema lives
+// goroutine of the DB checkpoints the WAL into the file after batches, at
+// most every CheckpointInterval (250 ms), on its own connection, so that
+// batches do not wait for it. A commit does not sync the WAL: a crash of
+// the machine may lose the last batches, never part of one, and the
+// projection resumes after the last batch it kept. The schema lives
 // in migrations/*.sql, embedded; Open applies those not applied yet, each in
 // its own transaction, and keeps the count in PRAGMA user_version. There are
 // no foreign keys: every row is derived from events and the tests check that

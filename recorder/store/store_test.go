@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/schema"
 )
 
@@ -147,6 +148,46 @@ func TestOpen(t *testing.T) {
 	}
 	if err := newer.Close(); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestCheckpointInterval checks that the checkpointer runs at most once per
+// CheckpointInterval however many batches are applied, and that it runs
+// after the last one.
+func TestCheckpointInterval(t *testing.T) {
+	ctx := t.Context()
+	all := items(1, newScenario().events)
+	for _, tc := range []struct {
+		name     string
+		interval time.Duration
+		most     int64 // checkpoints at most after the batches
+	}{
+		{"hour", time.Hour, 1},            // the first batch's checkpoint runs at once
+		{"none", -1, int64(len(all) / 3)}, // one per batch
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := NewDB(filepath.Join(t.TempDir(), "janustap.db"))
+			db.Logger = slog.New(slog.DiscardHandler)
+			db.CheckpointInterval = tc.interval
+			if err := db.Open(ctx); err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			for start := 0; start+3 <= len(all); start += 3 {
+				apply(t, db, all[start:start+3])
+			}
+			if n := db.checkpoints.Load(); n > tc.most {
+				t.Errorf("%d checkpoints after %d batches, want at most %d", n, len(all)/3, tc.most)
+			}
+			// The checkpointer runs after the last batch: the first
+			// checkpoint, or, with no interval, the last one asked for.
+			janustest.WaitFor(t, 10*time.Second, func() error {
+				if db.checkpoints.Load() == 0 {
+					return errors.New("no checkpoint after the batches")
+				}
+				return nil
+			})
+		})
 	}
 }
 
