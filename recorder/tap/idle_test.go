@@ -1,8 +1,6 @@
 package tap_test
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"net"
 	"net/http/httptest"
@@ -71,7 +69,7 @@ func BenchmarkIdleWebSocket(b *testing.B) {
 	b.ReportAllocs()
 	base := memStats()
 	for b.Loop() {
-		c, err := dialIdle(addr)
+		c, _, err := dialRaw(addr)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -97,34 +95,4 @@ func memStats() runtime.MemStats {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return m
-}
-
-// dialIdle opens a janus-protocol WebSocket to addr and returns its bare
-// connection, once the 101 answer has been read.
-func dialIdle(addr string) (net.Conn, error) {
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"+
-		"Sec-WebSocket-Protocol: janus-protocol\r\n\r\n", addr)
-	// The answer ends the handshake; nothing follows it until the client
-	// speaks, so reading to its blank line leaves nothing unread.
-	r := bufio.NewReaderSize(c, 256)
-	status, err := r.ReadSlice('\n')
-	if err != nil || !bytes.HasPrefix(status, []byte("HTTP/1.1 101 ")) {
-		c.Close()
-		return nil, fmt.Errorf("websocket handshake: %q, %v", status, err)
-	}
-	for {
-		line, err := r.ReadSlice('\n')
-		if err != nil {
-			c.Close()
-			return nil, fmt.Errorf("websocket handshake: %w", err)
-		}
-		if len(line) <= 2 {
-			return c, nil
-		}
-	}
 }

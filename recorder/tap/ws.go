@@ -34,9 +34,10 @@ const closeGrace = 5 * time.Second
 const CloseBadGateway = 1011
 
 // wsReadBuffer is the size of the read buffer of each side of a pair, in
-// bytes. An idle pair holds two; a message is read in pieces this size,
-// or straight into the message when the buffer is empty.
-const wsReadBuffer = 512
+// bytes. An idle pair holds two. A message is read in pieces this size,
+// or straight into the message where it is longer and the buffer empty,
+// so a larger buffer saves few reads; gorilla needs 125 (a control frame).
+const wsReadBuffer = 128
 
 // wsPair is a client WebSocket and its upstream twin, relayed one way by
 // toGateway and the other by toClient. Whichever relay ends last closes
@@ -253,40 +254,42 @@ func (t *Tap) closeEvent(c *conn, tr schema.Transport, dir schema.Direction, cod
 // the close handshake runs end to end: each side gets the other's close
 // code and reason.
 func (p *wsPair) start() {
-	relayClose := func(from schema.Direction, to *websocket.Conn) func(int, string) error {
-		return func(code int, text string) error {
-			p.t.closeEvent(p.conn, p.tr, from, code, text, "")
-			msg := websocket.FormatCloseMessage(code, text)
-			if code == websocket.CloseNoStatusReceived {
-				msg = []byte{}
-			}
-			to.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
-			return nil
-		}
+	for _, r := range []*wsRelay{&p.toGateway, &p.toClient} {
+		r.src.SetCloseHandler(r.relayClose)
+		r.src.SetPingHandler(r.relayPing)
+		r.src.SetPongHandler(r.relayPong)
 	}
-	p.client.SetCloseHandler(relayClose(schema.ToGateway, p.upstream))
-	p.upstream.SetCloseHandler(relayClose(schema.ToClient, p.client))
-	relayControl := func(typ int, to *websocket.Conn) func(string) error {
-		return func(data string) error {
-			err := to.WriteControl(typ, []byte(data), time.Now().Add(time.Second))
-			if errors.Is(err, websocket.ErrCloseSent) {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				return nil
-			}
-			return err
-		}
-	}
-	p.client.SetPingHandler(relayControl(websocket.PingMessage, p.upstream))
-	p.client.SetPongHandler(relayControl(websocket.PongMessage, p.upstream))
-	p.upstream.SetPingHandler(relayControl(websocket.PingMessage, p.client))
-	p.upstream.SetPongHandler(relayControl(websocket.PongMessage, p.client))
-
 	p.running.Store(2)
 	go p.toGateway.wait()
 	go p.toClient.wait()
+}
+
+// relayClose records a close frame from src and sends it on to dst.
+func (r *wsRelay) relayClose(code int, text string) error {
+	r.p.t.closeEvent(r.p.conn, r.p.tr, r.dir, code, text, "")
+	msg := websocket.FormatCloseMessage(code, text)
+	if code == websocket.CloseNoStatusReceived {
+		msg = []byte{}
+	}
+	r.dst.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+	return nil
+}
+
+func (r *wsRelay) relayPing(data string) error { return r.relayControl(websocket.PingMessage, data) }
+func (r *wsRelay) relayPong(data string) error { return r.relayControl(websocket.PongMessage, data) }
+
+// relayControl sends a ping or pong from src on to dst. Only an error that
+// ends dst ends the relay.
+func (r *wsRelay) relayControl(typ int, data string) error {
+	err := r.dst.WriteControl(typ, []byte(data), time.Now().Add(time.Second))
+	if errors.Is(err, websocket.ErrCloseSent) {
+		return nil
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return nil
+	}
+	return err
 }
 
 // wait starts every goroutine of r: it waits, with nothing else on its
@@ -456,15 +459,15 @@ func (c *relayConn) drained(n uint64) bool {
 // whole, and knows whether the stream so far ends with one. It can first
 // skip the HTTP response head that opened the stream.
 type frameScanner struct {
-	inHead   bool   // in the HTTP response head
-	line     int    // bytes on the current line of the head, CR aside
-	pos      int    // bytes of the current frame's header seen; 0 between frames
-	size     int    // length of the current frame's header, once its second byte is seen
-	ext      int    // bytes of extended payload length in that header: 0, 2 or 8
-	last     bool   // the current frame ends a data message: FIN set, opcode below 8
 	left     uint64 // payload bytes of the current frame to come; in its header, the length so far
 	messages uint64 // data messages seen whole
+	pos      uint8  // bytes of the current frame's header seen; 0 between frames
+	size     uint8  // length of the current frame's header, once its second byte is seen
+	ext      uint8  // bytes of extended payload length in that header: 0, 2 or 8
+	last     bool   // the current frame ends a data message: FIN set, opcode below 8
 	atEnd    bool   // the stream so far ends with a whole data message, or at the first frame
+	inHead   bool   // in the HTTP response head
+	blank    bool   // in the head, at the start of a line (CR aside)
 }
 
 // scan follows the frames through the next bytes of the stream.
@@ -473,13 +476,13 @@ func (s *frameScanner) scan(b []byte) {
 		if s.inHead {
 			switch b[0] {
 			case '\n':
-				if s.line == 0 {
+				if s.blank {
 					s.inHead, s.atEnd = false, true
 				}
-				s.line = 0
+				s.blank = true
 			case '\r':
 			default:
-				s.line++
+				s.blank = false
 			}
 			b = b[1:]
 			continue
