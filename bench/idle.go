@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,14 +40,24 @@ const (
 	idleDialers   = 64                     // WebSocket handshakes in flight at once
 	idleMaxFailed = 200                    // give up opening after this many failures
 	idleSample    = 200 * time.Millisecond // between resident set samples
+	idleFileSpare = 32                     // descriptors left to a process for its own use
 )
 
 // measureIdle opens n idle janus-protocol WebSockets to url, waits for the
-// resident set of pids() to stop moving, and closes them again.
+// resident set of pids() to stop moving, and closes them again. When one
+// process holds them all and its open file limit leaves room for fewer, it
+// opens as many as fit, and FirstErr says why.
 func measureIdle(ctx context.Context, target, url string, pids func() []int, n int) IdleResult {
 	res := IdleResult{Target: target, Wanted: n}
 	ps := pids()
 	res.Processes = len(ps)
+	if len(ps) == 1 {
+		per := descriptorsPerClient(target)
+		if room, limit, err := roomForClients(ps[0], per); err == nil && room < n {
+			n = max(room, 0)
+			res.FirstErr = fmt.Errorf("its open file limit, %d, leaves room for %d clients at %d descriptors each", limit, n, per)
+		}
+	}
 	before, err := stableRSS(ctx, pids)
 	if err != nil {
 		res.FirstErr = err
@@ -109,6 +122,42 @@ func measureIdle(ctx context.Context, target, url string, pids func() []int, n i
 		res.FirstErr = closed
 	}
 	return res
+}
+
+// descriptorsPerClient is how many file descriptors target holds for an
+// idle client: Janus its connection, a proxy that one and its own to Janus.
+func descriptorsPerClient(target string) int {
+	if target == Direct {
+		return 1
+	}
+	return 2
+}
+
+// roomForClients returns how many more clients of per descriptors each the
+// process pid can hold within its open file limit (the soft limit, which
+// it may raise no further than the hard one; the bench has raised both as
+// far as it may, and its children inherit them), keeping idleFileSpare for
+// the process's own use.
+func roomForClients(pid, per int) (room int, limit uint64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "Max open files"); ok {
+			soft, _, _ := strings.Cut(strings.TrimSpace(rest), " ")
+			limit, err = strconv.ParseUint(soft, 10, 64)
+			break
+		}
+	}
+	if limit == 0 || err != nil {
+		return 0, 0, fmt.Errorf("open file limit of process %d: %q in /proc/%d/limits (%v)", pid, "Max open files", pid, err)
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	return (int(min(limit, 1<<30)) - len(fds) - idleFileSpare) / per, limit, nil
 }
 
 // countOpen returns how many of conns are still open, and why the first
