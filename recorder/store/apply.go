@@ -440,8 +440,7 @@ func (a *applier) apply(seq int64, ev *schema.Event, raw []byte) error {
 		nullStr(j.Janus), nullStr(j.Transaction), dbID(sess), dbID(hand),
 		nullStr(plugin), nullStr(j.PluginKey), nullStr(j.PluginValue), nullInt(int64(j.PluginError)),
 		nullInt(int64(j.ErrorCode)), nullStr(j.ErrorReason), nullStr(j.JSEP), j.HasJSEP, nullStr(j.OpaqueID),
-		nullInt(int64(ev.CloseCode)), nullStr(ev.Error), nullInt(reqSeq), ev.Redacted, ev.Truncated,
-		nullBytes(ev.Body), raw)
+		nullInt(int64(ev.CloseCode)), nullStr(ev.Error), nullInt(reqSeq), ev.Redacted, ev.Truncated, raw)
 	switch {
 	case isUniqueViolation(err): // its id is stored already
 		a.duplicates++

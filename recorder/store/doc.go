@@ -46,16 +46,19 @@
 // status, parent, part, parts, the parsed Janus fields (janus, tx,
 // session_id, handle_id — handle_id or sender —, plugin, plugin_key,
 // plugin_value, plugin_error, error_code, error_reason, jsep, has_jsep,
-// opaque_id), close_code, error, redacted, truncated, the body as it went
-// over the wire and raw, the event exactly as it was encoded in the stream,
-// from which an export reproduces it. Correlation adds three things: plugin
+// opaque_id), close_code, error, redacted, truncated, and raw, the event
+// exactly as it was encoded in the stream, from which an export reproduces
+// it. The body as it went over the wire is in raw only (queries decode it):
+// in SQL, json_extract(CAST(raw AS TEXT), '$.body') reads it when it is
+// text, body_base64 when not. Correlation adds three things: plugin
 // is also filled with the plugin of the handle an event names (a message
 // request has no plugin field); request_seq is the stream_seq of the request
 // of the transaction the event belongs to (its own for a request); and the
 // create and attach requests and their success get the session_id or
 // handle_id they made. The Janus transaction is the column tx, since
 // TRANSACTION is an SQL keyword. Indexes: (gateway, session_id), (gateway,
-// handle_id), (gateway, tx), time, plugin, janus.
+// handle_id), (gateway, tx), time: each costs a B-tree write per event, so
+// there is none that no query uses.
 //
 // sessions: one per (gateway, session_id): transport and conn of the create
 // request; source_conn, the WebSocket its events go to (creator, or last

@@ -55,6 +55,5 @@ func rawArgs(it Item) []any {
 		nullStr(j.Janus), nullStr(j.Transaction), dbID(j.SessionID), dbID(hand),
 		nullStr(j.Plugin), nullStr(j.PluginKey), nullStr(j.PluginValue), nullInt(int64(j.PluginError)),
 		nullInt(int64(j.ErrorCode)), nullStr(j.ErrorReason), nullStr(j.JSEP), j.HasJSEP, nullStr(j.OpaqueID),
-		nullInt(int64(ev.CloseCode)), nullStr(ev.Error), nil, ev.Redacted, ev.Truncated,
-		nullBytes(ev.Body), it.Raw}
+		nullInt(int64(ev.CloseCode)), nullStr(ev.Error), nil, ev.Redacted, ev.Truncated, it.Raw}
 }

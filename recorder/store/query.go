@@ -399,7 +399,7 @@ func (e *TimelineEntry) PluginShort() string {
 const timelineQuery = "SELECT e.stream_seq, e.id, e.time, e.mono, e.tap, e.transport, e.dir, e.kind, e.conn, " +
 	"e.method, e.path, e.status, e.janus, e.session_id, e.handle_id, e.tx, e.request_seq, e.plugin, " +
 	"e.plugin_key, e.plugin_value, e.plugin_error, e.error_code, e.error_reason, e.jsep, e.has_jsep, " +
-	"e.close_code, e.error, e.body, e.truncated, e.redacted, t.request_at, t.request_tap, t.request_mono " +
+	"e.close_code, e.error, e.raw, e.truncated, e.redacted, t.request_at, t.request_tap, t.request_mono " +
 	"FROM events e LEFT JOIN transactions t ON t.request_seq = e.request_seq "
 
 func scanTimeline(rows *sql.Rows) ([]TimelineEntry, error) {
@@ -408,13 +408,22 @@ func scanTimeline(rows *sql.Rows) ([]TimelineEntry, error) {
 		var e TimelineEntry
 		var at, mono, reqAt, reqMono int64
 		var tap, reqTap string
+		var raw []byte
 		if err := rows.Scan(&e.StreamSeq, &e.ID, &at, &mono, nText(&tap), &e.Transport, &e.Direction, &e.Kind,
 			&e.Conn, nText(&e.Method), nText(&e.Path), nInt(&e.Status), nText(&e.Janus), nInt(&e.SessionID),
 			nInt(&e.HandleID), nText(&e.Transaction), nInt(&e.RequestSeq), nText(&e.Plugin), nText(&e.PluginKey),
 			nText(&e.PluginValue), nInt(&e.PluginError), nInt(&e.ErrorCode), nText(&e.ErrorReason),
-			nText(&e.JSEP), &e.HasJSEP, nInt(&e.CloseCode), nText(&e.Error), &e.Body, &e.Truncated,
+			nText(&e.JSEP), &e.HasJSEP, nInt(&e.CloseCode), nText(&e.Error), &raw, &e.Truncated,
 			&e.Redacted, nInt(&reqAt), nText(&reqTap), nInt(&reqMono)); err != nil {
 			return nil, err
+		}
+		// The body is kept once, in the event as encoded.
+		ev, err := schema.Decode(raw)
+		if err != nil {
+			return nil, fmt.Errorf("event %s (stream seq %d): %w", e.ID, e.StreamSeq, err)
+		}
+		if len(ev.Body) > 0 {
+			e.Body = ev.Body
 		}
 		e.Time = micros(at)
 		if e.RequestSeq != 0 && e.RequestSeq != e.StreamSeq && reqAt != 0 {

@@ -153,7 +153,7 @@ const txCols = "request_seq, request_id, gateway, tx, transport, conn, session_i
 const eventCols = "stream_seq, id, gateway, tap, conn, seq, time, mono, transport, dir, kind, method, path, " +
 	"query, status, parent, part, parts, janus, tx, session_id, handle_id, plugin, plugin_key, plugin_value, " +
 	"plugin_error, error_code, error_reason, jsep, has_jsep, opaque_id, close_code, error, request_seq, " +
-	"redacted, truncated, body, raw"
+	"redacted, truncated, raw"
 
 var (
 	// insertEventSQL fails on an id stored already: Apply counts it as a

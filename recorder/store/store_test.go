@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -188,6 +189,61 @@ func TestCheckpointInterval(t *testing.T) {
 				return nil
 			})
 		})
+	}
+}
+
+// TestMigrationEventsBodyFromRaw opens a database of schema version 1 that
+// holds a projection, with the body of each event in its own column: Open
+// migrates it, and it then holds exactly the rows that a new database
+// projects from the same events.
+func TestMigrationEventsBodyFromRaw(t *testing.T) {
+	ctx := t.Context()
+	all := items(1, newScenario().events)
+	fresh := openDB(t)
+	apply(t, fresh, all)
+
+	path := filepath.Join(t.TempDir(), "v1.db")
+	old, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := old.ExecContext(ctx, q, args...); err != nil {
+			t.Fatalf("%v\n%s", err, q)
+		}
+	}
+	exec(ms[0].sql)
+	exec("PRAGMA user_version = 1")
+	exec("ATTACH DATABASE ? AS fresh", fresh.Path)
+	exec("DELETE FROM progress")
+	for _, table := range []string{"progress", "gateways", "sessions", "handles", "transactions"} {
+		exec("INSERT INTO main." + table + " SELECT * FROM fresh." + table)
+	}
+	exec("INSERT INTO main.events (" + eventCols + ") SELECT " + eventCols + " FROM fresh.events")
+	exec("DETACH DATABASE fresh")
+	bodies := 0
+	for _, it := range all {
+		if len(it.Event.Body) > 0 {
+			exec("UPDATE events SET body = ? WHERE stream_seq = ?", it.Event.Body, int64(it.StreamSeq))
+			bodies++
+		}
+	}
+	if bodies == 0 {
+		t.Fatal("the scenario has no bodies")
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db := openPath(t, path)
+	if err := Equal(ctx, fresh, db); err != nil {
+		t.Error(err)
 	}
 }
 
