@@ -117,11 +117,31 @@ func dialRaw(addr string) (net.Conn, *bufio.Reader, error) {
 	return c, r, nil
 }
 
+// relayModes are the two ways a relay waits for its next message: on the
+// goroutine that relayed the last one, for a second, and then on a new
+// goroutine; "handoff" takes the second way after every message.
+var relayModes = []struct {
+	name      string
+	idleAfter time.Duration // 0: the tap's own
+}{
+	{"busy", 0},
+	{"handoff", time.Nanosecond},
+}
+
 // TestClientMessagesInOneWrite: messages that reach the tap together, in
 // one TCP segment with a fragmented one and a ping among them, all go on
 // to Janus, in order, and every answer comes back.
 func TestClientMessagesInOneWrite(t *testing.T) {
+	for _, m := range relayModes {
+		t.Run(m.name, func(t *testing.T) { testClientMessagesInOneWrite(t, m.idleAfter) })
+	}
+}
+
+func testClientMessagesInOneWrite(t *testing.T, idleAfter time.Duration) {
 	r := newRig(t, janustest.Options{})
+	if idleAfter > 0 {
+		tap.SetWSIdleAfter(r.tap, idleAfter)
+	}
 	c, br, err := dialRaw(strings.TrimPrefix(r.srv.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)
@@ -173,9 +193,15 @@ func TestClientMessagesInOneWrite(t *testing.T) {
 
 // TestGatewayMessagesInOneWrite: a gateway that sends its 101 answer and
 // several messages in one TCP segment, a fragmented one with a ping among
-// them, has them all relayed in order; a pair that has gone idle after that
-// relays the next message either way.
+// them, has them all relayed in order; a pair that waits for more after
+// that relays the next message either way.
 func TestGatewayMessagesInOneWrite(t *testing.T) {
+	for _, m := range relayModes {
+		t.Run(m.name, func(t *testing.T) { testGatewayMessagesInOneWrite(t, m.idleAfter) })
+	}
+}
+
+func testGatewayMessagesInOneWrite(t *testing.T, idleAfter time.Duration) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -188,6 +214,9 @@ func TestGatewayMessagesInOneWrite(t *testing.T) {
 	tp, err := tap.New(tap.Config{Gateway: "scripted", JanusWS: "ws://" + ln.Addr().String(), Emitter: mem})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if idleAfter > 0 {
+		tap.SetWSIdleAfter(tp, idleAfter)
 	}
 	srv := httptest.NewServer(tp.Handler())
 	defer srv.Close()
@@ -212,7 +241,7 @@ func TestGatewayMessagesInOneWrite(t *testing.T) {
 	if want := []string{"a", "b", "c1c2", "d"}; !slices.Equal(got, want) {
 		t.Fatalf("messages %q, want %q", got, want)
 	}
-	// Now both relays are idle. The gateway answers "x" with "e".
+	// Now both relays wait. The gateway answers "x" with "e".
 	if err := conn.WriteMessage(websocket.TextMessage, []byte("x")); err != nil {
 		t.Fatal(err)
 	}
@@ -297,4 +326,47 @@ func serveScriptedGateway(ln net.Listener) error {
 		return fmt.Errorf("after e: frame %x, %v; want a close", op, err)
 	}
 	return nil
+}
+
+// BenchmarkWebSocketRoundTrip sends a message of the size of a Janus
+// event through a tap to a gateway that echoes it, and waits for the echo.
+func BenchmarkWebSocketRoundTrip(b *testing.B) {
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := (&websocket.Upgrader{Subprotocols: []string{janusapi.Protocol}}).Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		for {
+			typ, m, err := c.ReadMessage()
+			if err != nil || c.WriteMessage(typ, m) != nil {
+				return
+			}
+		}
+	}))
+	defer echo.Close()
+	tp, err := tap.New(tap.Config{Gateway: "echo", JanusWS: "ws" + strings.TrimPrefix(echo.URL, "http"),
+		Emitter: tap.EmitterFunc(func(*schema.Event) error { return nil })})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(tp.Handler())
+	defer srv.Close()
+	conn, _, err := (&websocket.Dialer{Subprotocols: []string{janusapi.Protocol}}).Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	msg := []byte(`{"janus":"event","session_id":1234567890,"sender":987654321,"transaction":"t1","plugindata":{"plugin":"janus.plugin.echotest","data":{"echotest":"event","result":"ok"}}}`)
+	msg = bytes.Repeat(msg, 4) // about 700 bytes: not one JSON value, which the tap does not mind
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := conn.WriteMessage(websocket.TextMessage, msg); err != nil {
+			b.Fatal(err)
+		}
+		if _, m, err := conn.ReadMessage(); err != nil || len(m) != len(msg) {
+			b.Fatalf("echo of %d bytes: %d bytes, %v", len(msg), len(m), err)
+		}
+	}
 }

@@ -116,6 +116,8 @@ type Tap struct {
 	live   map[*wsPair]struct{} // open WebSocket pairs, closed by Shutdown
 	closed bool
 	relays sync.WaitGroup // goroutines relaying the pairs in live, two a pair
+
+	wsIdleAfter time.Duration // wsIdleAfter; tests shorten it
 }
 
 // New validates cfg and returns a tap.
@@ -147,6 +149,8 @@ func New(cfg Config) (*Tap, error) {
 		start:  cfg.Now(),
 		logger: cfg.Logger.With("part", "tap", "gateway", cfg.Gateway),
 		live:   make(map[*wsPair]struct{}),
+
+		wsIdleAfter: wsIdleAfter,
 	}
 	var err error
 	if t.janusHTTP, err = parseUpstream(cfg.JanusHTTP, "http", "https"); err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -32,6 +33,12 @@ const closeGrace = 5 * time.Second
 // the registry's 1014 (bad gateway) is refused by some clients, gorilla's
 // among them. The close reason says what happened.
 const CloseBadGateway = 1011
+
+// wsIdleAfter is how long a relay waits for the next message on the
+// goroutine that relayed the last one, before it waits on a new goroutine
+// with the smallest stack (see wsRelay). Tap.wsIdleAfter is this, but in
+// tests.
+const wsIdleAfter = time.Second
 
 // wsReadBuffer is the size of the read buffer of each side of a pair, in
 // bytes. An idle pair holds two. A message is read in pieces this size,
@@ -59,8 +66,9 @@ type wsPair struct {
 
 // wsRelay is one direction of a pair. One goroutine at a time runs it: an
 // idle relay waits for its next message in wait, on a goroutine that has
-// done nothing else, so that its stack is still the smallest there is; the
-// goroutine that relays the message hands the next wait to a new one.
+// done nothing else, so that its stack is still the smallest there is. The
+// goroutine that relays messages keeps relaying while they come, and hands
+// the wait to a new goroutine once none has come for wsIdleAfter.
 type wsRelay struct {
 	p        *wsPair
 	src, dst *websocket.Conn
@@ -302,10 +310,12 @@ func (r *wsRelay) wait() {
 }
 
 // pump reads messages from src and writes them to dst, recording each
-// before it is written, until everything src has received is read: then
-// it starts a new goroutine to wait for more and returns. Reading and
-// recording a message grows a goroutine's stack, which keeps its size
-// after; waiting needs the smallest. pump also returns when the relay ends.
+// before it is written, until the relay ends. Reading and recording a
+// message grows a goroutine's stack, which keeps its size after; waiting
+// needs the smallest. So when everything src has received is read and
+// nothing more comes within wsIdleAfter, pump starts a new goroutine to wait
+// and returns. A busy relay stays on one goroutine: growing a new one's
+// stack for every message costs more than the message.
 func (r *wsRelay) pump() {
 	for {
 		typ, data, err := r.src.ReadMessage()
@@ -319,7 +329,7 @@ func (r *wsRelay) pump() {
 			r.p.ended(r.dst, fmt.Errorf("relay %s message: %w", r.dir, err))
 			return
 		}
-		if r.rc != nil && r.rc.drained(r.read) {
+		if r.rc != nil && r.rc.drained(r.read) && !r.rc.readAheadWithin(r.p.t.wsIdleAfter) {
 			go r.wait()
 			return
 		}
@@ -446,6 +456,19 @@ func (c *relayConn) Read(p []byte) (n int, err error) {
 func (c *relayConn) readAhead() {
 	n, err := c.Conn.Read(c.ahead[:])
 	c.held, c.aheadErr = n > 0, err
+}
+
+// readAheadWithin is readAhead for at most d. It reports whether the
+// connection had a byte or failed within d.
+func (c *relayConn) readAheadWithin(d time.Duration) bool {
+	c.Conn.SetReadDeadline(time.Now().Add(d))
+	n, err := c.Conn.Read(c.ahead[:])
+	c.Conn.SetReadDeadline(time.Time{})
+	if n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+		return false
+	}
+	c.held, c.aheadErr = n > 0, err
+	return true
 }
 
 // drained reports whether everything read from the connection has been
