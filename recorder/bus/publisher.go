@@ -45,6 +45,10 @@ const (
 	RecordSizeHeader = "Janustap-Record-Size"
 )
 
+// DefaultLinger is Publisher.Linger's default: it adds at most this much
+// to the time an event takes to reach JetStream.
+const DefaultLinger = 2 * time.Millisecond
+
 // Source is what a Publisher needs of the spool.
 type Source interface {
 	// ReadBatch returns up to max records with sequences above after, in
@@ -99,6 +103,12 @@ type Publisher struct {
 	// MinBackoff and MaxBackoff bound the pause before failed publishes are
 	// sent again; 0 means DefaultMinBackoff and DefaultMaxBackoff.
 	MinBackoff, MaxBackoff time.Duration
+	// Linger is how long the publisher lets new records gather once it has
+	// caught up with the spool, so that the messages of a busy moment go to
+	// NATS together (one write, one wake-up of each of the server's
+	// goroutines) rather than one by one in the middle of the traffic the
+	// tap forwards. 0 means DefaultLinger; negative, none.
+	Linger time.Duration
 	// Logger receives failures and recoveries, never a line per event. Nil
 	// means slog.Default().
 	Logger *slog.Logger
@@ -217,6 +227,14 @@ type readResult struct {
 // went bad on disk (spool.ErrCorrupt), which it logs and counts. It runs
 // until ctx is done or the spool fails.
 func (p *Publisher) readSpool(ctx context.Context, log *slog.Logger, after uint64, reqs <-chan int, results chan<- readResult) {
+	linger := p.Linger
+	if linger == 0 {
+		linger = DefaultLinger
+	}
+	// A ReadBatch on a context that is already done returns what the
+	// spool has at once, and an error when it has nothing.
+	doneCtx, cancel := context.WithCancel(context.Background())
+	cancel()
 	for {
 		var n int
 		select {
@@ -225,6 +243,17 @@ func (p *Publisher) readSpool(ctx context.Context, log *slog.Logger, after uint6
 			return
 		}
 		recs, err := p.Spool.ReadBatch(ctx, after, n)
+		if err == nil && len(recs) > 0 && len(recs) < n && linger > 0 {
+			// Caught up: let the records of this moment gather, then take
+			// them along without waiting for more.
+			if !sleep(ctx, linger) {
+				return
+			}
+			more, merr := p.Spool.ReadBatch(doneCtx, recs[len(recs)-1].Seq, n-len(recs))
+			if merr == nil {
+				recs = append(recs, more...)
+			}
+		}
 		for errors.Is(err, spool.ErrCorrupt) {
 			seq, ok := corruptSeq(err)
 			if !ok || seq <= after {
@@ -246,6 +275,18 @@ func (p *Publisher) readSpool(ctx context.Context, log *slog.Logger, after uint6
 		if len(recs) > 0 {
 			after = recs[len(recs)-1].Seq
 		}
+	}
+}
+
+// sleep waits d, or until ctx is done (false).
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 
