@@ -2,7 +2,6 @@ package schema
 
 import (
 	"encoding/base64"
-	"encoding/binary"
 	"fmt"
 	"slices"
 	"strconv"
@@ -85,7 +84,7 @@ func Encode(ev *Event) ([]byte, error) {
 	if len(ev.Body) > 0 {
 		if utf8.Valid(ev.Body) {
 			b = append(b, `,"body":`...)
-			b = appendBody(b, ev.Body)
+			b = appendString(b, ev.Body)
 		} else {
 			b = append(b, `,"body_base64":"`...)
 			b = base64.StdEncoding.AppendEncode(b, ev.Body)
@@ -152,16 +151,18 @@ func appendMap(b []byte, key string, m map[string]string) []byte {
 	return append(b, '}')
 }
 
-// appendBody is appendString for a body, which is long and mostly plain
-// ASCII: it steps over eight bytes at a time while none of them needs a
-// look.
-func appendBody(b, s []byte) []byte {
+// appendString appends s as a JSON string the way encoding/json does with
+// HTML escaping off: quotes, backslashes and control characters escaped,
+// U+2028 and U+2029 escaped, invalid UTF-8 replaced by U+FFFD. It steps
+// over eight plain ASCII bytes at a time, since bodies are long and mostly
+// that.
+func appendString[S string | []byte](b []byte, s S) []byte {
 	const ones, high = 0x0101010101010101, 0x8080808080808080
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		if i+8 <= len(s) {
-			x := binary.LittleEndian.Uint64(s[i:])
+			x := load64(s, i)
 			q, bs := x^('"'*ones), x^('\\'*ones)
 			// Is any byte below 0x20, a quote, a backslash, or ≥ 0x80?
 			// (The classic "has a byte less than n" and "has a zero byte"
@@ -183,7 +184,7 @@ func appendBody(b, s []byte) []byte {
 			start = i
 			continue
 		}
-		r, n := utf8.DecodeRune(s[i:])
+		r, n := decodeRune(s[i:])
 		if r == utf8.RuneError && n == 1 || r == '\u2028' || r == '\u2029' {
 			b = append(b, s[start:i]...)
 			b = appendEscapedRune(b, r)
@@ -195,34 +196,22 @@ func appendBody(b, s []byte) []byte {
 	return append(b, '"')
 }
 
-// appendString appends s as a JSON string the way encoding/json does with
-// HTML escaping off: quotes, backslashes and control characters escaped,
-// U+2028 and U+2029 escaped, invalid UTF-8 replaced by U+FFFD.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			b = appendEscapedByte(b, c)
-			i++
-			start = i
-			continue
-		}
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && n == 1 || r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = appendEscapedRune(b, r)
-			start = i + n
-		}
-		i += n
+// load64 reads the eight bytes of s from i on, little-endian (the compiler
+// makes it one load).
+func load64[S string | []byte](s S, i int) uint64 {
+	_ = s[i+7]
+	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+}
+
+func decodeRune[S string | []byte](s S) (rune, int) {
+	switch v := any(s).(type) {
+	case string:
+		return utf8.DecodeRuneInString(v)
+	case []byte:
+		return utf8.DecodeRune(v)
 	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	panic("unreachable")
 }
 
 const hexDigits = "0123456789abcdef"
