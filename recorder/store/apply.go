@@ -96,12 +96,18 @@ func (db *DB) applyOn(ctx context.Context, dc driver.Conn, batch []Item) (_ *app
 	}
 	defer func() {
 		if err != nil {
-			// Prepare them again for the next batch, should the failure
-			// have been the connection's.
+			// The rows in memory may hold what the batch did not commit;
+			// prepare the statements again for the next batch too,
+			// should the failure have been the connection's.
 			db.closeStatements()
 		}
 	}()
-	a := newApplier(sctx, st)
+	c, err := db.rowCache(sctx, st)
+	if err != nil {
+		return nil, fmt.Errorf("apply batch: %w", err)
+	}
+	db.batches++
+	a := newApplier(sctx, st, c, db.batches)
 	if _, err := a.getProgress.queryRow(sctx, nil, func(r scanner) error { return r.Scan(nInt(&a.last)) }); err != nil {
 		return nil, fmt.Errorf("apply batch: read last applied sequence: %w", err)
 	}
@@ -192,7 +198,8 @@ type (
 )
 
 // txList holds the requests of one transaction string, in stream order:
-// those of the batch, and once loaded the latest from the database.
+// those applied since it was made, and once loaded the latest from the
+// database before them. It keeps the latest 2*candidatesKept at most.
 type txList struct {
 	loaded bool
 	rows   []*txRow
@@ -204,37 +211,116 @@ type gatewayDelta struct {
 	events, sessions    int64
 }
 
-// applier applies the events of one batch inside one SQL transaction. It
-// keeps the sessions, handles and transactions it reads or writes in memory
-// and writes the changed ones once, in flush. Every decision it takes from
-// memory is the one it would take from the database, so that the result does
-// not depend on where the stream was cut into batches.
-type applier struct {
-	ctx context.Context
-	*statements
-
+// rowCache holds the sessions, handles and transactions that batches read
+// or wrote, as the database has them once the last batch committed, so that
+// the next batches find them in memory: a projector that keeps up applies
+// small batches, which would otherwise read back most of the rows that the
+// batch before wrote. DB drops it when a batch fails, when another
+// connection wrote to the database, and when it holds more than
+// DB.cacheRows entries.
+type rowCache struct {
 	sessions map[sessionKey]*sessionRow // nil: not in the database either
 	handles  map[handleKey]*handleRow
 	txs      map[int64]*txRow  // by request seq; nil: that event is no request
-	txIDs    map[string]int64  // request event id → seq, for events of the batch
+	txIDs    map[string]int64  // event id → seq of its request; 0: none
 	txKeys   map[txKey]*txList // by transaction string
+
+	dataVersion int64 // PRAGMA data_version when it was made
+}
+
+// defaultCacheRows is how many entries the rowCache holds at most (about
+// 10 MB): enough for the sessions and recent requests of a busy gateway.
+// A larger cache gained nothing for large batches, and cost in garbage
+// collection.
+const defaultCacheRows = 30_000
+
+func (c *rowCache) size() int {
+	return len(c.sessions) + len(c.handles) + len(c.txs) + len(c.txIDs) + len(c.txKeys)
+}
+
+// rowCache returns the rows kept from the batches before, or a new, empty
+// cache when there are none to trust. The caller holds db.mu and the
+// write transaction, so that data_version cannot change before the batch
+// commits.
+func (db *DB) rowCache(ctx context.Context, st *statements) (*rowCache, error) {
+	var version int64
+	if _, err := st.getDataVersion.queryRow(ctx, nil, func(r scanner) error { return r.Scan(nInt(&version)) }); err != nil {
+		return nil, fmt.Errorf("read data version: %w", err)
+	}
+	limit := db.cacheRows
+	if limit == 0 {
+		limit = defaultCacheRows
+	}
+	if c := db.cache; c != nil && c.dataVersion == version && c.size() <= limit {
+		return c, nil
+	}
+	db.cache = &rowCache{
+		sessions:    make(map[sessionKey]*sessionRow),
+		handles:     make(map[handleKey]*handleRow),
+		txs:         make(map[int64]*txRow),
+		txIDs:       make(map[string]int64),
+		txKeys:      make(map[txKey]*txList),
+		dataVersion: version,
+	}
+	return db.cache, nil
+}
+
+// applier applies the events of one batch inside one SQL transaction. It
+// finds the sessions, handles and transactions in the rowCache, or reads
+// them into it, and writes those it changed once, in flush. Every decision
+// it takes from memory is the one it would take from the database, so that
+// the result does not depend on where the stream was cut into batches.
+type applier struct {
+	ctx context.Context
+	*statements
+	*rowCache
+
+	// batch numbers the batch; the rows it used (of which flush writes
+	// those it changed) are marked with it.
+	batch    uint64
+	sessUsed []*sessionRow
+	handUsed []*handleRow
+	txUsed   []*txRow
 	gateways map[string]*gatewayDelta
 
 	last                                       int64 // stream seq of the last item applied
 	skipped, inserted, duplicates, undecodable int64
 }
 
-func newApplier(ctx context.Context, st *statements) *applier {
+func newApplier(ctx context.Context, st *statements, c *rowCache, batch uint64) *applier {
 	return &applier{
 		ctx:        ctx,
 		statements: st,
-		sessions:   make(map[sessionKey]*sessionRow),
-		handles:    make(map[handleKey]*handleRow),
-		txs:        make(map[int64]*txRow),
-		txIDs:      make(map[string]int64),
-		txKeys:     make(map[txKey]*txList),
+		rowCache:   c,
+		batch:      batch,
 		gateways:   make(map[string]*gatewayDelta),
 	}
+}
+
+// useSession marks a session row as used by the batch, which writes it if
+// it changed. Every row the batch changes must be marked.
+func (a *applier) useSession(s *sessionRow) *sessionRow {
+	if s != nil && s.batch != a.batch {
+		s.batch = a.batch
+		a.sessUsed = append(a.sessUsed, s)
+	}
+	return s
+}
+
+func (a *applier) useHandle(h *handleRow) *handleRow {
+	if h != nil && h.batch != a.batch {
+		h.batch = a.batch
+		a.handUsed = append(a.handUsed, h)
+	}
+	return h
+}
+
+func (a *applier) useTx(t *txRow) *txRow {
+	if t != nil && t.batch != a.batch {
+		t.batch = a.batch
+		a.txUsed = append(a.txUsed, t)
+	}
+	return t
 }
 
 // statements are the statements Apply runs, prepared on the writer's
@@ -248,7 +334,8 @@ type statements struct {
 	countSession, countHandle, getSourced                *rawStmt
 	insSession, insHandle, insTx, putGateway             *rawStmt
 	setSession, setHandle, setTx                         *rawStmt
-	getProgress, putProgress                             *rawStmt
+	countSessionSet, countHandleSet, answerTx            *rawStmt
+	getProgress, putProgress, getDataVersion             *rawStmt
 	all                                                  []*rawStmt
 }
 
@@ -267,13 +354,15 @@ func (db *DB) statements(ctx context.Context, dc driver.Conn) (*statements, erro
 	return st, nil
 }
 
-// closeStatements closes Apply's statements, if prepared. The caller holds
-// db.mu.
+// closeStatements closes Apply's statements, if prepared, and drops the
+// rows kept from the batches before, which were read on the same
+// connection. The caller holds db.mu.
 func (db *DB) closeStatements() {
 	if db.stmts != nil {
 		db.stmts.close()
 		db.stmts = nil
 	}
+	db.cache = nil
 }
 
 func prepareStatements(ctx context.Context, dc driver.Conn) (*statements, error) {
@@ -303,6 +392,10 @@ func prepareStatements(ctx context.Context, dc driver.Conn) (*statements, error)
 		{&st.setSession, updateSQL("sessions", sessionCols, "gateway", "session_id")},
 		{&st.setHandle, updateSQL("handles", handleCols, "gateway", "handle_id")},
 		{&st.setTx, updateSQL("transactions", txCols, "request_seq")},
+		{&st.countSessionSet, updateSQL("sessions", sessionCounterCols, "gateway", "session_id")},
+		{&st.countHandleSet, updateSQL("handles", handleCounterCols, "gateway", "handle_id")},
+		{&st.answerTx, updateSQL("transactions", txAnswerCols, "request_seq")},
+		{&st.getDataVersion, "PRAGMA data_version"},
 		{&st.putGateway, putGatewaySQL},
 		{&st.getProgress, "SELECT last_seq FROM progress"},
 		{&st.putProgress, "UPDATE progress SET last_seq = ?, events = events + ?, duplicates = duplicates + ?, " +
@@ -392,6 +485,7 @@ func (a *applier) apply(seq int64, ev *schema.Event, raw []byte) error {
 	if err != nil {
 		return err
 	}
+	a.useTx(t)
 
 	// A create or attach success names what it made: link it, and its
 	// request, to the new session or handle.
@@ -524,7 +618,6 @@ func (a *applier) effects(ev *schema.Event, j *schema.Janus, t *txRow, newSessio
 			return err
 		}
 		t.session = newSession
-		t.dirty = true
 	case newHandle != 0:
 		sess := t.session
 		if sess == 0 {
@@ -537,9 +630,8 @@ func (a *applier) effects(ev *schema.Event, j *schema.Janus, t *txRow, newSessio
 		if err != nil {
 			return err
 		}
-		h.attachSeq, h.attachedAt, h.dirty = t.seq, at, true
+		h.attachSeq, h.attachedAt = t.seq, at
 		t.handle = newHandle
-		t.dirty = true
 	}
 
 	// Replies whose success changes a session or handle.
@@ -554,7 +646,6 @@ func (a *applier) effects(ev *schema.Event, j *schema.Janus, t *txRow, newSessio
 				return err
 			} else if h != nil && h.detachedAt == 0 {
 				h.detachedAt = at
-				h.dirty = true
 			}
 		case api && t.janus == "claim" && t.session != 0:
 			s, err := a.session(gw, t.session)
@@ -569,7 +660,6 @@ func (a *applier) effects(ev *schema.Event, j *schema.Janus, t *txRow, newSessio
 				if s.ended == EndWSClosed { // claimed within reclaim_session_timeout
 					s.ended, s.endedAt = "", 0
 				}
-				s.dirty = true
 			}
 		case !api && t.janus == "destroy_session" && t.session != 0:
 			if err := a.endSession(gw, t.session, EndDestroyed, at); err != nil {
@@ -621,7 +711,6 @@ func (a *applier) effects(ev *schema.Event, j *schema.Janus, t *txRow, newSessio
 				h.detachedAt = at
 			}
 		}
-		h.dirty = true
 	}
 	return nil
 }
@@ -648,36 +737,40 @@ func (a *applier) gateway(gw string) *gatewayDelta {
 func (a *applier) session(gw string, id uint64) (*sessionRow, error) {
 	k := sessionKey{gw, id}
 	if s, ok := a.sessions[k]; ok {
-		return s, nil
+		return a.useSession(s), nil
 	}
 	s := &sessionRow{}
 	found, err := a.getSession.queryRow(a.ctx, []any{gw, dbID(id)}, func(r scanner) error { return scanSession(r, s) })
 	if err != nil {
 		return nil, fmt.Errorf("read session %d: %w", id, err)
 	}
-	if !found {
+	if found {
+		s.orig = s.sessionVals
+	} else {
 		s = nil
 	}
 	a.sessions[k] = s
-	return s, nil
+	return a.useSession(s), nil
 }
 
 // handle returns a handle row, or nil when there is none.
 func (a *applier) handle(gw string, id uint64) (*handleRow, error) {
 	k := handleKey{gw, id}
 	if h, ok := a.handles[k]; ok {
-		return h, nil
+		return a.useHandle(h), nil
 	}
 	h := &handleRow{}
 	found, err := a.getHandle.queryRow(a.ctx, []any{gw, dbID(id)}, func(r scanner) error { return scanHandle(r, h) })
 	if err != nil {
 		return nil, fmt.Errorf("read handle %d: %w", id, err)
 	}
-	if !found {
+	if found {
+		h.orig = h.handleVals
+	} else {
 		h = nil
 	}
 	a.handles[k] = h
-	return h, nil
+	return a.useHandle(h), nil
 }
 
 // counts returns what the events stored so far say of a new session or
@@ -699,12 +792,12 @@ func (a *applier) newSession(gw string, id uint64, tr schema.Transport, conn str
 	if err != nil {
 		return nil, err
 	}
-	s := &sessionRow{gateway: gw, id: id, transport: string(tr), conn: conn,
-		firstSeen: first, lastSeen: last, events: n, errors: errs, dirty: true, isNew: true}
+	s := &sessionRow{sessionVals: sessionVals{gateway: gw, id: id, transport: string(tr), conn: conn,
+		firstSeen: first, lastSeen: last, events: n, errors: errs}, isNew: true}
 	if tr == schema.WS {
 		s.sourceConn = conn
 	}
-	a.sessions[sessionKey{gw, id}] = s
+	a.sessions[sessionKey{gw, id}] = a.useSession(s)
 	a.gateway(gw).sessions++
 	return s, nil
 }
@@ -735,7 +828,6 @@ func (a *applier) createSession(gw string, id uint64, t *txRow, at int64) error 
 			s.sourceConn = t.conn
 		}
 		s.destroyedAt, s.timedOutAt, s.endedAt, s.ended = 0, 0, 0, ""
-		s.dirty = true
 	}
 	s.createSeq, s.createdAt = t.seq, at
 	return nil
@@ -767,7 +859,6 @@ func (a *applier) endSession(gw string, id uint64, how End, at int64) error {
 			s.endedAt = at
 		}
 	}
-	s.dirty = true
 	return nil
 }
 
@@ -791,11 +882,11 @@ func (a *applier) closeConn(gw, conn string, at int64) error {
 			return err
 		}
 	}
-	// The rows in memory are the truth for the sessions of this batch.
+	// The rows in memory are the truth for the sessions they hold.
 	for _, s := range a.sessions {
 		if s != nil && s.gateway == gw && s.sourceConn == conn && s.ended == "" {
+			a.useSession(s)
 			s.ended, s.endedAt = EndWSClosed, at
-			s.dirty = true
 		}
 	}
 	return nil
@@ -810,10 +901,10 @@ func (a *applier) ensureHandle(gw string, id, session uint64, plugin, opaqueID s
 	}
 	if h != nil {
 		if h.plugin == "" && plugin != "" {
-			h.plugin, h.dirty = plugin, true
+			h.plugin = plugin
 		}
 		if h.opaqueID == "" && opaqueID != "" {
-			h.opaqueID, h.dirty = opaqueID, true
+			h.opaqueID = opaqueID
 		}
 		return h, nil
 	}
@@ -821,32 +912,31 @@ func (a *applier) ensureHandle(gw string, id, session uint64, plugin, opaqueID s
 	if err != nil {
 		return nil, err
 	}
-	h = &handleRow{gateway: gw, id: id, session: session, plugin: plugin, opaqueID: opaqueID,
+	h = &handleRow{handleVals: handleVals{gateway: gw, id: id, session: session, plugin: plugin, opaqueID: opaqueID,
 		attachSeq: attachSeq, attachedAt: attachedAt,
-		firstSeen: first, lastSeen: last, events: n, errors: errs, dirty: true, isNew: true}
-	a.handles[handleKey{gw, id}] = h
+		firstSeen: first, lastSeen: last, events: n, errors: errs}, isNew: true}
+	a.handles[handleKey{gw, id}] = a.useHandle(h)
 	if s, err := a.session(gw, session); err != nil {
 		return nil, err
 	} else if s != nil {
 		s.handles++
-		s.dirty = true
 	}
 	return h, nil
 }
 
 // newTx records a request.
 func (a *applier) newTx(seq int64, ev *schema.Event, j *schema.Janus, h *handleRow) {
-	t := &txRow{seq: seq, id: ev.ID, gateway: ev.Gateway, tx: j.Transaction,
+	t := &txRow{txVals: txVals{seq: seq, id: ev.ID, gateway: ev.Gateway, tx: j.Transaction,
 		transport: ev.Transport, conn: ev.Conn, session: j.SessionID, handle: j.HandleID,
 		janus: j.Janus, plugin: j.Plugin, opaqueID: j.OpaqueID, jsep: j.JSEP,
-		requestAt: ev.Time.UnixMicro(), requestTap: ev.Tap, requestMono: ev.Mono, dirty: true, isNew: true}
+		requestAt: ev.Time.UnixMicro(), requestTap: ev.Tap, requestMono: ev.Mono}, isNew: true}
 	if t.plugin == "" && h != nil {
 		t.plugin = h.plugin
 	}
 	if j.PluginKey == "request" {
 		t.request = j.PluginValue
 	}
-	a.txs[seq] = t
+	a.txs[seq] = a.useTx(t)
 	a.txIDs[ev.ID] = seq
 	if t.tx != "" {
 		l := a.txKeys[txKey{ev.Gateway, t.tx}]
@@ -855,24 +945,31 @@ func (a *applier) newTx(seq int64, ev *schema.Event, j *schema.Janus, h *handleR
 			a.txKeys[txKey{ev.Gateway, t.tx}] = l
 		}
 		l.rows = append(l.rows, t)
+		if n := len(l.rows); n > 2*candidatesKept {
+			// Only the latest are candidates; older ones, if ever
+			// needed, come back from the database when the list loads.
+			l.rows = append(l.rows[:0], l.rows[n-candidatesKept:]...)
+		}
 	}
 }
 
 // txBySeq returns the transaction of the request with stream seq seq, or nil.
 func (a *applier) txBySeq(seq int64) (*txRow, error) {
 	if t, ok := a.txs[seq]; ok {
-		return t, nil
+		return a.useTx(t), nil
 	}
 	t := &txRow{}
 	found, err := a.getTx.queryRow(a.ctx, []any{seq}, func(r scanner) error { return scanTx(r, t) })
 	if err != nil {
 		return nil, fmt.Errorf("read transaction of request %d: %w", seq, err)
 	}
-	if !found {
+	if found {
+		t.orig = t.txVals
+	} else {
 		t = nil
 	}
 	a.txs[seq] = t
-	return t, nil
+	return a.useTx(t), nil
 }
 
 // txByID returns the transaction whose request is the event id, or nil: the
@@ -1018,44 +1115,69 @@ func (a *applier) eventOf(ev *schema.Event, j *schema.Janus) (*txRow, error) {
 }
 
 // flush writes the rows the batch changed and the new last sequence: an
-// INSERT for a row made by the batch, an UPDATE for one it read.
+// INSERT for a row made by the batch, an UPDATE of the counters of a row
+// whose counters only changed, of every column for others.
 func (a *applier) flush(last int64) error {
-	put := func(isNew bool, insert, update *rawStmt, args []any, nkey int) error {
-		if isNew {
+	put := func(insert, update *rawStmt, args []any, nkey int) error {
+		if insert != nil {
 			return insert.exec(a.ctx, args...)
 		}
 		// The UPDATE takes the other columns, then the key.
 		return update.exec(a.ctx, append(args[nkey:len(args):len(args)], args[:nkey]...)...)
 	}
-	for _, s := range a.sessions {
-		if s == nil || !s.dirty {
+	for _, s := range a.sessUsed {
+		var err error
+		switch {
+		case s.isNew:
+			err = put(a.insSession, nil, s.args(), 2)
+		case s.sessionVals == s.orig:
 			continue
+		case s.countersOnly():
+			err = put(nil, a.countSessionSet, s.counterArgs(), 2)
+		default:
+			err = put(nil, a.setSession, s.args(), 2)
 		}
-		if err := put(s.isNew, a.insSession, a.setSession, s.args(), 2); err != nil {
+		if err != nil {
 			return fmt.Errorf("write session %d: %w", s.id, err)
 		}
+		s.orig, s.isNew = s.sessionVals, false
 	}
-	for _, h := range a.handles {
-		if h == nil || !h.dirty {
+	for _, h := range a.handUsed {
+		var err error
+		switch {
+		case h.isNew:
+			err = put(a.insHandle, nil, h.args(), 2)
+		case h.handleVals == h.orig:
 			continue
+		case h.countersOnly():
+			err = put(nil, a.countHandleSet, h.counterArgs(), 2)
+		default:
+			err = put(nil, a.setHandle, h.args(), 2)
 		}
-		if err := put(h.isNew, a.insHandle, a.setHandle, h.args(), 2); err != nil {
+		if err != nil {
 			return fmt.Errorf("write handle %d: %w", h.id, err)
 		}
+		h.orig, h.isNew = h.handleVals, false
 	}
 	// In stream order, so that new rows go at the end of the table, where
 	// SQLite appends without searching.
-	txs := make([]*txRow, 0, len(a.txs))
-	for _, t := range a.txs {
-		if t != nil && t.dirty {
-			txs = append(txs, t)
+	slices.SortFunc(a.txUsed, func(x, y *txRow) int { return cmp.Compare(x.seq, y.seq) })
+	for _, t := range a.txUsed {
+		var err error
+		switch {
+		case t.isNew:
+			err = put(a.insTx, nil, t.args(), 1)
+		case t.txVals == t.orig:
+			continue
+		case t.answersOnly():
+			err = put(nil, a.answerTx, t.answerArgs(), 1)
+		default:
+			err = put(nil, a.setTx, t.args(), 1)
 		}
-	}
-	slices.SortFunc(txs, func(x, y *txRow) int { return cmp.Compare(x.seq, y.seq) })
-	for _, t := range txs {
-		if err := put(t.isNew, a.insTx, a.setTx, t.args(), 1); err != nil {
+		if err != nil {
 			return fmt.Errorf("write transaction of request %s: %w", t.id, err)
 		}
+		t.orig, t.isNew = t.txVals, false
 	}
 	for gw, g := range a.gateways {
 		if g.events == 0 && g.sessions == 0 {

@@ -71,8 +71,11 @@ type DB struct {
 	r *sql.DB // a pool of read-only connections for queries
 	c *sql.DB // the checkpointer's connection
 
-	mu    sync.Mutex  // serialises Apply
-	stmts *statements // Apply's, prepared on w; guarded by mu
+	mu        sync.Mutex  // serialises Apply; guards the fields below
+	stmts     *statements // Apply's, prepared on w
+	cache     *rowCache   // rows kept from the batches before
+	cacheRows int         // entries cache holds at most; 0 means defaultCacheRows
+	batches   uint64      // batches applied
 
 	checkpoint  chan struct{} // Apply asks the checkpointer to run
 	checkpoints atomic.Int64  // checkpoints run, for tests

@@ -42,6 +42,7 @@ func FuzzApply(f *testing.F) {
 		n := max(int(size), 1)
 		for start := 0; start < len(all); start += n {
 			apply(t, split, all[start:min(start+n, len(all))])
+			checkCache(t, split)
 		}
 		if err := Equal(context.Background(), whole, split); err != nil {
 			t.Fatalf("batches of %d: %v", n, err)

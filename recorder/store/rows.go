@@ -10,8 +10,12 @@ import (
 
 // The rows of the correlation tables as Apply keeps them in memory. Times
 // are Unix microseconds; a zero id, time or string is NULL in the database.
+// A row holds its columns and, in orig, the columns as the database has
+// them: flush writes the rows whose columns differ, and when only counters
+// differ, only the counters (an UPDATE that sets an indexed column rewrites
+// its index entries, even to the same value).
 
-type sessionRow struct {
+type sessionVals struct {
 	gateway                                       string
 	id                                            uint64
 	transport, conn, sourceConn                   string
@@ -19,10 +23,16 @@ type sessionRow struct {
 	endedAt                                       int64
 	ended                                         End
 	firstSeen, lastSeen, events, errors, handles  int64
-	dirty, isNew                                  bool // changed by the batch; made by it
 }
 
-type handleRow struct {
+type sessionRow struct {
+	sessionVals
+	orig  sessionVals // as stored; zero while isNew
+	isNew bool        // not stored yet
+	batch uint64      // the last batch that used it
+}
+
+type handleVals struct {
 	gateway                                               string
 	id, session                                           uint64
 	plugin, opaqueID                                      string
@@ -30,10 +40,16 @@ type handleRow struct {
 	hangupAt                                              int64
 	hangupReason                                          string
 	media, slowlinks, firstSeen, lastSeen, events, errors int64
-	dirty, isNew                                          bool // changed by the batch; made by it
 }
 
-type txRow struct {
+type handleRow struct {
+	handleVals
+	orig  handleVals
+	isNew bool
+	batch uint64
+}
+
+type txVals struct {
 	seq                                    int64
 	id, gateway, tx                        string
 	transport                              schema.Transport
@@ -50,7 +66,39 @@ type txRow struct {
 	resultAt, errorCode                    int64
 	errorReason                            string
 	pluginError, events, eventAt, eventUS  int64
-	dirty, isNew                           bool // changed by the batch; made by it
+}
+
+type txRow struct {
+	txVals
+	orig  txVals
+	isNew bool
+	batch uint64
+}
+
+// countersOnly reports whether the row differs from what is stored in its
+// counters (sessionCounterCols) only.
+func (s *sessionRow) countersOnly() bool {
+	v, o := s.sessionVals, &s.orig
+	v.lastSeen, v.events, v.errors, v.handles = o.lastSeen, o.events, o.errors, o.handles
+	return v == *o
+}
+
+// countersOnly reports whether the row differs from what is stored in its
+// counters (handleCounterCols) only.
+func (h *handleRow) countersOnly() bool {
+	v, o := h.handleVals, &h.orig
+	v.media, v.slowlinks, v.firstSeen, v.lastSeen, v.events, v.errors = o.media, o.slowlinks, o.firstSeen, o.lastSeen, o.events, o.errors
+	return v == *o
+}
+
+// answersOnly reports whether the row differs from what is stored in what
+// answered the request (txAnswerCols) only.
+func (t *txRow) answersOnly() bool {
+	v, o := t.txVals, &t.orig
+	v.session, v.handle, v.replySeq, v.reply, v.replyAt, v.replyUS, v.status, v.ackAt = o.session, o.handle, o.replySeq, o.reply, o.replyAt, o.replyUS, o.status, o.ackAt
+	v.result, v.resultAt, v.errorCode, v.errorReason = o.result, o.resultAt, o.errorCode, o.errorReason
+	v.pluginError, v.events, v.eventAt, v.eventUS = o.pluginError, o.events, o.eventAt, o.eventUS
+	return v == *o
 }
 
 // touch counts an event of the session.
@@ -61,7 +109,6 @@ func (s *sessionRow) touch(at int64, isErr bool) {
 	}
 	s.firstSeen = min(s.firstSeen, at)
 	s.lastSeen = max(s.lastSeen, at)
-	s.dirty = true
 }
 
 // touch counts an event of the handle.
@@ -72,7 +119,6 @@ func (h *handleRow) touch(at int64, isErr bool) {
 	}
 	h.firstSeen = min(h.firstSeen, at)
 	h.lastSeen = max(h.lastSeen, at)
-	h.dirty = true
 }
 
 // latency returns the time from the request to ev in microseconds: by the
@@ -88,7 +134,6 @@ func (t *txRow) latency(ev *schema.Event) int64 {
 // an HTTP response, a failure of the tap.
 func (t *txRow) onReply(seq int64, ev *schema.Event, j *schema.Janus) {
 	at := ev.Time.UnixMicro()
-	t.dirty = true
 	if t.replySeq == 0 {
 		t.replySeq, t.replyAt, t.replyUS, t.status = seq, at, t.latency(ev), int64(ev.Status)
 		t.reply = j.Janus
@@ -124,7 +169,6 @@ func (t *txRow) onReply(seq int64, ev *schema.Event, j *schema.Janus) {
 // onEvent records an asynchronous event carrying the transaction.
 func (t *txRow) onEvent(ev *schema.Event, j *schema.Janus) {
 	at := ev.Time.UnixMicro()
-	t.dirty = true
 	t.events++
 	if t.events == 1 {
 		t.eventAt, t.eventUS = at, t.latency(ev)
@@ -143,12 +187,25 @@ func (t *txRow) onEvent(ev *schema.Event, j *schema.Janus) {
 const sessionCols = "gateway, session_id, transport, conn, source_conn, create_seq, created_at, destroyed_at, " +
 	"timed_out_at, ended_at, ended, first_seen, last_seen, events, errors, handles"
 
+// sessionCounterCols are the key and the columns a session's events change,
+// none of them indexed.
+const sessionCounterCols = "gateway, session_id, last_seen, events, errors, handles"
+
 const handleCols = "gateway, handle_id, session_id, plugin, opaque_id, attach_seq, attached_at, detached_at, " +
 	"webrtcup_at, hangup_at, hangup_reason, media, slowlinks, first_seen, last_seen, events, errors"
+
+// handleCounterCols are the key and the columns a handle's events change,
+// none of them indexed.
+const handleCounterCols = "gateway, handle_id, media, slowlinks, first_seen, last_seen, events, errors"
 
 const txCols = "request_seq, request_id, gateway, tx, transport, conn, session_id, handle_id, janus, plugin, " +
 	"request, opaque_id, jsep, request_at, request_tap, request_mono, reply_seq, reply, reply_at, reply_us, " +
 	"status, ack_at, result, result_at, error_code, error_reason, plugin_error, events, event_at, event_us"
+
+// txAnswerCols are the key and the columns that the replies and events of a
+// request change, with the session or handle a create or attach made.
+const txAnswerCols = "request_seq, session_id, handle_id, reply_seq, reply, reply_at, reply_us, status, ack_at, " +
+	"result, result_at, error_code, error_reason, plugin_error, events, event_at, event_us"
 
 const eventCols = "stream_seq, id, gateway, tap, conn, seq, time, mono, transport, dir, kind, method, path, " +
 	"query, status, parent, part, parts, janus, tx, session_id, handle_id, plugin, plugin_key, plugin_value, " +
@@ -206,14 +263,35 @@ func (h *handleRow) args() []any {
 		h.events, h.errors}
 }
 
-func (t *txRow) args() []any {
-	var replyUS, eventUS any
+func (s *sessionRow) counterArgs() []any {
+	return []any{s.gateway, dbID(s.id), s.lastSeen, s.events, s.errors, s.handles}
+}
+
+func (h *handleRow) counterArgs() []any {
+	return []any{h.gateway, dbID(h.id), h.media, h.slowlinks, h.firstSeen, h.lastSeen, h.events, h.errors}
+}
+
+func (t *txRow) answerArgs() []any {
+	replyUS, eventUS := t.nullLatencies()
+	return []any{t.seq, dbID(t.session), dbID(t.handle), nullInt(t.replySeq), nullStr(t.reply), nullInt(t.replyAt),
+		replyUS, nullInt(t.status), nullInt(t.ackAt), nullStr(t.result), nullInt(t.resultAt), nullInt(t.errorCode),
+		nullStr(t.errorReason), nullInt(t.pluginError), t.events, nullInt(t.eventAt), eventUS}
+}
+
+// nullLatencies returns reply_us and event_us: NULL without a reply or
+// event (a latency may be 0).
+func (t *txRow) nullLatencies() (replyUS, eventUS any) {
 	if t.replySeq != 0 {
 		replyUS = t.replyUS
 	}
 	if t.events != 0 {
 		eventUS = t.eventUS
 	}
+	return replyUS, eventUS
+}
+
+func (t *txRow) args() []any {
+	replyUS, eventUS := t.nullLatencies()
 	return []any{t.seq, t.id, t.gateway, nullStr(t.tx), string(t.transport), t.conn, dbID(t.session),
 		dbID(t.handle), t.janus, nullStr(t.plugin), nullStr(t.request), nullStr(t.opaqueID), nullStr(t.jsep),
 		t.requestAt, nullStr(t.requestTap), t.requestMono, nullInt(t.replySeq), nullStr(t.reply),
