@@ -882,8 +882,10 @@ func (a *applier) closeConn(gw, conn string, at int64) error {
 			return err
 		}
 	}
-	// The rows in memory are the truth for the sessions they hold.
-	for _, s := range a.sessions {
+	// The rows in memory are the truth for the sessions they hold. Those
+	// the batch did not use are as stored, so the query found those of
+	// them that the close ends, and session marked them used.
+	for _, s := range a.sessUsed {
 		if s != nil && s.gateway == gw && s.sourceConn == conn && s.ended == "" {
 			a.useSession(s)
 			s.ended, s.endedAt = EndWSClosed, at
