@@ -283,6 +283,8 @@ type applier struct {
 	txUsed   []*txRow
 	gateways map[string]*gatewayDelta
 
+	args, args2 []any // the arguments of a statement, reused
+
 	last                                       int64 // stream seq of the last item applied
 	skipped, inserted, duplicates, undecodable int64
 }
@@ -333,7 +335,7 @@ type statements struct {
 	getSession, getHandle, getTx, getTxByKey, getEventID *rawStmt
 	countSession, countHandle, getSourced                *rawStmt
 	insSession, insHandle, insTx, putGateway             *rawStmt
-	setSession, setHandle, setTx                         *rawStmt
+	setSession, setHandle                                *rawStmt
 	countSessionSet, countHandleSet, answerTx            *rawStmt
 	getProgress, putProgress, getDataVersion             *rawStmt
 	all                                                  []*rawStmt
@@ -391,7 +393,6 @@ func prepareStatements(ctx context.Context, dc driver.Conn) (*statements, error)
 		{&st.insTx, insertSQL("transactions", txCols)},
 		{&st.setSession, updateSQL("sessions", sessionCols, "gateway", "session_id")},
 		{&st.setHandle, updateSQL("handles", handleCols, "gateway", "handle_id")},
-		{&st.setTx, updateSQL("transactions", txCols, "request_seq")},
 		{&st.countSessionSet, updateSQL("sessions", sessionCounterCols, "gateway", "session_id")},
 		{&st.countHandleSet, updateSQL("handles", handleCounterCols, "gateway", "handle_id")},
 		{&st.answerTx, updateSQL("transactions", txAnswerCols, "request_seq")},
@@ -526,7 +527,7 @@ func (a *applier) apply(seq int64, ev *schema.Event, raw []byte) error {
 		reqSeq = t.seq
 	}
 
-	err = a.insertEvent.exec(a.ctx,
+	a.args = append(a.args[:0],
 		seq, ev.ID, gw, nullStr(ev.Tap), ev.Conn, int64(ev.Seq), at, ev.Mono,
 		string(ev.Transport), string(ev.Direction), string(ev.Kind),
 		nullStr(ev.Method), nullStr(ev.Path), nullStr(ev.Query), nullInt(int64(ev.Status)), nullStr(ev.Parent),
@@ -535,6 +536,7 @@ func (a *applier) apply(seq int64, ev *schema.Event, raw []byte) error {
 		nullStr(plugin), nullStr(j.PluginKey), nullStr(j.PluginValue), nullInt(int64(j.PluginError)),
 		nullInt(int64(j.ErrorCode)), nullStr(j.ErrorReason), nullStr(j.JSEP), j.HasJSEP, nullStr(j.OpaqueID),
 		nullInt(int64(ev.CloseCode)), nullStr(ev.Error), nullInt(reqSeq), ev.Redacted, ev.Truncated, raw)
+	err = a.insertEvent.run(a.ctx, a.args, nil)
 	switch {
 	case isUniqueViolation(err): // its id is stored already
 		a.duplicates++
@@ -928,10 +930,10 @@ func (a *applier) ensureHandle(gw string, id, session uint64, plugin, opaqueID s
 
 // newTx records a request.
 func (a *applier) newTx(seq int64, ev *schema.Event, j *schema.Janus, h *handleRow) {
-	t := &txRow{txVals: txVals{seq: seq, id: ev.ID, gateway: ev.Gateway, tx: j.Transaction,
-		transport: ev.Transport, conn: ev.Conn, session: j.SessionID, handle: j.HandleID,
-		janus: j.Janus, plugin: j.Plugin, opaqueID: j.OpaqueID, jsep: j.JSEP,
-		requestAt: ev.Time.UnixMicro(), requestTap: ev.Tap, requestMono: ev.Mono}, isNew: true}
+	t := &txRow{txRequest: txRequest{seq: seq, id: ev.ID, gateway: ev.Gateway, tx: j.Transaction,
+		transport: ev.Transport, conn: ev.Conn, janus: j.Janus, plugin: j.Plugin, opaqueID: j.OpaqueID, jsep: j.JSEP,
+		requestAt: ev.Time.UnixMicro(), requestTap: ev.Tap, requestMono: ev.Mono},
+		txAnswer: txAnswer{session: j.SessionID, handle: j.HandleID}, isNew: true}
 	if t.plugin == "" && h != nil {
 		t.plugin = h.plugin
 	}
@@ -966,7 +968,7 @@ func (a *applier) txBySeq(seq int64) (*txRow, error) {
 		return nil, fmt.Errorf("read transaction of request %d: %w", seq, err)
 	}
 	if found {
-		t.orig = t.txVals
+		t.orig = t.txAnswer
 	} else {
 		t = nil
 	}
@@ -1118,26 +1120,29 @@ func (a *applier) eventOf(ev *schema.Event, j *schema.Janus) (*txRow, error) {
 
 // flush writes the rows the batch changed and the new last sequence: an
 // INSERT for a row made by the batch, an UPDATE of the counters of a row
-// whose counters only changed, of every column for others.
+// whose counters only changed, of every column for others; of what
+// answered it for a transaction.
 func (a *applier) flush(last int64) error {
+	// put runs insert, or update with the arguments made for it, which
+	// take the key first, as the UPDATE takes it last.
 	put := func(insert, update *rawStmt, args []any, nkey int) error {
 		if insert != nil {
-			return insert.exec(a.ctx, args...)
+			return insert.run(a.ctx, args, nil)
 		}
-		// The UPDATE takes the other columns, then the key.
-		return update.exec(a.ctx, append(args[nkey:len(args):len(args)], args[:nkey]...)...)
+		a.args2 = append(append(a.args2[:0], args[nkey:]...), args[:nkey]...)
+		return update.run(a.ctx, a.args2, nil)
 	}
 	for _, s := range a.sessUsed {
 		var err error
 		switch {
 		case s.isNew:
-			err = put(a.insSession, nil, s.args(), 2)
+			err = put(a.insSession, nil, s.appendArgs(a.args[:0]), 2)
 		case s.sessionVals == s.orig:
 			continue
 		case s.countersOnly():
-			err = put(nil, a.countSessionSet, s.counterArgs(), 2)
+			err = put(nil, a.countSessionSet, s.appendCounterArgs(a.args[:0]), 2)
 		default:
-			err = put(nil, a.setSession, s.args(), 2)
+			err = put(nil, a.setSession, s.appendArgs(a.args[:0]), 2)
 		}
 		if err != nil {
 			return fmt.Errorf("write session %d: %w", s.id, err)
@@ -1148,13 +1153,13 @@ func (a *applier) flush(last int64) error {
 		var err error
 		switch {
 		case h.isNew:
-			err = put(a.insHandle, nil, h.args(), 2)
+			err = put(a.insHandle, nil, h.appendArgs(a.args[:0]), 2)
 		case h.handleVals == h.orig:
 			continue
 		case h.countersOnly():
-			err = put(nil, a.countHandleSet, h.counterArgs(), 2)
+			err = put(nil, a.countHandleSet, h.appendCounterArgs(a.args[:0]), 2)
 		default:
-			err = put(nil, a.setHandle, h.args(), 2)
+			err = put(nil, a.setHandle, h.appendArgs(a.args[:0]), 2)
 		}
 		if err != nil {
 			return fmt.Errorf("write handle %d: %w", h.id, err)
@@ -1168,18 +1173,16 @@ func (a *applier) flush(last int64) error {
 		var err error
 		switch {
 		case t.isNew:
-			err = put(a.insTx, nil, t.args(), 1)
-		case t.txVals == t.orig:
+			err = put(a.insTx, nil, t.appendArgs(a.args[:0]), 1)
+		case t.txAnswer == t.orig:
 			continue
-		case t.answersOnly():
-			err = put(nil, a.answerTx, t.answerArgs(), 1)
 		default:
-			err = put(nil, a.setTx, t.args(), 1)
+			err = put(nil, a.answerTx, t.appendAnswerArgs(a.args[:0]), 1)
 		}
 		if err != nil {
 			return fmt.Errorf("write transaction of request %s: %w", t.id, err)
 		}
-		t.orig, t.isNew = t.txVals, false
+		t.orig, t.isNew = t.txAnswer, false
 	}
 	for gw, g := range a.gateways {
 		if g.events == 0 && g.sessions == 0 {

@@ -58,8 +58,9 @@ func checkCache(t *testing.T, db *DB) {
 			t.Errorf("transaction %d: kept as absent, stored: %v", seq, err)
 		case err != nil:
 			t.Errorf("transaction %d: %v", seq, err)
-		case got.txVals != tx.txVals || tx.orig != tx.txVals || tx.isNew:
-			t.Errorf("transaction %d kept as %+v (stored as %+v, new %v), stored %+v", seq, tx.txVals, tx.orig, tx.isNew, got.txVals)
+		case got.txRequest != tx.txRequest || got.txAnswer != tx.txAnswer || tx.orig != tx.txAnswer || tx.isNew:
+			t.Errorf("transaction %d kept as %+v %+v (stored as %+v, new %v), stored %+v %+v", seq,
+				tx.txRequest, tx.txAnswer, tx.orig, tx.isNew, got.txRequest, got.txAnswer)
 		}
 	}
 	for id, seq := range c.txIDs {

@@ -127,6 +127,9 @@ func (r valueRow) Scan(dest ...any) error {
 // isUniqueViolation reports whether err is SQLite refusing a row for a
 // UNIQUE constraint (and not the primary key).
 func isUniqueViolation(err error) bool {
+	if err == nil {
+		return false
+	}
 	var se sqlite3.Error
 	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique
 }

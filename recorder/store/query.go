@@ -427,7 +427,7 @@ func scanTimeline(rows *sql.Rows) ([]TimelineEntry, error) {
 		}
 		e.Time = micros(at)
 		if e.RequestSeq != 0 && e.RequestSeq != e.StreamSeq && reqAt != 0 {
-			t := txRow{txVals: txVals{requestAt: reqAt, requestTap: reqTap, requestMono: reqMono}}
+			t := txRow{txRequest: txRequest{requestAt: reqAt, requestTap: reqTap, requestMono: reqMono}}
 			e.SinceRequest = time.Duration(t.latency(&schema.Event{Tap: tap, Mono: mono, Time: e.Time})) * time.Microsecond
 		}
 		out = append(out, e)

@@ -49,28 +49,36 @@ type handleRow struct {
 	batch uint64
 }
 
-type txVals struct {
+// txRequest are the columns of a transaction that its request sets, which
+// nothing changes once it is stored.
+type txRequest struct {
 	seq                                    int64
 	id, gateway, tx                        string
 	transport                              schema.Transport
 	conn                                   string
-	session, handle                        uint64
 	janus, plugin, request, opaqueID, jsep string
 	requestAt                              int64
 	requestTap                             string
 	requestMono                            int64
-	replySeq                               int64
-	reply                                  string
-	replyAt, replyUS, status, ackAt        int64
-	result                                 string
-	resultAt, errorCode                    int64
-	errorReason                            string
-	pluginError, events, eventAt, eventUS  int64
+}
+
+// txAnswer are the columns of a transaction that what answered the request
+// sets (txAnswerCols), with the session or handle a create or attach made.
+type txAnswer struct {
+	session, handle                       uint64
+	replySeq                              int64
+	reply                                 string
+	replyAt, replyUS, status, ackAt       int64
+	result                                string
+	resultAt, errorCode                   int64
+	errorReason                           string
+	pluginError, events, eventAt, eventUS int64
 }
 
 type txRow struct {
-	txVals
-	orig  txVals
+	txRequest
+	txAnswer
+	orig  txAnswer // as stored; the request part does not change
 	isNew bool
 	batch uint64
 }
@@ -88,16 +96,6 @@ func (s *sessionRow) countersOnly() bool {
 func (h *handleRow) countersOnly() bool {
 	v, o := h.handleVals, &h.orig
 	v.media, v.slowlinks, v.firstSeen, v.lastSeen, v.events, v.errors = o.media, o.slowlinks, o.firstSeen, o.lastSeen, o.events, o.errors
-	return v == *o
-}
-
-// answersOnly reports whether the row differs from what is stored in what
-// answered the request (txAnswerCols) only.
-func (t *txRow) answersOnly() bool {
-	v, o := t.txVals, &t.orig
-	v.session, v.handle, v.replySeq, v.reply, v.replyAt, v.replyUS, v.status, v.ackAt = o.session, o.handle, o.replySeq, o.reply, o.replyAt, o.replyUS, o.status, o.ackAt
-	v.result, v.resultAt, v.errorCode, v.errorReason = o.result, o.resultAt, o.errorCode, o.errorReason
-	v.pluginError, v.events, v.eventAt, v.eventUS = o.pluginError, o.events, o.eventAt, o.eventUS
 	return v == *o
 }
 
@@ -250,32 +248,32 @@ func updateSQL(table, cols string, key ...string) string {
 	return "UPDATE " + table + " SET " + strings.Join(set, ", ") + " WHERE " + strings.Join(where, " AND ")
 }
 
-func (s *sessionRow) args() []any {
-	return []any{s.gateway, dbID(s.id), s.transport, s.conn, nullStr(s.sourceConn), nullInt(s.createSeq),
+func (s *sessionRow) appendArgs(b []any) []any {
+	return append(b, s.gateway, dbID(s.id), s.transport, s.conn, nullStr(s.sourceConn), nullInt(s.createSeq),
 		nullInt(s.createdAt), nullInt(s.destroyedAt), nullInt(s.timedOutAt), nullInt(s.endedAt),
-		nullStr(string(s.ended)), s.firstSeen, s.lastSeen, s.events, s.errors, s.handles}
+		nullStr(string(s.ended)), s.firstSeen, s.lastSeen, s.events, s.errors, s.handles)
 }
 
-func (h *handleRow) args() []any {
-	return []any{h.gateway, dbID(h.id), dbID(h.session), nullStr(h.plugin), nullStr(h.opaqueID),
+func (h *handleRow) appendArgs(b []any) []any {
+	return append(b, h.gateway, dbID(h.id), dbID(h.session), nullStr(h.plugin), nullStr(h.opaqueID),
 		nullInt(h.attachSeq), nullInt(h.attachedAt), nullInt(h.detachedAt), nullInt(h.webrtcupAt),
 		nullInt(h.hangupAt), nullStr(h.hangupReason), h.media, h.slowlinks, h.firstSeen, h.lastSeen,
-		h.events, h.errors}
+		h.events, h.errors)
 }
 
-func (s *sessionRow) counterArgs() []any {
-	return []any{s.gateway, dbID(s.id), s.lastSeen, s.events, s.errors, s.handles}
+func (s *sessionRow) appendCounterArgs(b []any) []any {
+	return append(b, s.gateway, dbID(s.id), s.lastSeen, s.events, s.errors, s.handles)
 }
 
-func (h *handleRow) counterArgs() []any {
-	return []any{h.gateway, dbID(h.id), h.media, h.slowlinks, h.firstSeen, h.lastSeen, h.events, h.errors}
+func (h *handleRow) appendCounterArgs(b []any) []any {
+	return append(b, h.gateway, dbID(h.id), h.media, h.slowlinks, h.firstSeen, h.lastSeen, h.events, h.errors)
 }
 
-func (t *txRow) answerArgs() []any {
+func (t *txRow) appendAnswerArgs(b []any) []any {
 	replyUS, eventUS := t.nullLatencies()
-	return []any{t.seq, dbID(t.session), dbID(t.handle), nullInt(t.replySeq), nullStr(t.reply), nullInt(t.replyAt),
+	return append(b, t.seq, dbID(t.session), dbID(t.handle), nullInt(t.replySeq), nullStr(t.reply), nullInt(t.replyAt),
 		replyUS, nullInt(t.status), nullInt(t.ackAt), nullStr(t.result), nullInt(t.resultAt), nullInt(t.errorCode),
-		nullStr(t.errorReason), nullInt(t.pluginError), t.events, nullInt(t.eventAt), eventUS}
+		nullStr(t.errorReason), nullInt(t.pluginError), t.events, nullInt(t.eventAt), eventUS)
 }
 
 // nullLatencies returns reply_us and event_us: NULL without a reply or
@@ -290,14 +288,14 @@ func (t *txRow) nullLatencies() (replyUS, eventUS any) {
 	return replyUS, eventUS
 }
 
-func (t *txRow) args() []any {
+func (t *txRow) appendArgs(b []any) []any {
 	replyUS, eventUS := t.nullLatencies()
-	return []any{t.seq, t.id, t.gateway, nullStr(t.tx), string(t.transport), t.conn, dbID(t.session),
+	return append(b, t.seq, t.id, t.gateway, nullStr(t.tx), string(t.transport), t.conn, dbID(t.session),
 		dbID(t.handle), t.janus, nullStr(t.plugin), nullStr(t.request), nullStr(t.opaqueID), nullStr(t.jsep),
 		t.requestAt, nullStr(t.requestTap), t.requestMono, nullInt(t.replySeq), nullStr(t.reply),
 		nullInt(t.replyAt), replyUS, nullInt(t.status), nullInt(t.ackAt), nullStr(t.result),
 		nullInt(t.resultAt), nullInt(t.errorCode), nullStr(t.errorReason), nullInt(t.pluginError),
-		t.events, nullInt(t.eventAt), eventUS}
+		t.events, nullInt(t.eventAt), eventUS)
 }
 
 // scanner is a *sql.Row or *sql.Rows.
