@@ -99,7 +99,7 @@ func (db *DB) applyOn(ctx context.Context, dc driver.Conn, batch []Item) (_ *app
 			// The rows in memory may hold what the batch did not commit;
 			// prepare the statements again for the next batch too,
 			// should the failure have been the connection's.
-			db.closeStatements()
+			db.resetApply()
 		}
 	}()
 	c, err := db.rowCache(sctx, st)
@@ -347,7 +347,7 @@ func (db *DB) statements(ctx context.Context, dc driver.Conn) (*statements, erro
 	if db.stmts != nil && db.stmts.conn == dc {
 		return db.stmts, nil
 	}
-	db.closeStatements()
+	db.resetApply()
 	st, err := prepareStatements(ctx, dc)
 	if err != nil {
 		return nil, err
@@ -356,10 +356,10 @@ func (db *DB) statements(ctx context.Context, dc driver.Conn) (*statements, erro
 	return st, nil
 }
 
-// closeStatements closes Apply's statements, if prepared, and drops the
-// rows kept from the batches before, which were read on the same
-// connection. The caller holds db.mu.
-func (db *DB) closeStatements() {
+// resetApply closes Apply's statements, if prepared, and drops the rows
+// kept from the batches before (read on the same connection): the next
+// batch starts afresh. The caller holds db.mu.
+func (db *DB) resetApply() {
 	if db.stmts != nil {
 		db.stmts.close()
 		db.stmts = nil

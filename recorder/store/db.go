@@ -258,10 +258,10 @@ func (db *DB) Close() error {
 		db.wg.Wait()
 		db.cancel = nil
 	}
-	// Finalized before their connection closes, which would otherwise
-	// stay open until they were.
+	// Apply's statements are finalized before their connection closes,
+	// which would otherwise stay open until they were.
 	db.mu.Lock()
-	db.closeStatements()
+	db.resetApply()
 	db.mu.Unlock()
 	var errs []error
 	if db.c != nil {

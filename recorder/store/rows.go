@@ -352,13 +352,6 @@ func nullInt(n int64) any {
 	return n
 }
 
-func nullBytes(b []byte) any {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
-}
-
 // nullIntScanner scans an INTEGER that may be NULL, as 0.
 type nullIntScanner[T ~int64 | ~uint64 | ~int] struct{ p *T }
 
