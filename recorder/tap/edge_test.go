@@ -23,7 +23,20 @@ import (
 
 func post(t *testing.T, url, body string) (int, http.Header, []byte) {
 	t.Helper()
-	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, b := roundTrip(t, req)
+	return resp.StatusCode, resp.Header, b
+}
+
+// roundTrip sends req on its own (no redirects followed) and returns the
+// answer with its whole body.
+func roundTrip(t *testing.T, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := http.DefaultTransport.RoundTrip(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +45,7 @@ func post(t *testing.T, url, body string) (int, http.Header, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, resp.Header, b
+	return resp, b
 }
 
 func createSession(t *testing.T, base string) uint64 {
@@ -388,16 +401,7 @@ func TestHTTPFraming(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				resp, err := http.DefaultTransport.RoundTrip(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer resp.Body.Close()
-				b, err := io.ReadAll(resp.Body)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return resp, b
+				return roundTrip(t, req)
 			}
 			direct, db := get(r.janus.HTTP)
 			tapped, tb := get(r.tapHTTP())
@@ -453,12 +457,7 @@ func TestForwardedHeaders(t *testing.T) {
 	req.Header.Set("X-Client-Hop", "1")
 	req.Header.Set("Proxy-Authorization", "Basic eA==")
 	req.Header["User-Agent"] = []string{""} // send none
-	resp, err := http.DefaultTransport.RoundTrip(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	resp, body := roundTrip(t, req)
 	if string(body) != `{"janus":"ack","transaction":"h"}` {
 		t.Fatalf("answer %q", body)
 	}
