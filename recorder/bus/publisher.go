@@ -620,10 +620,7 @@ func routeFields(data []byte) (ev schema.Event, ok bool) {
 			}
 			b = b[end+2:]
 		default:
-			i := 0
-			for i < len(b) && (b[i] >= '0' && b[i] <= '9' || b[i] == '-') {
-				i++
-			}
+			i := intLen(b)
 			if i == 0 {
 				return ev, false
 			}
@@ -654,6 +651,25 @@ func routeFields(data []byte) (ev schema.Event, ok bool) {
 		}
 	}
 	return ev, ev.ID != ""
+}
+
+// intLen is the length of the JSON integer at the start of b
+// (-?(0|[1-9][0-9]*)), or 0 when b does not start with one.
+func intLen(b []byte) int {
+	i := 0
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		return i + 1
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		return i
+	}
+	return 0
 }
 
 // plainString says whether s, the inside of a JSON string, needs no

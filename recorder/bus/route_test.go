@@ -43,6 +43,8 @@ func TestRoute(t *testing.T) {
 		`{"id":"A","gateway":"g","transport":"","dir":"c2g"}`,
 		`{"id":"A","gateway":"g","transport":"ws","dir":"*"}`,
 		`{"id":7,"gateway":"g","transport":"ws","dir":"c2g"}`,
+		`{"id":"0","gateway":"","":06,"transport":"s","dir":"c"}`,
+		`{"v":-,"id":"A","gateway":"g","transport":"ws","dir":"c2g"}`,
 	} {
 		if subject, id, err := route("janustap", []byte(bad)); err == nil {
 			t.Errorf("route(%q) = %s, %s; want an error", bad, subject, id)
@@ -139,6 +141,10 @@ func FuzzRoute(f *testing.F) {
 		`{"v":1,"header":{"x":"y"},"id":"A","gateway":"g","transport":"ws","dir":"c2g"}`,
 		`{"v":1,"id":"A","gateway":"g.h","transport":"admin-ws","dir":"g2c","x":`,
 		`{"id":7,"gateway":"g","transport":"ws","dir":"c2g"}`,
+		`{"id":"0","gateway":"","":06,"transport":"s","dir":"c"}`,
+		`{"v":-,"id":"A","gateway":"g","transport":"ws","dir":"c2g"}`,
+		`{"v":-0,"id":"A","gateway":"g","transport":"ws","dir":"c2g"}`,
+		`{"v":1e3,"id":"A","gateway":"g","transport":"ws","dir":"c2g"}`,
 	} {
 		f.Add([]byte(s))
 	}
