@@ -29,7 +29,7 @@ func importCommand() *cli.Command {
 		Name:  "import",
 		Usage: "publish the events of a JSON Lines file (janustap export) to the log, as they were captured",
 		Description: "Each event goes to its subject with its id as the Nats-Msg-Id, so that importing a file twice\n" +
-			"within the stream's duplicate window (2h by default) stores its events once. Beyond the window\n" +
+			"within the stream's duplicate window (10 minutes by default) stores its events once. Beyond the window\n" +
 			"JetStream stores them again; the recorder then skips the events it holds already and counts\n" +
 			"them as duplicates. The stream is created when it does not exist; an existing one is left as it is.",
 		ArgsUsage: "FILE (- for stdin)",

@@ -48,6 +48,7 @@ func serveCommand() *cli.Command {
 		&cli.BoolFlag{Name: "fsync", Usage: "fsync each event (group commit) before forwarding its message", EnvVars: env("fsync")},
 		&cli.BoolFlag{Name: "no-record", Usage: "do not run the SQLite recorder beside the tap (run janustap record elsewhere)", EnvVars: env("no-record")},
 		&cli.IntFlag{Name: "stream-replicas", Usage: "copies of the event stream in a NATS cluster (default: 1 for a new stream, an existing stream's own)", EnvVars: env("stream-replicas")},
+		&cli.DurationFlag{Name: "dedupe-window", Value: bus.DefaultDuplicates, Usage: "the stream's duplicate window: a retried publish within it is stored once (its msg ids are held in the NATS server's memory, ~120 bytes per event)", EnvVars: env("dedupe-window")},
 		&cli.StringFlag{Name: "db", Usage: "SQLite projection (default: <data>/janustap.db)", EnvVars: env("db")},
 		&cli.StringFlag{Name: "pprof", Usage: "serve Go's profiler (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (empty: off)", EnvVars: env("pprof")},
 	}
@@ -83,7 +84,7 @@ func serveCommand() *cli.Command {
 				NATSURL:       c.String("nats"),
 				NATS:          natsOptions(c),
 				EmbeddedPort:  c.Int("nats-port"),
-				Stream:        bus.StreamConfig{Name: c.String("stream"), Prefix: c.String("subject-prefix"), Replicas: c.Int("stream-replicas")},
+				Stream:        bus.StreamConfig{Name: c.String("stream"), Prefix: c.String("subject-prefix"), Replicas: c.Int("stream-replicas"), Duplicates: c.Duration("dedupe-window")},
 				SpoolMaxBytes: c.Int64("spool-max"),
 				Fsync:         c.Bool("fsync"),
 				NoRecord:      c.Bool("no-record"),

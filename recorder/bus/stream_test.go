@@ -53,19 +53,19 @@ func TestEnsureStream(t *testing.T) {
 	})
 
 	t.Run("update", func(t *testing.T) {
-		cfg := bus.StreamConfig{MaxAge: time.Hour, MaxBytes: 1 << 30}
+		cfg := bus.StreamConfig{MaxAge: 5 * time.Minute, MaxBytes: 1 << 30}
 		s, err := bus.EnsureStream(t.Context(), js, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		c := s.CachedInfo().Config
-		if got, want := c.MaxAge, time.Hour; got != want {
+		if got, want := c.MaxAge, 5*time.Minute; got != want {
 			t.Errorf("max age %v, want %v", got, want)
 		}
 		if got, want := c.MaxBytes, int64(1<<30); got != want {
 			t.Errorf("max bytes %d, want %d", got, want)
 		}
-		if got, want := c.Duplicates, time.Hour; got != want {
+		if got, want := c.Duplicates, 5*time.Minute; got != want {
 			t.Errorf("duplicate window %v, want %v (cut to max age)", got, want)
 		}
 	})

@@ -104,7 +104,7 @@
 //	bus.EnsureStream(ctx, js, bus.StreamConfig{Replicas: 3})
 //
 // (`nats stream add JANUSTAP --subjects 'janustap.>' --replicas 3
-// --storage file --retention limits --discard new --dupe-window 2h`
+// --storage file --retention limits --discard new --dupe-window 10m`
 // makes the same stream.) Then point every tap, recorder and reader at all
 // the nodes:
 //

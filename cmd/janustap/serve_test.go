@@ -1,0 +1,66 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/janustap/janustap/recorder/bus"
+	"github.com/janustap/janustap/recorder/bus/bustest"
+)
+
+// TestServeStreamFlags runs serve against a NATS server and checks that the
+// stream it creates has the duplicate window and replicas it was given.
+func TestServeStreamFlags(t *testing.T) {
+	s := bustest.Start(t)
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	created := make(chan *nats.Msg, 1)
+	_, err = nc.ChanSubscribe("$JS.EVENT.ADVISORY.STREAM.CREATED."+bus.DefaultStream, created)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	var out, errw bytes.Buffer
+	go func() {
+		done <- newApp(&out, &errw).RunContext(ctx, []string{"janustap", "--log-level", "warn", "serve",
+			"--listen", "127.0.0.1:0", "--data", t.TempDir(), "--nats", s.ClientURL(),
+			"--no-record", "--dedupe-window", "3m"})
+	}()
+	select {
+	case <-created:
+	case err := <-done:
+		t.Fatalf("serve returned before creating the stream: %v\n%s", err, errw.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no stream created by serve in 30 s\n%s", errw.String())
+	}
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v\n%s", err, errw.String())
+		}
+	}()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(ctx, bus.DefaultStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := st.CachedInfo().Config.Duplicates, 3*time.Minute; got != want {
+		t.Errorf("duplicate window %v, want %v (--dedupe-window)", got, want)
+	}
+}
