@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/textproto"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -128,9 +131,7 @@ func (p *connPool) CloseIdleConnections() {
 // http.Transport.
 func (pc *poolConn) exchange(ctx context.Context, req *http.Request) (resp *http.Response, reusable bool, err error) {
 	stop := context.AfterFunc(ctx, func() { pc.c.SetDeadline(time.Unix(1, 0)) })
-	// The whole body is in hand: never wait for a 100 Continue.
-	req.Header.Del("Expect")
-	if err := req.Write(pc.bw); err != nil {
+	if err := writeRequest(pc.bw, req); err != nil {
 		stop()
 		return nil, false, fmt.Errorf("send %s %s: %w", req.Method, req.URL.Path, err)
 	}
@@ -159,6 +160,60 @@ func (pc *poolConn) exchange(ctx context.Context, req *http.Request) (resp *http
 	// connection is not to be used again.
 	reusable = stop() && !resp.Close && !req.Close && resp.StatusCode != http.StatusSwitchingProtocols
 	return resp, reusable, nil
+}
+
+// writeRequest writes req to w in HTTP/1.1, as req.Write would for the
+// requests the tap forwards, at a fraction of its cost: the body is whole
+// in memory, so it always goes with a Content-Length and never waits for a
+// 100 Continue (Expect is dropped); a POST, PUT or PATCH without a body
+// says Content-Length: 0. Header values come from a request net/http has
+// parsed (no CR or LF in them); an empty User-Agent is not sent, and no
+// other is added. Header order is the map's: HTTP gives it no meaning
+// across field names, and the values of one name keep theirs.
+func writeRequest(w *bufio.Writer, req *http.Request) error {
+	host := req.Host
+	if host == "" {
+		host = req.URL.Host
+	}
+	w.WriteString(req.Method)
+	w.WriteByte(' ')
+	w.WriteString(req.URL.RequestURI())
+	w.WriteString(" HTTP/1.1\r\nHost: ")
+	w.WriteString(host)
+	w.WriteString("\r\n")
+	for k, vs := range req.Header {
+		switch k {
+		case "Host", "Content-Length", "Transfer-Encoding", "Expect", "Trailer", "Connection":
+			continue
+		}
+		for _, v := range vs {
+			if v == "" && k == "User-Agent" {
+				continue
+			}
+			w.WriteString(k)
+			w.WriteString(": ")
+			w.WriteString(textproto.TrimString(v))
+			w.WriteString("\r\n")
+		}
+	}
+	hasBody := req.Body != nil && req.Body != http.NoBody
+	if hasBody && req.ContentLength < 0 {
+		return errors.New("request body of unknown length")
+	}
+	if hasBody || req.Method == http.MethodPost || req.Method == http.MethodPut || req.Method == http.MethodPatch {
+		w.WriteString("Content-Length: ")
+		w.WriteString(strconv.FormatInt(max(req.ContentLength, 0), 10))
+		w.WriteString("\r\n")
+	}
+	w.WriteString("\r\n")
+	if !hasBody {
+		return nil
+	}
+	n, err := io.Copy(w, req.Body)
+	if err == nil && n != req.ContentLength {
+		err = fmt.Errorf("request body of %d bytes, not the %d of its Content-Length", n, req.ContentLength)
+	}
+	return err
 }
 
 // upstreamTransport sends http:// requests through the tap's pool and

@@ -1,11 +1,13 @@
 package tap
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -125,5 +127,83 @@ func TestConnPoolCancel(t *testing.T) {
 	}
 	if got := conns.Load(); got != 2 {
 		t.Errorf("%d connections made, want 2 (the cancelled one is not reused)", got)
+	}
+}
+
+// TestWriteRequest holds writeRequest to net/http's own Request.Write: the
+// two serialisations, read back by http.ReadRequest, are the same request
+// (method, target, host, headers, body and its length).
+func TestWriteRequest(t *testing.T) {
+	for _, tc := range []struct {
+		name, method, target, body string
+		header                     http.Header
+	}{
+		{name: "post", method: "POST", target: "http://127.0.0.1:8088/janus/1/2", body: `{"janus":"message","transaction":"t"}`,
+			header: http.Header{"Content-Type": {"application/json"}, "Origin": {"https://example.com"}, "Accept": {"*/*", "text/plain"}}},
+		{name: "post without body", method: "POST", target: "http://127.0.0.1:8088/janus"},
+		{name: "long-poll", method: "GET", target: "http://127.0.0.1:8088/janus/123?rid=1700000000&maxev=10&_=1",
+			header: http.Header{"Accept": {"application/json"}}},
+		{name: "escaped path", method: "GET", target: "http://127.0.0.1:8088/janus/a%2Fb%20c"},
+		{name: "preflight", method: "OPTIONS", target: "http://127.0.0.1:8088/janus",
+			header: http.Header{"Access-Control-Request-Method": {"POST"}, "Access-Control-Request-Headers": {"content-type"}}},
+		{name: "no user agent", method: "POST", target: "http://127.0.0.1:7088/admin", body: "{}",
+			header: http.Header{"User-Agent": {""}, "Expect": {"100-continue"}}},
+		{name: "user agent kept", method: "GET", target: "http://127.0.0.1:8088/janus/info", header: http.Header{"User-Agent": {"janus.js"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			build := func() *http.Request {
+				r, err := http.NewRequest(tc.method, tc.target, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r.Header = tc.header.Clone()
+				if r.Header == nil {
+					r.Header = http.Header{}
+				}
+				if _, ok := r.Header["User-Agent"]; !ok {
+					r.Header["User-Agent"] = []string{""} // as forward does
+				}
+				if tc.body != "" {
+					r.Body = io.NopCloser(strings.NewReader(tc.body))
+					r.ContentLength = int64(len(tc.body))
+				}
+				return r
+			}
+			var ours, theirs strings.Builder
+			bw := bufio.NewWriter(&ours)
+			if err := writeRequest(bw, build()); err != nil {
+				t.Fatal(err)
+			}
+			bw.Flush()
+			ref := build()
+			ref.Header.Del("Expect")
+			if err := ref.Write(&theirs); err != nil {
+				t.Fatal(err)
+			}
+			read := func(s string) (*http.Request, string) {
+				t.Helper()
+				r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(s)))
+				if err != nil {
+					t.Fatalf("read back %q: %v", s, err)
+				}
+				b, err := io.ReadAll(r.Body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return r, string(b)
+			}
+			got, gotBody := read(ours.String())
+			want, wantBody := read(theirs.String())
+			if got.Method != want.Method || got.RequestURI != want.RequestURI || got.Host != want.Host ||
+				got.ContentLength != want.ContentLength || gotBody != wantBody || gotBody != tc.body {
+				t.Errorf("wrote %q\nnet/http writes %q", ours.String(), theirs.String())
+			}
+			if !reflect.DeepEqual(got.Header, want.Header) {
+				t.Errorf("headers %v, net/http sends %v", got.Header, want.Header)
+			}
+			if _, ok := got.Header["Expect"]; ok {
+				t.Errorf("Expect sent: %q", ours.String())
+			}
+		})
 	}
 }
