@@ -16,10 +16,7 @@ import (
 )
 
 // The recovery tests write 20 records of frameSize bytes in segments of 8:
-// 1-8, 9-16 and 17-20, the last one being written to. TestRecover writes
-// them with write(2), so that each file ends with its last frame;
-// TestRecoverPreallocated through the mapping, so that the last file goes on
-// with the zeros allocated ahead.
+// 1-8, 9-16 and 17-20, the last one being written to.
 const (
 	recoverRecords = 20
 	recoverPerSeg  = 8
@@ -149,14 +146,12 @@ func TestRecover(t *testing.T) {
 			want: seqs(1, 20), wantNext: 21, wantTruncated: 16, wantLog: "torn tail",
 		},
 		{
-			// As space allocated ahead, or blocks a power cut left unwritten:
-			// the end of the data, not damage.
 			name: "zeros_appended",
 			damage: func(t *testing.T, dir string) string {
 				appendBytes(t, last(dir, 17), make([]byte, 4096))
 				return dir
 			},
-			want: seqs(1, 20), wantNext: 21,
+			want: seqs(1, 20), wantNext: 21, wantTruncated: 4096, wantLog: "torn tail",
 		},
 		{
 			name: "crash_after_creating_next_segment",
@@ -211,10 +206,7 @@ func TestRecover(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "spool")
-			s := openTest(t, dir, func(s *Spool) {
-				segmentSize(recoverPerSeg)(s)
-				s.noMap = true
-			})
+			s := openTest(t, dir, segmentSize(recoverPerSeg))
 			appendN(t, s, 1, recoverRecords)
 			// The spool stays open while its files are damaged, as if its
 			// process had been killed; the lock is the only thing in the

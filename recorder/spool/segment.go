@@ -43,27 +43,13 @@ func appendFrame(b, rec []byte) []byte {
 	return b
 }
 
-// copyFrame writes the frame of rec into m, which is exactly as long as the
-// frame and all zero, as fallocate left it. The length goes first, then the
-// payload, then the CRC with one 4-byte store: the commit. A process killed
-// in the middle leaves a frame whose CRC field is still zero and whose
-// length covers only zeros and its own payload, which Open recognises as an
-// Append that never returned (see uncommitted in load).
-func copyFrame(m, rec []byte) {
-	binary.LittleEndian.PutUint32(m, uint32(len(rec)))
-	copy(m[headerSize:], rec)
-	binary.LittleEndian.PutUint32(m[4:], frameCRC(m[:4], rec))
-}
-
 // segment is one segment file. Its fields are guarded by Spool.mu.
 type segment struct {
 	first   uint64   // sequence number of the first record, and the file name
 	path    string   // DIR/<first>.seg
 	f       *os.File // open for reading (and appending, if active); nil once closed
 	offsets []uint32 // offsets[i] is the file offset of the frame of record first+i
-	size    int64    // bytes of whole, checked frames; the file is no longer, but for a skipped damaged tail or alloc
-	m       []byte   // shared mapping of the active segment, SegmentSize long; nil if Append writes with write(2)
-	alloc   int64    // with m: bytes fallocate has given the file (its size); Append stores only below it
+	size    int64    // bytes of whole, checked frames; the file is no longer (except a skipped damaged tail)
 	refs    int      // users between pin and unpin; f stays open while refs > 0
 	dead    bool     // trimmed: removed from Spool.segs, the last unpin closes f
 }
@@ -124,7 +110,6 @@ type scanResult struct {
 	valid   int64    // bytes those frames take from the start of the file
 	err     error    // why the scan stopped before fileSize, or nil
 	badEnd  int64    // where the first bad frame claims to end; > fileSize if cut short
-	badCRC  uint32   // the CRC field of the first bad frame, if its header was read
 }
 
 // scanFrames reads frames from r (a file of fileSize bytes) from its start,
@@ -148,7 +133,6 @@ func scanFrames(r io.Reader, fileSize int64) (scanResult, error) {
 		}
 		n := int64(binary.LittleEndian.Uint32(hdr[:4]))
 		want := binary.LittleEndian.Uint32(hdr[4:])
-		res.badCRC = want
 		res.badEnd = res.valid + headerSize + n
 		switch {
 		case n > MaxRecordSize:
@@ -174,30 +158,25 @@ func scanFrames(r io.Reader, fileSize int64) (scanResult, error) {
 		res.offsets = append(res.offsets, uint32(res.valid))
 		res.valid = res.badEnd
 	}
-	res.badEnd, res.badCRC = 0, 0
+	res.badEnd = 0
 	return res, nil
 }
 
-// zeroTail returns where the run of zero bytes that ends f (of fileSize
-// bytes) starts, looking no lower than off: fileSize if f ends in a non-zero
-// byte, off if f holds only zeros from off. Such a run is the preallocated
-// space after the last frame of the active segment, or blocks a power cut
-// left unwritten.
-func zeroTail(f *os.File, off, fileSize int64) (int64, error) {
+// zerosFrom reports whether f holds only zero bytes from off to fileSize, as
+// after a power cut when the file grew but its last blocks were never written.
+func zerosFrom(f *os.File, off, fileSize int64) (bool, error) {
 	buf := make([]byte, 64<<10)
-	end := fileSize
-	for end > off {
-		p := buf[:min(int64(len(buf)), end-off)]
-		start := end - int64(len(p))
-		if _, err := f.ReadAt(p, start); err != nil {
-			return 0, err
+	for off < fileSize {
+		p := buf[:min(int64(len(buf)), fileSize-off)]
+		if _, err := f.ReadAt(p, off); err != nil {
+			return false, err
 		}
-		for i := len(p) - 1; i >= 0; i-- {
-			if p[i] != 0 {
-				return start + int64(i) + 1, nil
+		for _, c := range p {
+			if c != 0 {
+				return false, nil
 			}
 		}
-		end = start
+		off += int64(len(p))
 	}
-	return off, nil
+	return true, nil
 }

@@ -29,9 +29,6 @@ const (
 
 	// keepBuf is the largest write buffer Append keeps between calls, in bytes.
 	keepBuf = 1 << 20
-	// allocChunk is how far ahead Append has fallocate allocate the blocks of
-	// a mapped segment, in bytes.
-	allocChunk = 1 << 20
 	// maxBatchBytes bounds the frames one ReadBatch reads, in bytes; a batch
 	// always holds at least one record, however long.
 	maxBatchBytes = 4 << 20
@@ -111,9 +108,7 @@ type Spool struct {
 	Dir string // directory of the segment files; Open creates it with mode 0700
 	// SegmentSize is the size in bytes past which a new segment file starts.
 	// A record longer than that gets a segment to itself. Zero means
-	// DefaultSegmentSize (64 MiB); at most 4 GiB - 1. Where Append maps the
-	// active segment (see the package comment) the mapping is this long:
-	// address space, and page cache only as far as the data goes.
+	// DefaultSegmentSize (64 MiB); at most 4 GiB - 1.
 	SegmentSize int64
 	// MaxBytes caps the framed bytes (8 + record length each) of
 	// unacknowledged records; Append returns ErrFull rather than go past it.
@@ -132,13 +127,6 @@ type Spool struct {
 
 	log  *slog.Logger
 	lock *os.File
-	// noMap makes Append write with write(2), as where mmap is not
-	// available; tests set it, and so does the first segment that cannot be
-	// mapped or allocated ahead. Guarded by mu once Open has returned.
-	noMap bool
-	// allocate allocates blocks ahead in a mapped segment; nil means
-	// fallocate(2). Tests replace it to fill the disk.
-	allocate func(f *os.File, off, n int64) error
 
 	mu       sync.Mutex
 	opened   bool
@@ -292,8 +280,6 @@ func (s *Spool) recover() error {
 			return err
 		}
 		s.segs = append(s.segs, g)
-	} else {
-		s.mapActive(s.segs[n-1])
 	}
 	return nil
 }
@@ -305,7 +291,7 @@ func (s *Spool) recover() error {
 func (s *Spool) load(g *segment, isLast bool) (skip uint64, err error) {
 	flag := os.O_RDONLY
 	if isLast {
-		flag = os.O_RDWR
+		flag = os.O_RDWR | os.O_APPEND
 	}
 	f, err := os.OpenFile(g.path, flag, 0o600)
 	if err != nil {
@@ -323,40 +309,23 @@ func (s *Spool) load(g *segment, isLast bool) (skip uint64, err error) {
 	}
 	g.offsets, g.size = res.offsets, res.valid
 	if res.err != nil {
-		zeroFrom, err := zeroTail(f, res.valid, fileSize)
-		if err != nil {
-			return 0, fmt.Errorf("read segment %s: %w", g.path, err)
+		torn := res.badEnd >= fileSize
+		if !torn {
+			if torn, err = zerosFrom(f, res.valid, fileSize); err != nil {
+				return 0, fmt.Errorf("read segment %s: %w", g.path, err)
+			}
 		}
-		// end is where the bad frame ends, as far as the file goes.
-		end := min(res.badEnd, fileSize)
 		switch {
-		case zeroFrom == res.valid:
-			// Only zeros after the last frame: space Append had allocated
-			// ahead and not yet written. This is the normal end of the data.
-			if isLast {
-				if err := f.Truncate(res.valid); err != nil {
-					return 0, fmt.Errorf("truncate preallocated space: %w", err)
-				}
-			}
-		case isLast && zeroFrom <= end && res.err == errBadCRC && res.badCRC == 0:
-			// copyFrame stores the CRC last: the process died while copying
-			// this frame, and its Append never returned.
-			s.log.Info("discarding a record whose append did not finish",
-				keySegment, g.path, keySeq, g.end(), keyBytes, end-res.valid)
-			if err := f.Truncate(res.valid); err != nil {
-				return 0, fmt.Errorf("truncate unfinished record: %w", err)
-			}
-		case isLast && zeroFrom <= end:
+		case isLast && torn:
 			s.log.Warn("truncating torn tail of last segment",
-				keySegment, g.path, keySeq, g.end(), keyBytes, end-res.valid, keyErr, res.err)
+				keySegment, g.path, keySeq, g.end(), keyBytes, fileSize-res.valid, keyErr, res.err)
 			if err := f.Truncate(res.valid); err != nil {
 				return 0, fmt.Errorf("truncate torn tail: %w", err)
 			}
-			s.trunc += end - res.valid
+			s.trunc += fileSize - res.valid
 		default:
-			// Every frame takes at least headerSize bytes, and none starts
-			// in the run of zeros that ends the file.
-			skip = uint64((min(fileSize, zeroFrom+headerSize-1) - res.valid) / headerSize)
+			// Every frame takes at least headerSize bytes.
+			skip = uint64((fileSize - res.valid) / headerSize)
 			s.log.Error("segment damaged; skipping the rest of it",
 				keySegment, g.path, keySeq, g.end(), keyBytes, fileSize-res.valid, keyErr, res.err)
 			s.corrupt++
@@ -393,11 +362,10 @@ func (s *Spool) readAcked() (uint64, error) {
 	return n, nil
 }
 
-// createSegment creates the empty segment file that starts at first, and
-// maps it for Append.
+// createSegment creates the empty segment file that starts at first.
 func (s *Spool) createSegment(first uint64) (*segment, error) {
 	g := newSegment(s.Dir, first)
-	f, err := os.OpenFile(g.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(g.path, os.O_RDWR|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("create segment: %w", err)
 	}
@@ -408,109 +376,7 @@ func (s *Spool) createSegment(first uint64) (*segment, error) {
 			return nil, err
 		}
 	}
-	s.mapActive(g)
 	return g, nil
-}
-
-// mapActive maps g, the active segment, SegmentSize bytes long, so that
-// Append copies frames into the page cache instead of calling write(2).
-// Where mmap is not available (another OS, a filesystem without it) g stays
-// unmapped, and so do the segments after it. s.mu is held, or Open is running.
-func (s *Spool) mapActive(g *segment) {
-	if s.noMap {
-		return
-	}
-	m, err := mapFile(g.f, s.SegmentSize)
-	if err != nil {
-		s.noMap = true
-		s.log.Debug("cannot map segments; appending with write(2)", keySegment, g.path, keyErr, err)
-		return
-	}
-	// The file is its frames and nothing more: load truncated anything
-	// after them, and a new file is empty.
-	g.m, g.alloc = m, g.size
-}
-
-// put writes the frame of rec at the end of g: through g's mapping if the
-// frame fits in it, otherwise with pwrite(2). A failed put leaves nothing
-// of the frame behind. s.mu is held.
-func (s *Spool) put(g *segment, rec []byte, frame int64) error {
-	end := g.size + frame
-	if g.m != nil && end <= int64(len(g.m)) {
-		if end > g.alloc {
-			if err := s.grow(g, end); err != nil {
-				return err
-			}
-		}
-		if g.m != nil { // grow unmaps g where fallocate is not supported
-			copyFrame(g.m[g.size:end], rec)
-			return nil
-		}
-	}
-	b := appendFrame(s.wbuf[:0], rec)
-	if cap(b) <= keepBuf {
-		s.wbuf = b
-	} else {
-		s.wbuf = nil
-	}
-	if n, err := g.f.WriteAt(b, g.size); err != nil {
-		if n > 0 {
-			if terr := g.f.Truncate(g.size); terr != nil {
-				s.broken = fmt.Errorf("undo partial write to %s: %w", g.path, terr)
-			}
-			g.alloc = min(g.alloc, g.size)
-		}
-		return err
-	}
-	return nil
-}
-
-// grow has the file of g allocate blocks up to at least end: up to the next
-// multiple of allocChunk, or only to end when the disk has no room for more,
-// and never past the mapping, so that no store to the mapping can fault.
-// Where the filesystem cannot allocate ahead, grow unmaps g and returns nil;
-// Append then writes with write(2). s.mu is held.
-func (s *Spool) grow(g *segment, end int64) error {
-	allocate := s.allocate
-	if allocate == nil {
-		allocate = fallocate
-	}
-	to := min((end+allocChunk-1)/allocChunk*allocChunk, int64(len(g.m)))
-	err := allocate(g.f, g.alloc, to-g.alloc)
-	if err != nil && noSpace(err) && to > end {
-		to = end
-		err = allocate(g.f, g.alloc, to-g.alloc)
-	}
-	switch {
-	case err == nil:
-		g.alloc = to
-		return nil
-	case allocUnsupported(err):
-		s.noMap = true
-		s.log.Debug("cannot allocate ahead; appending with write(2)", keySegment, g.path, keyErr, err)
-		return s.retire(g)
-	}
-	return fmt.Errorf("allocate %d bytes: %w", to-g.alloc, err)
-}
-
-// retire unmaps g, which stops being the active segment, and cuts its file
-// to its frames, dropping the space allocated ahead. s.mu is held.
-func (s *Spool) retire(g *segment) error {
-	if g.m == nil {
-		return nil
-	}
-	var errs []error
-	if err := unmapFile(g.m); err != nil {
-		errs = append(errs, fmt.Errorf("unmap segment %s: %w", g.path, err))
-	}
-	g.m = nil
-	if g.alloc > g.size {
-		if err := g.f.Truncate(g.size); err != nil {
-			errs = append(errs, fmt.Errorf("truncate segment %s to its data: %w", g.path, err))
-		}
-	}
-	g.alloc = 0
-	return errors.Join(errs...)
 }
 
 func syncDir(dir string) error {
@@ -552,9 +418,20 @@ func (s *Spool) Append(rec []byte) (seq uint64, err error) {
 			return 0, err
 		}
 	}
-	if err := s.put(g, rec, frame); err != nil {
+	b := appendFrame(s.wbuf[:0], rec)
+	if n, err := g.f.Write(b); err != nil {
+		if n > 0 {
+			if terr := g.f.Truncate(g.size); terr != nil {
+				s.broken = fmt.Errorf("undo partial write to %s: %w", g.path, terr)
+			}
+		}
 		s.mu.Unlock()
 		return 0, fmt.Errorf("append to %s: %w", g.path, err)
+	}
+	if cap(b) <= keepBuf {
+		s.wbuf = b
+	} else {
+		s.wbuf = nil
 	}
 	g.offsets = append(g.offsets, uint32(g.size))
 	g.size += frame
@@ -599,10 +476,6 @@ func (s *Spool) openErr() error {
 // roll starts a new active segment. s.mu is held.
 func (s *Spool) roll() (*segment, error) {
 	old := s.segs[len(s.segs)-1]
-	if err := s.retire(old); err != nil {
-		// Open takes the zeros left after its frames for the end of its data.
-		s.log.Error("retire segment", keySegment, old.path, keyErr, err)
-	}
 	if s.Sync == SyncGroup {
 		// The group syncer syncs only the active segment; records in the
 		// old one must be on disk before it stops being active.
@@ -854,15 +727,14 @@ func (s *Spool) Close() error {
 	s.flush.Wait()
 
 	errs := []error{s.checkpoint()}
-	s.mu.Lock()
-	g := s.segs[len(s.segs)-1]
-	errs = append(errs, s.retire(g))
 	if s.Sync == SyncGroup {
+		s.mu.Lock()
+		g := s.segs[len(s.segs)-1]
 		if err := g.f.Sync(); err != nil {
 			errs = append(errs, fmt.Errorf("fsync segment %s: %w", g.path, err))
 		}
+		s.mu.Unlock()
 	}
-	s.mu.Unlock()
 	errs = append(errs, s.closeFiles(), unlockDir(s.lock))
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close spool %s: %w", s.Dir, err)
@@ -876,9 +748,6 @@ func (s *Spool) closeFiles() error {
 	defer s.mu.Unlock()
 	var errs []error
 	for _, g := range s.segs {
-		if err := s.retire(g); err != nil {
-			errs = append(errs, err)
-		}
 		if g.f != nil {
 			if err := g.f.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("close segment: %w", err))
