@@ -22,6 +22,46 @@ type Item struct {
 	// an export reproduces the event byte for byte; nil means Apply encodes
 	// Event.
 	Raw []byte
+
+	// What Prepare made: the arguments of the item's events row, or why
+	// the item is not an event.
+	row []driver.NamedValue
+	err error
+}
+
+// Prepare does the part of Apply's work on the item that needs no
+// database, so that a caller can do it on another goroutine than the one
+// that applies: it decodes Raw (or encodes Event) and makes the arguments
+// of the item's events row, except for the columns that correlation fills.
+// The item must not change afterwards. Apply prepares the items that are
+// not prepared.
+func (it *Item) Prepare() {
+	ev, raw, err := it.decode()
+	if err != nil {
+		it.row, it.err = nil, err
+		return
+	}
+	it.Event, it.Raw, it.err = ev, raw, nil
+	it.row = appendEventRow(it.row[:0], it.StreamSeq, ev, raw)
+}
+
+// prepared returns what Prepare makes of the item, with the row in a.row
+// (a copy: the item's stays as Prepare made it), making it when the item is
+// not prepared.
+func (a *applier) prepared(it *Item) (*schema.Event, error) {
+	switch {
+	case it.err != nil:
+		return nil, it.err
+	case it.row != nil:
+		a.row = append(a.row[:0], it.row...)
+		return it.Event, nil
+	}
+	ev, raw, err := it.decode()
+	if err != nil {
+		return nil, err
+	}
+	a.row = appendEventRow(a.row[:0], it.StreamSeq, ev, raw)
+	return ev, nil
 }
 
 // candidatesKept is how many of the latest requests with one transaction
@@ -128,7 +168,7 @@ func (db *DB) applyOn(ctx context.Context, dc driver.Conn, batch []Item) (_ *app
 			a.skipped++
 			continue
 		}
-		ev, raw, err := it.decode()
+		ev, err := a.prepared(it)
 		if err != nil {
 			if errors.Is(err, schema.ErrUnknownVersion) {
 				return nil, fmt.Errorf("apply stream seq %d: %w", seq, err)
@@ -138,7 +178,7 @@ func (db *DB) applyOn(ctx context.Context, dc driver.Conn, batch []Item) (_ *app
 			a.last = seq
 			continue
 		}
-		if err := a.apply(seq, ev, raw); err != nil {
+		if err := a.apply(seq, ev); err != nil {
 			return nil, fmt.Errorf("apply event %s (stream seq %d): %w", ev.ID, seq, err)
 		}
 		a.last = seq
@@ -283,7 +323,8 @@ type applier struct {
 	txUsed   []*txRow
 	gateways map[string]*gatewayDelta
 
-	args, args2 []any // the arguments of a statement, reused
+	args, args2 []any               // the arguments of a statement, reused
+	row         []driver.NamedValue // the events row of the item being applied
 
 	last                                       int64 // stream seq of the last item applied
 	skipped, inserted, duplicates, undecodable int64
@@ -452,8 +493,9 @@ const (
 	roleEvent   // an asynchronous event carrying its transaction
 )
 
-// apply stores one event and updates the rows it concerns.
-func (a *applier) apply(seq int64, ev *schema.Event, raw []byte) error {
+// apply stores one event, whose row prepared made in a.row, and updates the
+// rows it concerns.
+func (a *applier) apply(seq int64, ev *schema.Event) error {
 	j := ev.Janus
 	if j == nil {
 		j = &schema.Janus{}
@@ -527,16 +569,9 @@ func (a *applier) apply(seq int64, ev *schema.Event, raw []byte) error {
 		reqSeq = t.seq
 	}
 
-	a.args = append(a.args[:0],
-		seq, ev.ID, gw, nullStr(ev.Tap), ev.Conn, int64(ev.Seq), at, ev.Mono,
-		string(ev.Transport), string(ev.Direction), string(ev.Kind),
-		nullStr(ev.Method), nullStr(ev.Path), nullStr(ev.Query), nullInt(int64(ev.Status)), nullStr(ev.Parent),
-		nullInt(int64(ev.Part)), nullInt(int64(ev.Parts)),
-		nullStr(j.Janus), nullStr(j.Transaction), dbID(sess), dbID(hand),
-		nullStr(plugin), nullStr(j.PluginKey), nullStr(j.PluginValue), nullInt(int64(j.PluginError)),
-		nullInt(int64(j.ErrorCode)), nullStr(j.ErrorReason), nullStr(j.JSEP), j.HasJSEP, nullStr(j.OpaqueID),
-		nullInt(int64(ev.CloseCode)), nullStr(ev.Error), nullInt(reqSeq), ev.Redacted, ev.Truncated, raw)
-	err = a.insertEvent.run(a.ctx, a.args, nil)
+	a.row[colSessionID].Value, a.row[colHandleID].Value = dbID(sess), dbID(hand)
+	a.row[colPlugin].Value, a.row[colRequestSeq].Value = nullStr(plugin), nullInt(reqSeq)
+	err = a.insertEvent.runNamed(a.ctx, a.row, nil)
 	switch {
 	case isUniqueViolation(err): // its id is stored already
 		a.duplicates++

@@ -59,7 +59,13 @@ func (st *rawStmt) run(ctx context.Context, args []any, row func(valueRow) error
 		}
 		st.args = append(st.args, driver.NamedValue{Ordinal: i + 1, Value: a})
 	}
-	rows, err := st.q.QueryContext(ctx, st.args)
+	return st.runNamed(ctx, st.args, row)
+}
+
+// runNamed is run with arguments converted already: each a driver.Value,
+// with Ordinal i+1 at index i.
+func (st *rawStmt) runNamed(ctx context.Context, args []driver.NamedValue, row func(valueRow) error) error {
+	rows, err := st.q.QueryContext(ctx, args)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"database/sql/driver"
 	"fmt"
 	"strings"
 	"time"
@@ -209,6 +210,36 @@ const eventCols = "stream_seq, id, gateway, tap, conn, seq, time, mono, transpor
 	"query, status, parent, part, parts, janus, tx, session_id, handle_id, plugin, plugin_key, plugin_value, " +
 	"plugin_error, error_code, error_reason, jsep, has_jsep, opaque_id, close_code, error, request_seq, " +
 	"redacted, truncated, raw"
+
+// The columns of eventCols that correlation fills, by index.
+const (
+	colSessionID  = 20
+	colHandleID   = 21
+	colPlugin     = 22
+	colRequestSeq = 33
+)
+
+// appendEventRow appends the arguments of insertEventSQL for an event, with
+// NULL for the columns that correlation fills; for the others, as rawArgs.
+func appendEventRow(b []driver.NamedValue, seq uint64, ev *schema.Event, raw []byte) []driver.NamedValue {
+	j := ev.Janus
+	if j == nil {
+		j = &schema.Janus{}
+	}
+	for i, v := range [...]any{
+		int64(seq), ev.ID, ev.Gateway, nullStr(ev.Tap), ev.Conn, int64(ev.Seq), ev.Time.UnixMicro(), ev.Mono,
+		string(ev.Transport), string(ev.Direction), string(ev.Kind),
+		nullStr(ev.Method), nullStr(ev.Path), nullStr(ev.Query), nullInt(int64(ev.Status)), nullStr(ev.Parent),
+		nullInt(int64(ev.Part)), nullInt(int64(ev.Parts)),
+		nullStr(j.Janus), nullStr(j.Transaction), nil, nil,
+		nil, nullStr(j.PluginKey), nullStr(j.PluginValue), nullInt(int64(j.PluginError)),
+		nullInt(int64(j.ErrorCode)), nullStr(j.ErrorReason), nullStr(j.JSEP), j.HasJSEP, nullStr(j.OpaqueID),
+		nullInt(int64(ev.CloseCode)), nullStr(ev.Error), nil, ev.Redacted, ev.Truncated, raw,
+	} {
+		b = append(b, driver.NamedValue{Ordinal: i + 1, Value: v})
+	}
+	return b
+}
 
 var (
 	// insertEventSQL fails on an id stored already: Apply counts it as a

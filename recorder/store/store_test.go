@@ -595,6 +595,47 @@ func TestApplyIsIdempotent(t *testing.T) {
 			t.Error(err)
 		}
 	})
+	t.Run("prepared", func(t *testing.T) {
+		db := openDB(t)
+		prepared := slices.Clone(all)
+		for i := range prepared {
+			if i%3 != 0 { // some prepared, some not
+				prepared[i].Prepare()
+			}
+		}
+		apply(t, db, prepared[:20])
+		apply(t, db, prepared[10:]) // applied twice: the rows Prepare made stay as they were
+		if err := Equal(ctx, once, db); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+// TestPrepare checks that Prepare makes the missing half of an item, and
+// keeps why an item is not an event for Apply to count.
+func TestPrepare(t *testing.T) {
+	sc := newScenario()
+	all := items(1, sc.events[:2])
+	for _, it := range []Item{{StreamSeq: 1, Raw: all[0].Raw}, {StreamSeq: 1, Event: all[0].Event}} {
+		it.Prepare()
+		if it.err != nil || it.Event.ID != all[0].Event.ID || !bytes.Equal(it.Raw, all[0].Raw) {
+			t.Errorf("prepared item: %v, event %v, raw %s", it.err, it.Event, it.Raw)
+		}
+	}
+	ctx := t.Context()
+	db := openDB(t)
+	bad := Item{StreamSeq: 1, Raw: []byte(`{"not":"an event"}`)}
+	bad.Prepare()
+	if bad.err == nil {
+		t.Fatal("Prepare took a record that is not an event")
+	}
+	good := all[1]
+	good.StreamSeq = 2
+	good.Prepare()
+	apply(t, db, []Item{bad, good})
+	if p, err := db.Progress(ctx); err != nil || p != (Progress{LastSeq: 2, Events: 1, Undecodable: 1}) {
+		t.Errorf("progress %+v, %v; want 1 event, 1 undecodable", p, err)
+	}
 }
 
 // TestBatchSplits checks that the projection does not depend on how the
@@ -854,5 +895,22 @@ func TestReadWhileApplying(t *testing.T) {
 	}
 	if last, err := db.LastSeq(ctx); err != nil || last != 2000 {
 		t.Errorf("LastSeq = %d, %v; want 2000", last, err)
+	}
+}
+
+// TestEventRowColumns checks the indexes of the columns that correlation
+// fills in a row appendEventRow made.
+func TestEventRowColumns(t *testing.T) {
+	cols := strings.Split(eventCols, ", ")
+	for i, want := range map[int]string{colSessionID: "session_id", colHandleID: "handle_id", colPlugin: "plugin",
+		colRequestSeq: "request_seq"} {
+		if got := cols[i]; got != want {
+			t.Errorf("column %d is %s, want %s", i, got, want)
+		}
+	}
+	sc := newScenario()
+	it := items(1, sc.events[:1])[0]
+	if got, want := len(appendEventRow(nil, it.StreamSeq, it.Event, it.Raw)), len(cols); got != want {
+		t.Errorf("appendEventRow made %d arguments for %d columns", got, want)
 	}
 }
