@@ -83,26 +83,16 @@ func (p *Projector) Run(ctx context.Context) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	type got struct {
-		d   bus.Delivery
-		err error
-	}
-	in := make(chan got, batch)
-	go func() {
-		defer close(in)
-		for d, err := range r.Events(ctx) {
-			select {
-			case in <- got{d, err}:
-			case <-ctx.Done():
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
+	// The reader may be two batches ahead: the next batch is ready when
+	// Apply returns, and the reader goes on while Apply runs.
+	size := min(batch, maxChunk)
+	ahead := 2*((batch+size-1)/size) + 1
+	chunks := make(chan chunk, ahead)
+	free := make(chan []store.Item, ahead+2)
+	go p.read(ctx, r, size, chunks, free)
 
 	items := make([]store.Item, 0, batch)
+	var read [][]store.Item // chunks all of whose items are in items or applied
 	flush := func() error {
 		if len(items) == 0 {
 			return nil
@@ -116,44 +106,42 @@ func (p *Projector) Run(ctx context.Context) error {
 		if p.Progress != nil {
 			p.Progress(len(items))
 		}
+		clear(items) // let the events go
 		items = items[:0]
+		for _, c := range read { // their items are applied: the reader may reuse them
+			select {
+			case free <- c[:0]:
+			default:
+			}
+		}
+		clear(read)
+		read = read[:0]
 		return nil
 	}
 	var timer *time.Timer
 	var timeout <-chan time.Time
 	for {
 		select {
-		case g, ok := <-in:
+		case c, ok := <-chunks:
 			if !ok {
 				return flush() // caught up, or ctx done
 			}
-			if g.err != nil {
-				if ctx.Err() != nil || errors.Is(g.err, context.Canceled) {
-					return flush()
+			for _, it := range c.items {
+				items = append(items, it)
+				if len(items) >= batch {
+					if err := flush(); err != nil {
+						return err
+					}
 				}
+			}
+			read = append(read, c.items)
+			if c.err != nil {
 				if err := flush(); err != nil {
 					return err
 				}
-				return fmt.Errorf("recorder: %w", g.err)
+				return c.err
 			}
-			if p.To != 0 && g.d.StreamSeq > p.To {
-				return flush()
-			}
-			it := store.Item{StreamSeq: g.d.StreamSeq, Raw: g.d.Data}
-			if g.d.Err == nil {
-				it.Event = g.d.Event
-			} else if errors.Is(g.d.Err, schema.ErrUnknownVersion) {
-				if err := flush(); err != nil {
-					return err
-				}
-				return fmt.Errorf("recorder: stream sequence %d: %w (upgrade janustap)", g.d.StreamSeq, g.d.Err)
-			}
-			items = append(items, it)
-			if len(items) >= batch {
-				if err := flush(); err != nil {
-					return err
-				}
-			} else if timeout == nil {
+			if len(items) > 0 && timeout == nil {
 				timer = time.NewTimer(linger)
 				timeout = timer.C
 			}
@@ -167,6 +155,84 @@ func (p *Projector) Run(ctx context.Context) error {
 			timer.Stop()
 			timeout = nil
 		}
+	}
+}
+
+// maxChunk is how many items the reading goroutine of Run hands over at
+// most at a time.
+const maxChunk = 256
+
+// chunk is what the reading goroutine of Run hands over: items in stream
+// order, then, last, the error that ended the reading.
+type chunk struct {
+	items []store.Item
+	err   error
+}
+
+// read reads the stream into chunks of prepared items (store.Item.Prepare:
+// decoded, their rows made, which is work the goroutine writing to SQLite
+// then does not do), until ctx is done, the reading ends or p.To is
+// passed; it closes chunks when it returns. It hands the items over in
+// chunks rather than one by one, so that the two goroutines do not wake
+// each other for every event when the writer is behind: a chunk goes when
+// it is full, when the stream has nothing more to deliver at once, and
+// when the writer has no chunk waiting. It fills the chunks the writer gave
+// back on free (once it applied their items, reusing what their rows took)
+// before it makes new ones.
+func (p *Projector) read(ctx context.Context, r *bus.Reader, size int, chunks chan<- chunk, free <-chan []store.Item) {
+	defer close(chunks)
+	var c chunk
+	send := func() bool {
+		select {
+		case chunks <- c:
+			c = chunk{}
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	for d, err := range r.Events(ctx) {
+		if err != nil {
+			if ctx.Err() == nil && !errors.Is(err, context.Canceled) {
+				c.err = fmt.Errorf("recorder: %w", err)
+			}
+			break
+		}
+		if p.To != 0 && d.StreamSeq > p.To {
+			break
+		}
+		if errors.Is(d.Err, schema.ErrUnknownVersion) {
+			c.err = fmt.Errorf("recorder: stream sequence %d: %w (upgrade janustap)", d.StreamSeq, d.Err)
+			break
+		}
+		if c.items == nil {
+			select {
+			case c.items = <-free:
+			default:
+				c.items = make([]store.Item, 0, size)
+			}
+		}
+		// A given-back item keeps what its row took for Prepare to reuse.
+		c.items = c.items[:len(c.items)+1]
+		it := &c.items[len(c.items)-1]
+		it.StreamSeq, it.Event, it.Raw = d.StreamSeq, d.Event, d.Data
+		it.Prepare()
+		if len(c.items) >= size || d.Pending == 0 {
+			if !send() {
+				return
+			}
+			continue
+		}
+		if len(chunks) == 0 { // the writer may be waiting
+			select {
+			case chunks <- c:
+				c = chunk{}
+			default:
+			}
+		}
+	}
+	if len(c.items) > 0 || c.err != nil {
+		send()
 	}
 }
 

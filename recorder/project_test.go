@@ -12,13 +12,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/janustap/janustap/recorder"
 	"github.com/janustap/janustap/recorder/bus"
+	"github.com/janustap/janustap/recorder/bus/bustest"
 	"github.com/janustap/janustap/recorder/janusapi"
 	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/store"
+	"github.com/janustap/janustap/schema"
 )
 
 // logOf connects to the embedded NATS of a running serve.
@@ -313,5 +316,72 @@ func TestRecorderPlugins(t *testing.T) {
 	}
 	if n < 1 {
 		t.Errorf("no admin event linked to session %d", vr.ID)
+	}
+}
+
+// TestProjectorChunks projects a stream of several thousand events, which
+// the projector's reader hands over in chunks it reuses, in batches of
+// several sizes and up to a bound in the middle of a chunk, and checks the
+// rows against the same events applied directly.
+func TestProjectorChunks(t *testing.T) {
+	srv := bustest.Start(t)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, _ := jetstream.New(nc)
+	ctx := t.Context()
+	if _, err := bus.EnsureStream(ctx, js, bus.StreamConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	var ids schema.IDGen
+	start := time.Now()
+	var items []store.Item
+	for n := 0; n < 300; n++ {
+		for _, ev := range flowEvents(&ids, n, start.Add(time.Duration(n)*time.Millisecond)) {
+			raw, err := schema.Encode(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := js.Publish(ctx, ev.Subject(bus.DefaultPrefix), raw); err != nil {
+				t.Fatal(err)
+			}
+			items = append(items, store.Item{StreamSeq: uint64(len(items) + 1), Event: ev, Raw: raw})
+		}
+	}
+	const to = 3001 // inside a chunk of 256
+	direct := openDB(t, filepath.Join(t.TempDir(), "direct.db"))
+	if err := direct.Apply(ctx, items[:to]); err != nil {
+		t.Fatal(err)
+	}
+	directAll := openDB(t, filepath.Join(t.TempDir(), "all.db"))
+	if err := directAll.Apply(ctx, items); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		batch     int
+		to        uint64
+		want      *store.DB
+		wantCount uint64
+	}{
+		{"batch1000", 0, 0, directAll, uint64(len(items))},
+		{"batch100", 100, 0, directAll, uint64(len(items))},
+		{"batch300to", 300, to, direct, to},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := openDB(t, filepath.Join(t.TempDir(), "projected.db"))
+			p := &recorder.Projector{JS: js, DB: db, UntilCaughtUp: true, Batch: tc.batch, To: tc.to}
+			if err := p.Run(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got := p.Applied(); got != tc.wantCount {
+				t.Errorf("applied %d events, want %d", got, tc.wantCount)
+			}
+			if err := store.Equal(ctx, tc.want, db); err != nil {
+				t.Error(err)
+			}
+		})
 	}
 }
