@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"runtime/debug"
 	"testing"
 	"time"
 
@@ -62,5 +63,28 @@ func TestServeStreamFlags(t *testing.T) {
 	}
 	if got, want := st.CachedInfo().Config.Duplicates, 3*time.Minute; got != want {
 		t.Errorf("duplicate window %v, want %v (--dedupe-window)", got, want)
+	}
+}
+
+// TestTuneGC checks that serve sets its GC target unless GOGC sets one.
+func TestTuneGC(t *testing.T) {
+	for _, tc := range []struct {
+		env  string
+		want int
+	}{
+		{env: "", want: serveGOGC},
+		{env: "200", want: 100}, // left as the runtime read it
+		{env: "off", want: 100},
+	} {
+		old := debug.SetGCPercent(100)
+		tuneGC(func(k string) string {
+			if k == "GOGC" {
+				return tc.env
+			}
+			return ""
+		})
+		if got := debug.SetGCPercent(old); got != tc.want {
+			t.Errorf("GOGC=%q: GC percent %d, want %d", tc.env, got, tc.want)
+		}
 	}
 }
