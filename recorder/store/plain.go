@@ -37,7 +37,9 @@ func (db *DB) InsertPlain(ctx context.Context, batch []Item) error {
 	return nil
 }
 
-// rawArgs returns the columns of an event as they are without correlation.
+// rawArgs returns the columns of an event as they are without correlation:
+// appendEventRow's, with the session and handle the event names (the sender
+// for a handle it does not) and its plugin.
 func rawArgs(it Item) []any {
 	ev := it.Event
 	j := ev.Janus
@@ -48,12 +50,11 @@ func rawArgs(it Item) []any {
 	if hand == 0 {
 		hand = j.Sender
 	}
-	return []any{int64(it.StreamSeq), ev.ID, ev.Gateway, nullStr(ev.Tap), ev.Conn, int64(ev.Seq), ev.Time.UnixMicro(), ev.Mono,
-		string(ev.Transport), string(ev.Direction), string(ev.Kind),
-		nullStr(ev.Method), nullStr(ev.Path), nullStr(ev.Query), nullInt(int64(ev.Status)), nullStr(ev.Parent),
-		nullInt(int64(ev.Part)), nullInt(int64(ev.Parts)),
-		nullStr(j.Janus), nullStr(j.Transaction), dbID(j.SessionID), dbID(hand),
-		nullStr(j.Plugin), nullStr(j.PluginKey), nullStr(j.PluginValue), nullInt(int64(j.PluginError)),
-		nullInt(int64(j.ErrorCode)), nullStr(j.ErrorReason), nullStr(j.JSEP), j.HasJSEP, nullStr(j.OpaqueID),
-		nullInt(int64(ev.CloseCode)), nullStr(ev.Error), nil, ev.Redacted, ev.Truncated, it.Raw}
+	row := appendEventRow(nil, it.StreamSeq, ev, it.Raw)
+	row[colSessionID].Value, row[colHandleID].Value, row[colPlugin].Value = dbID(j.SessionID), dbID(hand), nullStr(j.Plugin)
+	args := make([]any, len(row))
+	for i, v := range row {
+		args[i] = v.Value
+	}
+	return args
 }
