@@ -9,6 +9,10 @@
 // admin base path, "/admin" by default, goes to the admin API; everything
 // else to the Janus API, so that Janus answers unknown paths itself).
 //
+// Serve runs the tap on a listener with a small HTTP/1.1 server of its own
+// (server.go says why and how it differs from net/http's); Handler serves
+// the same APIs inside any http.Server.
+//
 // The tap never waits on the event log: the Emitter (in janustap, a local
 // spool file) must return quickly, and a failing Emitter is counted and
 // logged while traffic goes on.

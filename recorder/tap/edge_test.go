@@ -18,6 +18,7 @@ import (
 	"github.com/janustap/janustap/recorder/janusapi"
 	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/tap"
+	"github.com/janustap/janustap/recorder/tap/taptest"
 	"github.com/janustap/janustap/schema"
 )
 
@@ -212,9 +213,8 @@ func TestBadInput(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv := httptest.NewServer(tp.Handler())
-		defer srv.Close()
-		st, _, b := post(t, srv.URL+"/janus", `{"janus":"create","transaction":"`+strings.Repeat("y", 2000)+`"}`)
+		srvURL := taptest.Serve(t, tp)
+		st, _, b := post(t, srvURL+"/janus", `{"janus":"create","transaction":"`+strings.Repeat("y", 2000)+`"}`)
 		if st != http.StatusRequestEntityTooLarge || !bytes.Contains(b, []byte(`"code": 454`)) {
 			t.Fatalf("over the limit: %d %s", st, b)
 		}
@@ -223,7 +223,7 @@ func TestBadInput(t *testing.T) {
 		}
 	})
 	t.Run("unknown_path", func(t *testing.T) {
-		resp, err := http.Get(r.srv.URL + "/nowhere")
+		resp, err := http.Get(r.url + "/nowhere")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -276,7 +276,7 @@ func TestAdminAPI(t *testing.T) {
 	r := newRig(t, janustest.Options{})
 	s := createSession(t, r.tapHTTP())
 	list := fmt.Sprintf(`{"janus":"list_sessions","admin_secret":%q,"transaction":"ls"}`, r.janus.AdminSecret)
-	_, _, b := post(t, r.srv.URL+"/admin", list)
+	_, _, b := post(t, r.url+"/admin", list)
 	if !bytes.Contains(b, []byte(fmt.Sprint(s))) {
 		t.Fatalf("admin list_sessions over HTTP: %s", b)
 	}
@@ -360,13 +360,12 @@ func TestGatewayDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(tp.Handler())
-	defer srv.Close()
-	st, _, b := post(t, srv.URL+"/janus", `{"janus":"create","transaction":"c"}`)
+	srvURL := taptest.Serve(t, tp)
+	st, _, b := post(t, srvURL+"/janus", `{"janus":"create","transaction":"c"}`)
 	if st != http.StatusBadGateway || !bytes.Contains(b, []byte("unreachable")) {
 		t.Fatalf("POST with the gateway down: %d %s", st, b)
 	}
-	conn, _, err := (&websocket.Dialer{Subprotocols: []string{janusapi.Protocol}}).Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	conn, _, err := (&websocket.Dialer{Subprotocols: []string{janusapi.Protocol}}).Dial("ws"+strings.TrimPrefix(srvURL, "http"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -447,34 +446,38 @@ func TestForwardedHeaders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(tp.Handler())
-	defer srv.Close()
-
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/janus/12?rid=7&maxev=1", strings.NewReader(`{"janus":"keepalive","transaction":"h"}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Origin", "http://example.test")
-	req.Header.Set("Connection", "X-Client-Hop")
-	req.Header.Set("X-Client-Hop", "1")
-	req.Header.Set("Proxy-Authorization", "Basic eA==")
-	req.Header["User-Agent"] = []string{""} // send none
-	resp, body := roundTrip(t, req)
-	if string(body) != `{"janus":"ack","transaction":"h"}` {
-		t.Fatalf("answer %q", body)
-	}
-	if got.URL.Path != "/janus/12" || got.URL.RawQuery != "rid=7&maxev=1" {
-		t.Errorf("upstream got %s?%s", got.URL.Path, got.URL.RawQuery)
-	}
-	if got.Header.Get("Origin") != "http://example.test" || got.Header.Get("Content-Type") != "application/json" {
-		t.Errorf("end-to-end headers lost: %v", got.Header)
-	}
-	for _, k := range []string{"X-Client-Hop", "Proxy-Authorization", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Via", "User-Agent"} {
-		if v, ok := got.Header[k]; ok {
-			t.Errorf("upstream got %s: %q", k, v)
+	// Through the tap's own server, as janustap serve runs it, and through
+	// Handler in net/http's server.
+	nethttp := httptest.NewServer(tp.Handler())
+	defer nethttp.Close()
+	for _, base := range []string{taptest.Serve(t, tp), nethttp.URL} {
+		got = nil
+		req, _ := http.NewRequest(http.MethodPost, base+"/janus/12?rid=7&maxev=1", strings.NewReader(`{"janus":"keepalive","transaction":"h"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Origin", "http://example.test")
+		req.Header.Set("Connection", "X-Client-Hop")
+		req.Header.Set("X-Client-Hop", "1")
+		req.Header.Set("Proxy-Authorization", "Basic eA==")
+		req.Header["User-Agent"] = []string{""} // send none
+		resp, body := roundTrip(t, req)
+		if string(body) != `{"janus":"ack","transaction":"h"}` {
+			t.Fatalf("answer %q", body)
 		}
-	}
-	for _, k := range []string{"X-Hop", "Keep-Alive"} {
-		if v, ok := resp.Header[k]; ok {
-			t.Errorf("client got hop-by-hop %s: %q", k, v)
+		if got.URL.Path != "/janus/12" || got.URL.RawQuery != "rid=7&maxev=1" {
+			t.Errorf("upstream got %s?%s", got.URL.Path, got.URL.RawQuery)
+		}
+		if got.Header.Get("Origin") != "http://example.test" || got.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("end-to-end headers lost: %v", got.Header)
+		}
+		for _, k := range []string{"X-Client-Hop", "Proxy-Authorization", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Via", "User-Agent"} {
+			if v, ok := got.Header[k]; ok {
+				t.Errorf("upstream got %s: %q", k, v)
+			}
+		}
+		for _, k := range []string{"X-Hop", "Keep-Alive"} {
+			if v, ok := resp.Header[k]; ok {
+				t.Errorf("client got hop-by-hop %s: %q", k, v)
+			}
 		}
 	}
 }

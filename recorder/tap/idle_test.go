@@ -3,13 +3,14 @@ package tap_test
 import (
 	"fmt"
 	"net"
-	"net/http/httptest"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/tap"
+	"github.com/janustap/janustap/recorder/tap/taptest"
 	"github.com/janustap/janustap/schema"
 )
 
@@ -33,11 +34,7 @@ func BenchmarkIdleWebSocket(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(tp.Handler())
-	srv.Config.ConnContext = tp.ConnContext
-	srv.Start()
-	b.Cleanup(srv.Close)
-	addr := srv.Listener.Addr().String()
+	addr := strings.TrimPrefix(taptest.Serve(b, tp), "http://")
 
 	var heap, stack, pairs int64
 	conns := make([]net.Conn, 0, idleBatch)

@@ -20,6 +20,7 @@ import (
 	"github.com/janustap/janustap/recorder/janusapi"
 	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/tap"
+	"github.com/janustap/janustap/recorder/tap/taptest"
 	"github.com/janustap/janustap/schema"
 )
 
@@ -142,7 +143,7 @@ func testClientMessagesInOneWrite(t *testing.T, idleAfter time.Duration) {
 	if idleAfter > 0 {
 		tap.SetWSIdleAfter(r.tap, idleAfter)
 	}
-	c, br, err := dialRaw(strings.TrimPrefix(r.srv.URL, "http://"))
+	c, br, err := dialRaw(strings.TrimPrefix(r.url, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,9 +219,8 @@ func testGatewayMessagesInOneWrite(t *testing.T, idleAfter time.Duration) {
 	if idleAfter > 0 {
 		tap.SetWSIdleAfter(tp, idleAfter)
 	}
-	srv := httptest.NewServer(tp.Handler())
-	defer srv.Close()
-	conn, _, err := (&websocket.Dialer{Subprotocols: []string{janusapi.Protocol}}).Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	srvURL := taptest.Serve(t, tp)
+	conn, _, err := (&websocket.Dialer{Subprotocols: []string{janusapi.Protocol}}).Dial("ws"+strings.TrimPrefix(srvURL, "http"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,9 +350,8 @@ func BenchmarkWebSocketRoundTrip(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := httptest.NewServer(tp.Handler())
-	defer srv.Close()
-	conn, _, err := (&websocket.Dialer{Subprotocols: []string{janusapi.Protocol}}).Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	srvURL := taptest.Serve(b, tp)
+	conn, _, err := (&websocket.Dialer{Subprotocols: []string{janusapi.Protocol}}).Dial("ws"+strings.TrimPrefix(srvURL, "http"), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

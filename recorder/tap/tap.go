@@ -279,7 +279,8 @@ func (t *Tap) newConn() *conn {
 }
 
 // ConnContext gives every TCP connection its own connection id. Set it as
-// the http.Server's ConnContext; Serve does.
+// the http.Server's ConnContext when Handler is served by net/http; Serve's
+// own server gives the ids itself.
 func (t *Tap) ConnContext(ctx context.Context, _ net.Conn) context.Context {
 	return context.WithValue(ctx, connKey{}, t.newConn())
 }
@@ -315,31 +316,31 @@ func (t *Tap) Handler() http.Handler {
 
 // Serve accepts connections on ln until ctx is done, then shuts down: it
 // stops accepting, closes open WebSockets with 1001 (going away) and waits up
-// to 5 seconds for HTTP requests in flight.
+// to 5 seconds for HTTP requests in flight, then closes their connections
+// too. It serves HTTP/1.1 with the tap's own server (see server.go), not
+// net/http's.
 func (t *Tap) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           t.Handler(),
-		ConnContext:       t.ConnContext,
-		ReadHeaderTimeout: 10 * time.Second, // slow headers must not hold a connection forever
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(t.logger.Handler(), slog.LevelDebug),
-	}
+	srv := newServer(t.Handler(), t.logger, t.newConn)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.serve(ln) }()
+	var serveErr error
 	select {
-	case err := <-errc:
-		return fmt.Errorf("serve tap on %s: %w", ln.Addr(), err)
+	case serveErr = <-errc:
 	case <-ctx.Done():
+		ln.Close()
+		serveErr = <-errc
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	t.closeWebSockets()
-	err := srv.Shutdown(sctx)
+	err := srv.shutdown(sctx)
 	if ci, ok := t.transport.(interface{ CloseIdleConnections() }); ok {
 		ci.CloseIdleConnections()
 	}
 	t.waitWebSockets(sctx)
-	<-errc
+	if serveErr != nil {
+		return fmt.Errorf("serve tap on %s: %w", ln.Addr(), serveErr)
+	}
 	if err != nil {
 		return fmt.Errorf("shut down tap on %s: %w", ln.Addr(), err)
 	}

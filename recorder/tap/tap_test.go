@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,7 +26,7 @@ type memory = taptest.Memory
 type rig struct {
 	janus *janustest.Janus
 	tap   *tap.Tap
-	srv   *httptest.Server
+	url   string // http://127.0.0.1:PORT
 	mem   *memory
 }
 
@@ -43,15 +42,11 @@ func newRig(t *testing.T, opts janustest.Options) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(tp.Handler())
-	srv.Config.ConnContext = tp.ConnContext
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return &rig{janus: j, tap: tp, srv: srv, mem: mem}
+	return &rig{janus: j, tap: tp, url: taptest.Serve(t, tp), mem: mem}
 }
 
-func (r *rig) tapHTTP() string { return r.srv.URL + "/janus" }
-func (r *rig) tapWS() string   { return "ws" + strings.TrimPrefix(r.srv.URL, "http") + "/" }
+func (r *rig) tapHTTP() string { return r.url + "/janus" }
+func (r *rig) tapWS() string   { return "ws" + strings.TrimPrefix(r.url, "http") + "/" }
 
 // client opens a client of transport on url.
 func client(t *testing.T, transport, url string) janusapi.Client {

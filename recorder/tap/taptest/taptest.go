@@ -5,7 +5,7 @@ package taptest
 
 import (
 	"context"
-	"net/http/httptest"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -64,11 +64,28 @@ func New(t testing.TB, j *janustest.Janus, gateway string) *Tap {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(tp.Handler())
-	srv.Config.ConnContext = tp.ConnContext
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return &Tap{Tap: tp, Mem: mem, URL: srv.URL}
+	return &Tap{Tap: tp, Mem: mem, URL: Serve(t, tp)}
+}
+
+// Serve serves tp on a free loopback port until the test ends, as janustap
+// serve does, and returns its base URL (http://127.0.0.1:PORT). The test
+// fails if tp.Serve returns an error.
+func Serve(t testing.TB, tp *tap.Tap) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tp.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("tap: %v", err)
+		}
+	})
+	return "http://" + ln.Addr().String()
 }
 
 // Client opens a Janus API client of transport ("http" or "ws") on url,
