@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -209,8 +210,14 @@ func (p *Projector) read(ctx context.Context, r *bus.Reader, size int, chunks ch
 			select {
 			case c.items = <-free:
 			default:
-				c.items = make([]store.Item, 0, size)
+				// Small at first: at a few events a second each chunk
+				// holds one or two, and a full one (20 KiB) for each
+				// was most of what serve allocated.
+				c.items = make([]store.Item, 0, min(size, 8))
 			}
+		}
+		if len(c.items) == cap(c.items) {
+			c.items = slices.Grow(c.items, max(1, min(len(c.items), size-len(c.items))))
 		}
 		// A given-back item keeps what its row took for Prepare to reuse.
 		c.items = c.items[:len(c.items)+1]
