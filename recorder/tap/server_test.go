@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -82,7 +83,8 @@ func newHold() *hold {
 	return &hold{started: make(chan struct{}, 4), release: make(chan struct{}), held: make(chan error, 4)}
 }
 
-// testHandler answers the paths the server tests use.
+// testHandler answers the paths the server tests use; /hold only with a
+// hold.
 func testHandler(hd *hold) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
@@ -123,6 +125,9 @@ func testHandler(hd *hold) http.Handler {
 	mux.HandleFunc("/abort", func(w http.ResponseWriter, r *http.Request) {
 		panic(http.ErrAbortHandler)
 	})
+	if hd == nil {
+		return mux
+	}
 	mux.HandleFunc("/hold", func(w http.ResponseWriter, r *http.Request) {
 		hd.started <- struct{}{}
 		select {
@@ -462,4 +467,86 @@ func TestServerShutdown(t *testing.T) {
 	if _, err := busy.Peek(1); err == nil {
 		t.Fatal("busy connection still open after a forced shutdown")
 	}
+}
+
+// FuzzServer sends arbitrary bytes as the whole of a client's side of a
+// connection. The server must neither crash nor hang: whatever it writes
+// back reads as a sequence of HTTP answers, and it closes the connection
+// once the client has.
+func FuzzServer(f *testing.F) {
+	for _, seed := range []string{
+		"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n",
+		"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /len HTTP/1.0\r\n\r\n",
+		"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+		"POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nab",
+		"HEAD /len HTTP/1.1\r\nHost: x\r\n\r\nGET /chunked HTTP/1.1\r\n\r\n",
+		"GET /panic HTTP/1.1\r\n\r\n",
+		"BLAH\r\n\r\n",
+		"GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+		"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	logs := &lockedWriter{w: &bytes.Buffer{}}
+	s := newServer(testHandler(nil), slog.New(slog.NewTextHandler(logs, nil)), func() *conn { return &conn{id: "fuzz"} })
+	// A Unix socket, not TCP: tens of thousands of inputs a minute would
+	// run out of loopback ports, their connections waiting in TIME_WAIT.
+	ln, err := net.Listen("unix", filepath.Join(f.TempDir(), "tap.sock"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	go s.serve(ln)
+	f.Cleanup(func() {
+		ln.Close()
+		s.shutdown(context.Background())
+	})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		c, err := net.DialTimeout("unix", ln.Addr().String(), 10*time.Second)
+		if err != nil {
+			t.Fatalf("%v; server log: %.2000s", err, logs)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second)) // a hang fails the test
+		go func() {
+			c.Write(in)
+			c.(*net.UnixConn).CloseWrite()
+		}()
+		out, err := io.ReadAll(c)
+		if err != nil && !isReset(err) {
+			t.Fatalf("reading the answers: %v (got %q)", err, out)
+		}
+		// The requests as net/http reads them, to read each answer as the
+		// answer to its request (one to a HEAD has no body).
+		var reqs []*http.Request
+		for rr := bufio.NewReader(bytes.NewReader(in)); ; {
+			req, err := http.ReadRequest(rr)
+			if err != nil {
+				break
+			}
+			reqs = append(reqs, req)
+			if _, err := io.Copy(io.Discard, req.Body); err != nil {
+				break
+			}
+		}
+		br := bufio.NewReader(bytes.NewReader(out))
+		for {
+			if _, err := br.Peek(1); err != nil {
+				break
+			}
+			var req *http.Request
+			if len(reqs) > 0 {
+				req = reqs[0]
+			}
+			resp, err := http.ReadResponse(br, req)
+			if err == nil && resp.StatusCode >= 200 && len(reqs) > 0 {
+				reqs = reqs[1:]
+			}
+			if err != nil {
+				t.Fatalf("answer does not parse: %v\ninput %q\noutput %q", err, in, out)
+			}
+			if _, err := io.Copy(io.Discard, resp.Body); err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Fatalf("answer body: %v\ninput %q\noutput %q", err, in, out)
+			}
+		}
+	})
 }
