@@ -68,24 +68,13 @@ func (t *Tap) serveHTTP(w http.ResponseWriter, r *http.Request, tr schema.Transp
 // follows the gateway's: chunked when Janus chunked it, Content-Length when
 // it sent one.
 func (t *Tap) forward(w http.ResponseWriter, r *http.Request, up *url.URL, x *exchange, body []byte) {
-	out, err := http.NewRequestWithContext(r.Context(), r.Method, "", nil)
-	if err != nil { // only for an invalid method, which net/http has already refused
-		t.proxyError(w, r, x, fmt.Errorf("build request: %w", err))
-		return
+	var resp *http.Response
+	var err error
+	if ut, ok := t.transport.(*upstreamTransport); ok && up.Scheme == "http" {
+		resp, err = ut.plain.forward(r.Context(), up.Host, r, body)
+	} else {
+		resp, err = t.transport.RoundTrip(t.outRequest(r, up, body))
 	}
-	out.URL = &url.URL{Scheme: up.Scheme, Host: up.Host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
-	out.Host = up.Host
-	out.Header = r.Header.Clone()
-	removeHopHeaders(out.Header)
-	if _, ok := out.Header["User-Agent"]; !ok {
-		out.Header["User-Agent"] = []string{""} // send none rather than Go's
-	}
-	if len(body) > 0 || r.ContentLength > 0 {
-		out.Body = io.NopCloser(bytes.NewReader(body))
-		out.ContentLength = int64(len(body))
-	}
-
-	resp, err := t.transport.RoundTrip(out)
 	if err != nil {
 		t.proxyError(w, r, x, err)
 		return
@@ -119,6 +108,24 @@ func (t *Tap) forward(w http.ResponseWriter, r *http.Request, up *url.URL, x *ex
 	for k, v := range resp.Trailer {
 		h[k] = v
 	}
+}
+
+// outRequest makes the request that forwards r to the gateway at up with
+// body, for a Transport other than the tap's own pool (which writes it from
+// r directly: see writeForwarded).
+func (t *Tap) outRequest(r *http.Request, up *url.URL, body []byte) *http.Request {
+	out := (&http.Request{Method: r.Method, Header: r.Header.Clone(), Host: up.Host}).WithContext(r.Context())
+	out.URL = &url.URL{Scheme: up.Scheme, Host: up.Host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+	out.Proto, out.ProtoMajor, out.ProtoMinor = "HTTP/1.1", 1, 1
+	removeHopHeaders(out.Header)
+	if _, ok := out.Header["User-Agent"]; !ok {
+		out.Header["User-Agent"] = []string{""} // send none rather than Go's
+	}
+	if len(body) > 0 || r.ContentLength > 0 {
+		out.Body = io.NopCloser(bytes.NewReader(body))
+		out.ContentLength = int64(len(body))
+	}
+	return out
 }
 
 // hopHeaders are the headers that concern one connection only, and are not

@@ -7,10 +7,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/janustap/janustap/schema"
 )
 
 // TestConnPool checks the pool against a Go server standing in for Janus,
@@ -203,6 +206,78 @@ func TestWriteRequest(t *testing.T) {
 			}
 			if _, ok := got.Header["Expect"]; ok {
 				t.Errorf("Expect sent: %q", ours.String())
+			}
+		})
+	}
+}
+
+// TestWriteForwarded holds the hot path's writeForwarded to what the tap
+// sends through any other Transport (outRequest, then writeRequest): for
+// requests as clients send them, hop-by-hop headers and all, the two read
+// back as the same request.
+func TestWriteForwarded(t *testing.T) {
+	tp, err := New(Config{Gateway: "test", JanusHTTP: "http://127.0.0.1:8088/janus", Emitter: EmitterFunc(func(*schema.Event) error { return nil })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, _ := url.Parse("http://127.0.0.1:8088/janus")
+	for _, tc := range []struct{ name, raw string }{
+		{"post", "POST /janus/1/2 HTTP/1.1\r\nHost: tap:8080\r\nContent-Type: application/json\r\nOrigin: https://example.com\r\nAccept: */*\r\nAccept: text/plain\r\nContent-Length: 9\r\n\r\n{\"a\":\"b\"}"},
+		{"post without body", "POST /janus HTTP/1.1\r\nHost: tap\r\nContent-Length: 0\r\n\r\n"},
+		{"long-poll", "GET /janus/123?rid=1700000000&maxev=10&_=1 HTTP/1.1\r\nHost: tap\r\nUser-Agent: Mozilla/5.0\r\nAccept: application/json\r\n\r\n"},
+		{"escaped path", "GET /janus/a%2Fb%20c HTTP/1.1\r\nHost: tap\r\n\r\n"},
+		{"absolute form", "GET http://tap/janus/info?x=1 HTTP/1.1\r\nHost: tap\r\n\r\n"},
+		{"preflight", "OPTIONS /janus HTTP/1.1\r\nHost: tap\r\nAccess-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: content-type\r\nOrigin: https://a.test\r\n\r\n"},
+		{"hop-by-hop", "POST /admin HTTP/1.1\r\nHost: tap\r\nConnection: keep-alive, X-Hop, x-other\r\nX-Hop: 1\r\nX-Other: 2\r\nX-Kept: 3\r\nKeep-Alive: timeout=5\r\nProxy-Authorization: Basic eA==\r\nProxy-Connection: keep-alive\r\nTe: trailers\r\nUpgrade: h2c\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n{}"},
+		{"chunked body", "POST /janus HTTP/1.1\r\nHost: tap\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\n\r\n2\r\n{}\r\n0\r\nX-T: v\r\n\r\n"},
+		{"http/1.0", "POST /janus HTTP/1.0\r\nContent-Length: 2\r\n\r\n{}"},
+		{"empty user agent", "GET /janus/info HTTP/1.1\r\nHost: tap\r\nUser-Agent: \r\n\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in, err := http.ReadRequest(bufio.NewReader(strings.NewReader(tc.raw)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := readBody(in.Body, 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ours, ref strings.Builder
+			bw := bufio.NewWriter(&ours)
+			if err := writeForwarded(bw, in, up.Host, body); err != nil {
+				t.Fatal(err)
+			}
+			bw.Flush()
+			bw = bufio.NewWriter(&ref)
+			if err := writeRequest(bw, tp.outRequest(in, up, body)); err != nil {
+				t.Fatal(err)
+			}
+			bw.Flush()
+			read := func(s string) (*http.Request, string) {
+				t.Helper()
+				r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(s)))
+				if err != nil {
+					t.Fatalf("read back %q: %v", s, err)
+				}
+				b, err := io.ReadAll(r.Body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return r, string(b)
+			}
+			got, gotBody := read(ours.String())
+			want, wantBody := read(ref.String())
+			if got.Method != want.Method || got.RequestURI != want.RequestURI || got.Host != want.Host ||
+				got.ContentLength != want.ContentLength || gotBody != wantBody || gotBody != string(body) {
+				t.Errorf("wrote %q\nthe other path writes %q", ours.String(), ref.String())
+			}
+			if !reflect.DeepEqual(got.Header, want.Header) {
+				t.Errorf("headers %v, the other path sends %v", got.Header, want.Header)
+			}
+			for _, k := range []string{"X-Hop", "X-Other", "Keep-Alive", "Proxy-Authorization", "Proxy-Connection", "Te", "Upgrade", "Expect", "Connection", "Trailer"} {
+				if _, ok := got.Header[k]; ok {
+					t.Errorf("hop-by-hop %s forwarded: %q", k, ours.String())
+				}
 			}
 		})
 	}
