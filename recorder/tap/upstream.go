@@ -191,15 +191,42 @@ func writeRequest(w *bufio.Writer, req *http.Request) error {
 	if host == "" {
 		host = req.URL.Host
 	}
-	w.WriteString(req.Method)
+	hasBody := req.Body != nil && req.Body != http.NoBody
+	if hasBody && req.ContentLength < 0 {
+		return errors.New("request body of unknown length")
+	}
+	length := int64(-1)
+	if hasBody || req.Method == http.MethodPost || req.Method == http.MethodPut || req.Method == http.MethodPatch {
+		length = max(req.ContentLength, 0)
+	}
+	writeRequestHead(w, req.Method, req.URL.RequestURI(), host, req.Header, nil, length)
+	if !hasBody {
+		return nil
+	}
+	n, err := io.Copy(w, req.Body)
+	if err == nil && n != req.ContentLength {
+		err = fmt.Errorf("request body of %d bytes, not the %d of its Content-Length", n, req.ContentLength)
+	}
+	return err
+}
+
+// writeRequestHead writes a request line, Host, the headers of h but those
+// that framing or the connection concern and those skip names, and a
+// Content-Length unless length is negative, then the blank line. An empty
+// User-Agent is not written.
+func writeRequestHead(w *bufio.Writer, method, uri, host string, h http.Header, skip func(name string) bool, length int64) {
+	w.WriteString(method)
 	w.WriteByte(' ')
-	w.WriteString(req.URL.RequestURI())
+	w.WriteString(uri)
 	w.WriteString(" HTTP/1.1\r\nHost: ")
 	w.WriteString(host)
 	w.WriteString("\r\n")
-	for k, vs := range req.Header {
+	for k, vs := range h {
 		switch k {
 		case "Host", "Content-Length", "Transfer-Encoding", "Expect", "Trailer", "Connection":
+			continue
+		}
+		if skip != nil && skip(k) {
 			continue
 		}
 		for _, v := range vs {
@@ -212,24 +239,12 @@ func writeRequest(w *bufio.Writer, req *http.Request) error {
 			w.WriteString("\r\n")
 		}
 	}
-	hasBody := req.Body != nil && req.Body != http.NoBody
-	if hasBody && req.ContentLength < 0 {
-		return errors.New("request body of unknown length")
-	}
-	if hasBody || req.Method == http.MethodPost || req.Method == http.MethodPut || req.Method == http.MethodPatch {
+	if length >= 0 {
 		w.WriteString("Content-Length: ")
-		w.WriteString(strconv.FormatInt(max(req.ContentLength, 0), 10))
+		w.WriteString(strconv.FormatInt(length, 10))
 		w.WriteString("\r\n")
 	}
 	w.WriteString("\r\n")
-	if !hasBody {
-		return nil
-	}
-	n, err := io.Copy(w, req.Body)
-	if err == nil && n != req.ContentLength {
-		err = fmt.Errorf("request body of %d bytes, not the %d of its Content-Length", n, req.ContentLength)
-	}
-	return err
 }
 
 // writeForwarded writes to w, in HTTP/1.1, the client's request in as the
@@ -248,39 +263,19 @@ func writeForwarded(w *bufio.Writer, in *http.Request, host string, body []byte)
 			}
 		}
 	}
-	w.WriteString(in.Method)
-	w.WriteByte(' ')
-	u := url.URL{Path: in.URL.Path, RawPath: in.URL.RawPath, RawQuery: in.URL.RawQuery}
-	w.WriteString(u.RequestURI())
-	w.WriteString(" HTTP/1.1\r\nHost: ")
-	w.WriteString(host)
-	w.WriteString("\r\n")
-	for k, vs := range in.Header {
+	skip := func(k string) bool {
 		switch k {
-		case "Host", "Content-Length", "Transfer-Encoding", "Expect", "Trailer", "Connection",
-			"Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Upgrade":
-			continue
+		case "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Upgrade":
+			return true
 		}
-		if slices.Contains(named, k) {
-			continue
-		}
-		for _, v := range vs {
-			if v == "" && k == "User-Agent" {
-				continue
-			}
-			w.WriteString(k)
-			w.WriteString(": ")
-			w.WriteString(textproto.TrimString(v))
-			w.WriteString("\r\n")
-		}
+		return slices.Contains(named, k)
 	}
-	hasBody := len(body) > 0 || in.ContentLength > 0
-	if hasBody || in.Method == http.MethodPost || in.Method == http.MethodPut || in.Method == http.MethodPatch {
-		w.WriteString("Content-Length: ")
-		w.WriteString(strconv.Itoa(len(body)))
-		w.WriteString("\r\n")
+	length := int64(-1)
+	if len(body) > 0 || in.ContentLength > 0 || in.Method == http.MethodPost || in.Method == http.MethodPut || in.Method == http.MethodPatch {
+		length = int64(len(body))
 	}
-	w.WriteString("\r\n")
+	u := url.URL{Path: in.URL.Path, RawPath: in.URL.RawPath, RawQuery: in.URL.RawQuery}
+	writeRequestHead(w, in.Method, u.RequestURI(), host, in.Header, skip, length)
 	_, err := w.Write(body)
 	return err
 }

@@ -183,20 +183,8 @@ func TestWriteRequest(t *testing.T) {
 			if err := ref.Write(&theirs); err != nil {
 				t.Fatal(err)
 			}
-			read := func(s string) (*http.Request, string) {
-				t.Helper()
-				r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(s)))
-				if err != nil {
-					t.Fatalf("read back %q: %v", s, err)
-				}
-				b, err := io.ReadAll(r.Body)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return r, string(b)
-			}
-			got, gotBody := read(ours.String())
-			want, wantBody := read(theirs.String())
+			got, gotBody := readBack(t, ours.String())
+			want, wantBody := readBack(t, theirs.String())
 			if got.Method != want.Method || got.RequestURI != want.RequestURI || got.Host != want.Host ||
 				got.ContentLength != want.ContentLength || gotBody != wantBody || gotBody != tc.body {
 				t.Errorf("wrote %q\nnet/http writes %q", ours.String(), theirs.String())
@@ -253,20 +241,8 @@ func TestWriteForwarded(t *testing.T) {
 				t.Fatal(err)
 			}
 			bw.Flush()
-			read := func(s string) (*http.Request, string) {
-				t.Helper()
-				r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(s)))
-				if err != nil {
-					t.Fatalf("read back %q: %v", s, err)
-				}
-				b, err := io.ReadAll(r.Body)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return r, string(b)
-			}
-			got, gotBody := read(ours.String())
-			want, wantBody := read(ref.String())
+			got, gotBody := readBack(t, ours.String())
+			want, wantBody := readBack(t, ref.String())
 			if got.Method != want.Method || got.RequestURI != want.RequestURI || got.Host != want.Host ||
 				got.ContentLength != want.ContentLength || gotBody != wantBody || gotBody != string(body) {
 				t.Errorf("wrote %q\nthe other path writes %q", ours.String(), ref.String())
@@ -281,4 +257,18 @@ func TestWriteForwarded(t *testing.T) {
 			}
 		})
 	}
+}
+
+// readBack reads a request written by the code under test, with its body.
+func readBack(t *testing.T, s string) (*http.Request, string) {
+	t.Helper()
+	r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(s)))
+	if err != nil {
+		t.Fatalf("read back %q: %v", s, err)
+	}
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, string(b)
 }
