@@ -79,7 +79,7 @@ func (t *Tap) forward(w http.ResponseWriter, r *http.Request, up *url.URL, x *ex
 		t.proxyError(w, r, x, err)
 		return
 	}
-	answer, err := io.ReadAll(resp.Body)
+	answer, err := bodyBytes(resp)
 	resp.Body.Close()
 	if err != nil {
 		t.proxyError(w, r, x, fmt.Errorf("read answer of %s %s: %w", r.Method, r.URL.Path, err))

@@ -2,7 +2,6 @@ package tap
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -156,7 +155,7 @@ func (pc *poolConn) exchange(ctx context.Context, req *http.Request, write func(
 		return nil, false, fmt.Errorf("send %s %s: %w", req.Method, req.URL.Path, err)
 	}
 	for {
-		resp, err = http.ReadResponse(pc.br, req)
+		resp, err = readAnswer(pc.br, req)
 		if err != nil {
 			stop()
 			return nil, false, fmt.Errorf("read answer of %s %s: %w", req.Method, req.URL.Path, err)
@@ -166,12 +165,6 @@ func (pc *poolConn) exchange(ctx context.Context, req *http.Request, write func(
 		}
 		// An interim answer (1xx): the final one follows.
 	}
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		stop()
-		return nil, false, fmt.Errorf("read answer of %s %s: %w", req.Method, req.URL.Path, err)
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
 	// stop reports false when the deadline was already set: then the
 	// connection is not to be used again.
 	reusable = stop() && !resp.Close && !req.Close && resp.StatusCode != http.StatusSwitchingProtocols
