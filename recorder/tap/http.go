@@ -73,7 +73,7 @@ func (t *Tap) forward(w http.ResponseWriter, r *http.Request, up *url.URL, x *ex
 	if ut, ok := t.transport.(*upstreamTransport); ok && up.Scheme == "http" {
 		resp, err = ut.plain.forward(r.Context(), up.Host, r, body)
 	} else {
-		resp, err = t.transport.RoundTrip(t.outRequest(r, up, body))
+		resp, err = t.transport.RoundTrip(outRequest(r, up, body))
 	}
 	if err != nil {
 		t.proxyError(w, r, x, err)
@@ -113,8 +113,12 @@ func (t *Tap) forward(w http.ResponseWriter, r *http.Request, up *url.URL, x *ex
 // outRequest makes the request that forwards r to the gateway at up with
 // body, for a Transport other than the tap's own pool (which writes it from
 // r directly: see writeForwarded).
-func (t *Tap) outRequest(r *http.Request, up *url.URL, body []byte) *http.Request {
-	out := (&http.Request{Method: r.Method, Header: r.Header.Clone(), Host: up.Host}).WithContext(r.Context())
+func outRequest(r *http.Request, up *url.URL, body []byte) *http.Request {
+	h := r.Header.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	out := (&http.Request{Method: r.Method, Header: h, Host: up.Host}).WithContext(r.Context())
 	out.URL = &url.URL{Scheme: up.Scheme, Host: up.Host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
 	out.Proto, out.ProtoMajor, out.ProtoMinor = "HTTP/1.1", 1, 1
 	removeHopHeaders(out.Header)
