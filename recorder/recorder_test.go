@@ -1,11 +1,14 @@
 package recorder_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -209,6 +212,18 @@ func TestServeEmbedded(t *testing.T) {
 	j := janustest.Start(t, janustest.Options{})
 	s := serve(t, j, "")
 	sessions := runFlows(t, s.http(), s.ws())
+	// A request the tap cannot read is refused, and the refusal is in the
+	// log like any other event.
+	c, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second)) // a safety net
+	io.WriteString(c, "BLAH\r\n\r\n")
+	if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("malformed request answered %v, %v; want 400", resp, err)
+	}
+	c.Close()
 
 	// Another process reaches the embedded server as `tail` does: the URL
 	// and the credentials are in the data directory, private.
@@ -233,7 +248,23 @@ func TestServeEmbedded(t *testing.T) {
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
 	janustest.WaitFor(t, 20*time.Second, func() error {
-		return logHolds(t.Context(), js, sessions)
+		if err := logHolds(t.Context(), js, sessions); err != nil {
+			return err
+		}
+		evs, err := readStream(t.Context(), js)
+		if err != nil {
+			return err
+		}
+		refused := 0
+		for _, ev := range evs {
+			if ev.Kind == schema.Failure && ev.Status == http.StatusBadRequest && strings.Contains(ev.Error, `malformed HTTP request "BLAH"`) {
+				refused++
+			}
+		}
+		if refused != 1 {
+			return fmt.Errorf("%d refusal events in the log, want 1", refused)
+		}
+		return nil
 	})
 	evs, err := readStream(t.Context(), js)
 	if err != nil {

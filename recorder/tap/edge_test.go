@@ -1,6 +1,7 @@
 package tap_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -186,6 +187,38 @@ func TestBadInput(t *testing.T) {
 		evs := r.eventsWhere(func(ev *schema.Event) bool { return string(ev.Body) == `{"janus":"create",` })
 		if len(evs) != 1 || evs[0].Janus != nil || evs[0].ParseError == "" {
 			t.Fatalf("malformed request events: %+v", evs)
+		}
+	})
+	t.Run("malformed_http", func(t *testing.T) {
+		// Requests the tap cannot read are answered by it, and recorded:
+		// a Failure event with the status the client got, and why.
+		for _, tc := range []struct {
+			raw    string
+			status int
+			reason string
+		}{
+			{"BLAH\r\n\r\n", http.StatusBadRequest, `malformed HTTP request "BLAH"`},
+			{"POST /janus HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("b", 1<<20+5000) + "\r\n\r\n", http.StatusRequestHeaderFieldsTooLarge, "request head over"},
+			{"POST /janus HTTP/1.1\r\nHost: x\r\nExpect: later\r\nContent-Length: 2\r\n\r\n{}", http.StatusExpectationFailed, `unsupported Expect ["later"] on POST /janus`},
+		} {
+			before := r.tap.Stats().Failures
+			c, err := net.Dial("tcp", strings.TrimPrefix(r.url, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.SetDeadline(time.Now().Add(10 * time.Second)) // a safety net
+			io.WriteString(c, tc.raw)
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			c.Close()
+			if err != nil || resp.StatusCode != tc.status {
+				t.Fatalf("%.40q: answer %v, %v; want %d", tc.raw, resp, err, tc.status)
+			}
+			evs := r.eventsWhere(func(ev *schema.Event) bool {
+				return ev.Kind == schema.Failure && ev.Status == tc.status && strings.Contains(ev.Error, tc.reason)
+			})
+			if len(evs) != 1 || r.tap.Stats().Failures != before+1 {
+				t.Fatalf("%.40q: %d failure events with status %d and %q (failures %d -> %d)", tc.raw, len(evs), tc.status, tc.reason, before, r.tap.Stats().Failures)
+			}
 		}
 	})
 	t.Run("ten_mib_body", func(t *testing.T) {

@@ -67,6 +67,11 @@ type server struct {
 	idleTimeout, headerTimeout time.Duration // tests shorten them
 	onPipelined                func()        // tests: a watched client sent its next request
 
+	// refused, when set, hears of every request the server answered
+	// itself because it could not serve it: status 400 (malformed), 431
+	// (head too large) or 417 (unknown expectation).
+	refused func(c *conn, status int, reason string)
+
 	readers sync.Pool // *bufio.Reader of 4 KiB, of closed connections
 	writers sync.Pool // *bufio.Writer of 4 KiB
 
@@ -305,13 +310,26 @@ func (sc *serverConn) refuse(err error) (answered bool) {
 	var ne net.Error
 	switch {
 	case sc.lr.n <= 0:
+		sc.report(http.StatusRequestHeaderFieldsTooLarge, fmt.Sprintf("request head over %d bytes", maxHeaderBytes))
 		io.WriteString(sc.rwc, "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n431 Request Header Fields Too Large")
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ne) || errors.Is(err, net.ErrClosed):
 		return false
 	default:
-		io.WriteString(sc.rwc, "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request: "+strings.NewReplacer("\r", " ", "\n", " ").Replace(err.Error()))
+		reason := strings.NewReplacer("\r", " ", "\n", " ").Replace(err.Error())
+		sc.report(http.StatusBadRequest, reason)
+		io.WriteString(sc.rwc, "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request: "+reason)
 	}
 	return true
+}
+
+// report tells the server's refused of a request it is about to answer
+// itself (first, so that the record exists before the answer does).
+func (sc *serverConn) report(status int, reason string) {
+	if sc.s.refused == nil {
+		return
+	}
+	c, _ := sc.ctx.Value(connKey{}).(*conn)
+	sc.s.refused(c, status, reason)
 }
 
 // serveRequest runs the handler for req and answers it. It reports whether
@@ -323,6 +341,7 @@ func (sc *serverConn) serveRequest(req *http.Request) (keepAlive bool) {
 		if !req.ProtoAtLeast(1, 1) || len(expect) != 1 || !strings.EqualFold(expect[0], "100-continue") {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			w.Header().Set("Connection", "close")
+			sc.report(http.StatusExpectationFailed, fmt.Sprintf("unsupported Expect %q on %s %s", expect, req.Method, req.URL.Path))
 			w.WriteHeader(http.StatusExpectationFailed)
 			w.finish()
 			sc.answered = true

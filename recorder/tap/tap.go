@@ -321,6 +321,7 @@ func (t *Tap) Handler() http.Handler {
 // net/http's.
 func (t *Tap) Serve(ctx context.Context, ln net.Listener) error {
 	srv := newServer(t.Handler(), t.logger, t.newConn)
+	srv.refused = t.refused
 	errc := make(chan error, 1)
 	go func() { errc <- srv.serve(ln) }()
 	var serveErr error
@@ -345,6 +346,19 @@ func (t *Tap) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("shut down tap on %s: %w", ln.Addr(), err)
 	}
 	return nil
+}
+
+// refused records a request that the tap's server answered itself,
+// unread or unforwarded (malformed, a head too large): a Failure event of
+// the connection, with the status the client got and why.
+func (t *Tap) refused(c *conn, status int, reason string) {
+	if c == nil {
+		c = t.newConn()
+	}
+	ev := t.newEvent(c, schema.HTTP, schema.ToClient, schema.Failure)
+	ev.Status = status
+	ev.Error = "request refused by the tap: " + reason
+	t.emit(ev)
 }
 
 // newEvent starts an event of conn c.
