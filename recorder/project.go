@@ -77,7 +77,8 @@ func (p *Projector) Run(ctx context.Context) error {
 	}
 	start := max(last+1, p.From)
 	r := &bus.Reader{JS: p.JS, Stream: p.Stream.Name, Prefix: p.Stream.Prefix, Filter: p.Filter,
-		Start: bus.StartSeq, StartSeq: start, UntilCaughtUp: p.UntilCaughtUp || p.To != 0}
+		Start: bus.StartSeq, StartSeq: start, UntilCaughtUp: p.UntilCaughtUp || p.To != 0,
+		IdleAfter: linger}
 	if start <= 1 {
 		r.Start = bus.StartAll
 	}
@@ -176,8 +177,11 @@ type chunk struct {
 // passed; it closes chunks when it returns. It hands the items over in
 // chunks rather than one by one, so that the two goroutines do not wake
 // each other for every event when the writer is behind: a chunk goes when
-// it is full, when the stream has nothing more to deliver at once, and
-// when the writer has no chunk waiting. It fills the chunks the writer gave
+// it is full, when the stream has nothing more to deliver at once (the
+// delivery's Pending is 0), when the writer has no chunk waiting, and when
+// nothing has come for the linger (an idle delivery: Pending is the
+// server's count when it delivered, and a chunk must not wait for a next
+// event that may not come). It fills the chunks the writer gave
 // back on free (once it applied their items, reusing what their rows took)
 // before it makes new ones.
 func (p *Projector) read(ctx context.Context, r *bus.Reader, size int, chunks chan<- chunk, free <-chan []store.Item) {
@@ -193,6 +197,14 @@ func (p *Projector) read(ctx context.Context, r *bus.Reader, size int, chunks ch
 		}
 	}
 	for d, err := range r.Events(ctx) {
+		if d.Idle {
+			// Nothing came for a while: whatever is read goes to the
+			// writer now, whatever the last delivery's Pending said.
+			if len(c.items) > 0 && !send() {
+				return
+			}
+			continue
+		}
 		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, context.Canceled) {
 				c.err = fmt.Errorf("recorder: %w", err)

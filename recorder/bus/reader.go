@@ -7,6 +7,7 @@ import (
 	"iter"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/janustap/janustap/schema"
@@ -57,6 +58,13 @@ type Reader struct {
 	// AckWait is how long a durable consumer waits for an Ack before it
 	// delivers the event again; 0 means 30 seconds.
 	AckWait time.Duration
+	// IdleAfter, when set, makes reading yield a Delivery with Idle set
+	// once no message has come for that long since the last one (once per
+	// quiet spell, so that a quiet stream costs no wake-ups): for a reader
+	// that batches what it reads and must hand a batch on when the stream
+	// goes quiet, without relying on Pending (the server's count at the
+	// time it delivered).
+	IdleAfter time.Duration
 }
 
 // Delivery is one message read from the stream.
@@ -77,6 +85,9 @@ type Delivery struct {
 	// Pending is how many messages matching the filter follow this one in
 	// the stream, as the server counted when it delivered it.
 	Pending uint64
+	// Idle marks a Delivery that carries no message: nothing came for
+	// Reader.IdleAfter.
+	Idle bool
 
 	msg     jetstream.Msg
 	durable bool
@@ -166,8 +177,25 @@ func (r *Reader) each(ctx context.Context, yield func(Delivery) bool) error {
 		return fmt.Errorf("read events from %s: %w", stream, err)
 	}
 	defer msgs.Stop()
+	// A Next with a timeout cannot also watch ctx: its end stops the
+	// iterator instead.
+	defer context.AfterFunc(ctx, msgs.Stop)()
+	idle := false // said since the last message
 	for {
-		m, err := msgs.Next(jetstream.NextContext(ctx))
+		var m jetstream.Msg
+		if r.IdleAfter > 0 && !idle {
+			m, err = msgs.Next(jetstream.NextMaxWait(r.IdleAfter))
+			if errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
+				idle = true
+				if !yield(Delivery{Idle: true}) {
+					return nil
+				}
+				continue
+			}
+		} else {
+			m, err = msgs.Next(jetstream.NextContext(ctx))
+		}
+		idle = false
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil

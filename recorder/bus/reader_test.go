@@ -306,3 +306,88 @@ func TestReaderEndsWithErrorWithoutStream(t *testing.T) {
 		t.Errorf("errors %v, want one saying the stream is not found", errs)
 	}
 }
+
+// TestReaderIdle checks IdleAfter: once the stream has nothing more, the
+// reader says so with one idle delivery, then goes on with what comes
+// next; its end (ctx) still ends the reading.
+func TestReaderIdle(t *testing.T) {
+	_, js := connect(t, bustest.Start(t).ClientURL(), bus.ConnectOptions{})
+	ensureStream(t, js)
+	var gen schema.IDGen
+	evs := events(6, &gen)
+	seqs := publish(t, js, evs[:3])
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	r := &bus.Reader{JS: js, IdleAfter: 20 * time.Millisecond}
+	got := make(chan bus.Delivery)
+	done := make(chan error, 1)
+	go func() {
+		for d, err := range r.Events(ctx) {
+			if err != nil {
+				done <- err
+				return
+			}
+			got <- d
+		}
+		done <- nil
+	}()
+	next := func() bus.Delivery {
+		t.Helper()
+		select {
+		case d := <-got:
+			return d
+		case err := <-done:
+			t.Fatalf("reading ended: %v", err)
+		case <-time.After(20 * time.Second):
+			t.Fatal("no delivery in 20s")
+		}
+		return bus.Delivery{}
+	}
+	// read returns the next n events, skipping idle deliveries (one may come
+	// before the first event when the consumer is slow to start).
+	read := func(n int) []bus.Delivery {
+		t.Helper()
+		var ds []bus.Delivery
+		for len(ds) < n {
+			if d := next(); !d.Idle {
+				ds = append(ds, d)
+			}
+		}
+		return ds
+	}
+	ds := read(3)
+	if d := next(); !d.Idle || d.Event != nil || d.StreamSeq != 0 {
+		t.Fatalf("after the last event: %+v, want an idle delivery", d)
+	}
+	seqs = append(seqs, publish(t, js, evs[3:])...)
+	// Once per quiet spell: what follows the idle delivery is the events.
+	for i, d := range [3]bus.Delivery{next(), next(), next()} {
+		if d.Idle {
+			t.Fatalf("delivery %d after the new events: idle again", i)
+		}
+		ds = append(ds, d)
+	}
+	if d := next(); !d.Idle {
+		t.Fatalf("after the new events: %+v, want an idle delivery", d)
+	}
+	checkDeliveries(t, ds, evs, seqs)
+
+	cancel()
+	for {
+		select {
+		case d := <-got:
+			if !d.Idle {
+				t.Fatalf("delivery after cancel: %+v", d)
+			}
+			continue
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("reading ended with %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("reading did not end with its context")
+		}
+		break
+	}
+}
