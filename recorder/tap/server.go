@@ -17,6 +17,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // The tap's HTTP/1.1 server.
@@ -353,18 +355,16 @@ func (sc *serverConn) serveRequest(req *http.Request) (keepAlive bool) {
 	}
 
 	ctx := sc.ctx
-	var watch *clientWatch
-	if req.Method == http.MethodGet && req.Body == http.NoBody && req.Header.Get("Upgrade") == "" {
-		watch = sc.watch()
-		ctx = watch.ctx
+	if req.Method == http.MethodGet && req.Body == http.NoBody && !websocket.IsWebSocketUpgrade(req) {
+		w.watch = sc.watch()
+		ctx = w.watch.ctx
+		defer w.watch.cancel() // when the handler is done, as net/http does
 	}
 	req = req.WithContext(ctx)
 	w.req = req
 
 	aborted := sc.runHandler(w, req)
-	if watch != nil {
-		watch.stop()
-	}
+	w.stopWatch()
 	if w.hijacked || aborted {
 		return false
 	}
@@ -427,13 +427,13 @@ func (sc *serverConn) watch() *clientWatch {
 	return cw
 }
 
-// stop ends the watch, before anything else reads the connection.
+// stop ends the watch, before anything else reads the connection. The
+// request's context stays as it is.
 func (cw *clientWatch) stop() {
 	cw.stopping.Store(true)
 	cw.sc.rwc.SetReadDeadline(time.Unix(1, 0))
 	<-cw.done
 	cw.sc.rwc.SetReadDeadline(time.Time{})
-	cw.cancel()
 }
 
 // expectContinue sends "100 Continue" when the handler first reads the
@@ -475,6 +475,15 @@ type response struct {
 
 	closeAfter bool
 	hijacked   bool
+	watch      *clientWatch // of a GET, until the handler returns or hijacks
+}
+
+// stopWatch ends the watch for the client going away, if there is one.
+func (w *response) stopWatch() {
+	if w.watch != nil {
+		w.watch.stop()
+		w.watch = nil
+	}
 }
 
 func (w *response) Header() http.Header {
@@ -742,6 +751,7 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, errors.New("hijack after the answer has started")
 	}
 	sc := w.sc
+	w.stopWatch() // the connection is the hijacker's to read
 	if err := sc.bw.Flush(); err != nil {
 		return nil, nil, err
 	}

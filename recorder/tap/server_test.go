@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -117,6 +118,20 @@ func testHandler(hd *hold) http.Handler {
 	})
 	mux.HandleFunc("/ignore", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "body ignored")
+	})
+	mux.HandleFunc("/hijack", func(w http.ResponseWriter, r *http.Request) {
+		// A GET is watched for its client leaving; a hijack ends the watch,
+		// and what the client sends next is the hijacker's.
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		defer c.Close()
+		line, _ := brw.ReadString('\n')
+		line = strings.TrimSpace(line)
+		fmt.Fprintf(brw, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(line), line)
+		brw.Flush()
 	})
 	mux.HandleFunc("/panic", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "half")
@@ -251,6 +266,7 @@ func TestServerAnswers(t *testing.T) {
 		{name: "expect_never_read", raw: "POST /ignore HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n", n: 1,
 			status: []int{200}, bodies: []string{"body ignored"}, closed: true},
 		{name: "expect_unknown", raw: "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: something\r\nContent-Length: 1\r\n\r\na", n: 1, status: []int{417}, closed: true},
+		{name: "hijack_ends_watch", raw: "GET /hijack HTTP/1.1\r\nHost: x\r\n\r\nPING\r\n", n: 1, status: []int{200}, bodies: []string{"PING"}, closed: true},
 		{name: "panic", raw: "GET /panic HTTP/1.1\r\nHost: x\r\n\r\n", n: 0, closed: true},
 		{name: "abort", raw: "GET /abort HTTP/1.1\r\nHost: x\r\n\r\n", n: 0, closed: true},
 	}
