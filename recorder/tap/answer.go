@@ -29,7 +29,7 @@ func readAnswer(br *bufio.Reader, req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// answerBody is a body already in memory; Bytes gives it without a copy.
+// answerBody is a body already in memory; bodyBytes takes it without a copy.
 type answerBody struct {
 	*bytes.Reader
 	b []byte

@@ -139,8 +139,8 @@ func (p *connPool) CloseIdleConnections() {
 	}
 }
 
-// exchange writes a request with write and reads the answer to req whole. The connection can be
-// used again when reusable. When ctx ends first (the client went away, a
+// exchange writes a request with write and reads the answer to req whole.
+// The connection can be used again when reusable. When ctx ends first (the client went away, a
 // long-poll is abandoned), the connection's deadline cuts the exchange
 // short, and the gateway sees its connection closed, as with
 // http.Transport.
@@ -256,13 +256,7 @@ func writeForwarded(w *bufio.Writer, in *http.Request, host string, body []byte)
 			}
 		}
 	}
-	skip := func(k string) bool {
-		switch k {
-		case "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Upgrade":
-			return true
-		}
-		return slices.Contains(named, k)
-	}
+	skip := func(k string) bool { return slices.Contains(hopHeaders, k) || slices.Contains(named, k) }
 	length := int64(-1)
 	if len(body) > 0 || in.ContentLength > 0 || in.Method == http.MethodPost || in.Method == http.MethodPut || in.Method == http.MethodPatch {
 		length = int64(len(body))
