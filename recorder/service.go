@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/janustap/janustap/recorder/bus"
+	"github.com/janustap/janustap/recorder/health"
 	"github.com/janustap/janustap/recorder/spool"
 	"github.com/janustap/janustap/recorder/store"
 	"github.com/janustap/janustap/recorder/tap"
@@ -63,6 +64,10 @@ type Config struct {
 	NoRecord bool
 	// DBPath is the SQLite projection; "" means DataDir/janustap.db.
 	DBPath string
+
+	// Health receives what the parts of the service say of themselves
+	// (serve's /readyz reads it); nil: nobody listens.
+	Health *health.Status
 
 	// Logger receives the service's logs; nil means slog.Default().
 	Logger *slog.Logger
