@@ -154,6 +154,11 @@ func Run(ctx context.Context, dir string, opts Options) (*Janus, error) {
 	if dir == "" {
 		return nil, errors.New("run janus: empty state dir")
 	}
+	// Janus runs in dir and is given paths inside it: a relative dir would
+	// be looked up one level too deep.
+	if dir, err = filepath.Abs(dir); err != nil {
+		return nil, fmt.Errorf("run janus: state dir: %w", err)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create janus state dir: %w", err)
 	}

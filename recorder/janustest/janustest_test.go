@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -416,4 +417,29 @@ func BenchmarkRunStop(b *testing.B) {
 	}
 	b.ReportMetric(start.Seconds()/float64(b.N), "start-s/op")
 	b.ReportMetric(stop.Seconds()/float64(b.N), "stop-s/op")
+}
+
+// TestRunRelativeDir starts Janus with its state directory given as a
+// relative path, as the quick start does (`--dir janustap-data/janus`):
+// Janus runs in that directory, so the paths it is given must not be
+// relative to it again.
+func TestRunRelativeDir(t *testing.T) {
+	t.Chdir(t.TempDir())
+	j, err := janustest.Run(t.Context(), filepath.Join("data", "janus"), janustest.Options{})
+	if errors.Is(err, janustest.ErrNotInstalled) && os.Getenv("CI") == "" {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatalf("Run with a relative dir: %v", err)
+	}
+	defer j.Stop()
+	if !filepath.IsAbs(j.Dir) {
+		t.Errorf("Dir = %q, want an absolute path", j.Dir)
+	}
+	if info := get(t, j.HTTP+"/info"); info["janus"] != "server_info" {
+		t.Errorf("info answered %v", info)
+	}
+	if _, err := os.Stat(filepath.Join("data", "janus", "janus.log")); err != nil {
+		t.Errorf("janus.log not in the relative dir: %v", err)
+	}
 }
