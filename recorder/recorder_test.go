@@ -39,32 +39,34 @@ func (s *served) ws() string   { return "ws://" + s.addr + "/" }
 // serve runs recorder.Run in front of j until the test ends.
 func serve(t *testing.T, j *janustest.Janus, natsURL string) *served {
 	t.Helper()
-	return serveTB(t, j, natsURL)
+	return serveTB(t, j, func(c *recorder.Config) { c.NATSURL = natsURL })
 }
 
 // serveB is serve for benchmarks.
 func serveB(b *testing.B, j *janustest.Janus) *served {
 	b.Helper()
-	return serveTB(b, j, "")
+	return serveTB(b, j, nil)
 }
 
-func serveTB(t testing.TB, j *janustest.Janus, natsURL string) *served {
+// serveTB runs recorder.Run in front of j until the test ends, with the
+// configuration edit (if not nil) makes.
+func serveTB(t testing.TB, j *janustest.Janus, edit func(*recorder.Config)) *served {
 	t.Helper()
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan []net.Addr, 1)
 	done := make(chan error, 1)
-	go func() {
-		done <- recorder.Run(ctx, recorder.Config{
-			Tap:          tap.Config{Gateway: "gw1", JanusHTTP: j.HTTP, JanusWS: j.WS, AdminHTTP: j.AdminHTTP, AdminWS: j.AdminWS},
-			Listen:       []string{"127.0.0.1:0"},
-			DataDir:      dir,
-			NATSURL:      natsURL,
-			EmbeddedPort: -1,
-			Logger:       slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
-			Ready:        func(a []net.Addr) { ready <- a },
-		})
-	}()
+	cfg := recorder.Config{
+		Tap:     tap.Config{Gateway: "gw1", JanusHTTP: j.HTTP, JanusWS: j.WS, AdminHTTP: j.AdminHTTP, AdminWS: j.AdminWS},
+		Listen:  []string{"127.0.0.1:0"},
+		DataDir: dir,
+		Logger:  slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Ready:   func(a []net.Addr) { ready <- a },
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	go func() { done <- recorder.Run(ctx, cfg) }()
 	var s *served
 	select {
 	case addrs := <-ready:

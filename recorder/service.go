@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -33,6 +37,10 @@ const RecorderNice = 5
 // its embedded NATS server, so that the other commands find the same log.
 const URLFile = "nats-url"
 
+// AdminURLFile is the file in the data directory where `serve` writes the
+// URL of its admin listener (health and readiness).
+const AdminURLFile = "admin-url"
+
 // Config is everything `janustap serve` runs with.
 type Config struct {
 	// Tap says where Janus is and how to record; its Emitter is set by Run.
@@ -47,7 +55,8 @@ type Config struct {
 	NATSURL string
 	// NATS authenticates to NATSURL.
 	NATS bus.ConnectOptions
-	// EmbeddedPort is the embedded server's client port (0: bus.DefaultPort).
+	// EmbeddedPort is the embedded server's client port on loopback; 0
+	// means a free one. Either way its URL is written to DataDir/URLFile.
 	EmbeddedPort int
 	// Stream describes the event stream.
 	Stream bus.StreamConfig
@@ -64,6 +73,14 @@ type Config struct {
 	NoRecord bool
 	// DBPath is the SQLite projection; "" means DataDir/janustap.db.
 	DBPath string
+
+	// AdminListen serves /healthz and /readyz (see package health); ""
+	// means none. With AdminListenDefault set, an address in use is not an
+	// error: a free loopback port is taken instead (and logged), so that
+	// two taps with default settings run side by side. The address served
+	// is written to DataDir/AdminURLFile.
+	AdminListen        string
+	AdminListenDefault bool
 
 	// Health receives what the parts of the service say of themselves
 	// (serve's /readyz reads it); nil: nobody listens.
@@ -153,7 +170,27 @@ func Run(ctx context.Context, cfg Config) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, len(lns)+1)
+	errc := make(chan error, len(lns)+2)
+	if cfg.AdminListen != "" {
+		ln, err := listenAdmin(cfg.AdminListen, cfg.AdminListenDefault, log)
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return err
+		}
+		u := "http://" + ln.Addr().String()
+		if err := os.WriteFile(filepath.Join(cfg.DataDir, AdminURLFile), []byte(u+"\n"), 0o600); err != nil {
+			ln.Close()
+			for _, l := range lns {
+				l.Close()
+			}
+			return fmt.Errorf("write %s: %w", AdminURLFile, err)
+		}
+		h := health.Handler(cfg.Health, readyChecks(cfg, nc, sp), 2*time.Second)
+		wg.Go(func() { errc <- serveAdmin(ctx, ln, h) })
+		log.Info("admin listening", "url", u, "paths", "/healthz /readyz")
+	}
 	for _, ln := range lns {
 		wg.Go(func() { errc <- tp.Serve(ctx, ln) })
 		log.Info("tap listening", "addr", ln.Addr().String(), "gateway", tcfg.Gateway)
@@ -251,6 +288,101 @@ func ship(ctx context.Context, nc *nats.Conn, sc bus.StreamConfig, sp *spool.Spo
 	}
 	p := &bus.Publisher{JS: js, Spool: sp, Prefix: sc.Prefix, After: sp.Stats().FirstUnacked - 1, Logger: log}
 	return p.Run(ctx)
+}
+
+// listenAdmin listens on addr; when addr is serve's default and in use, it
+// takes a free port on the same host instead.
+func listenAdmin(addr string, isDefault bool, log *slog.Logger) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err == nil || !isDefault || !errors.Is(err, syscall.EADDRINUSE) {
+		if err != nil {
+			return nil, fmt.Errorf("admin listen on %s: %w", addr, err)
+		}
+		return ln, nil
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	ln, err2 := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err2 != nil {
+		return nil, fmt.Errorf("admin listen on %s: %w (and on a free port: %w)", addr, err, err2)
+	}
+	log.Warn("default admin address in use (another janustap?); listening on a free port", "default", addr, "addr", ln.Addr().String())
+	return ln, nil
+}
+
+// serveAdmin serves h on ln until ctx is done.
+func serveAdmin(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve admin: %w", err)
+	}
+	return nil
+}
+
+// readyChecks are what /readyz asks at every request: Janus answers on one
+// of its APIs, NATS is connected, the spool is under its cap.
+func readyChecks(cfg Config, nc *nats.Conn, sp *spool.Spool) []health.Check {
+	return []health.Check{
+		{Name: "janus", Run: func(ctx context.Context) error { return janusAnswers(ctx, cfg.Tap) }},
+		{Name: "nats", Run: func(context.Context) error {
+			if st := nc.Status(); st != nats.CONNECTED {
+				return fmt.Errorf("not connected to %s: %s", nc.ConnectedUrlRedacted(), st)
+			}
+			return nil
+		}},
+		{Name: "spool", Run: func(context.Context) error {
+			st := sp.Stats()
+			if sp.MaxBytes > 0 && st.Bytes >= sp.MaxBytes {
+				return fmt.Errorf("full: %d unpublished bytes of %d, new events are dropped", st.Bytes, sp.MaxBytes)
+			}
+			return nil
+		}},
+	}
+}
+
+// janusAnswers tells whether Janus answers its HTTP API (GET /info), or else
+// accepts a TCP connection on its WebSocket one. Any HTTP answer counts: it
+// is Janus's, whatever it says.
+func janusAnswers(ctx context.Context, tc tap.Config) error {
+	if tc.JanusHTTP != "" {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(tc.JanusHTTP, "/")+"/info", nil)
+		if err != nil {
+			return fmt.Errorf("janus http url: %w", err)
+		}
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			return fmt.Errorf("janus http api: %w", err)
+		}
+		resp.Body.Close()
+		return nil
+	}
+	if tc.JanusWS != "" {
+		u, err := url.Parse(tc.JanusWS)
+		if err != nil {
+			return fmt.Errorf("janus ws url: %w", err)
+		}
+		host := u.Host
+		if u.Port() == "" {
+			port := "80"
+			if u.Scheme == "wss" {
+				port = "443"
+			}
+			host = net.JoinHostPort(u.Hostname(), port)
+		}
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", host)
+		if err != nil {
+			return fmt.Errorf("janus ws api: %w", err)
+		}
+		c.Close()
+		return nil
+	}
+	return errors.New("no janus api configured")
 }
 
 func streamName(sc bus.StreamConfig) string {

@@ -23,11 +23,6 @@ import (
 const (
 	// DefaultHost is where the embedded server listens unless told otherwise.
 	DefaultHost = "127.0.0.1"
-	// DefaultPort is the embedded server's client port. It is not NATS's own
-	// 4222, so that janustap does not collide with a NATS already running on
-	// the machine, and it is fixed so that `janustap tail` finds the server
-	// of `janustap serve`.
-	DefaultPort = 14222
 	// DefaultMaxPayload is the largest message the embedded server accepts:
 	// 8 MiB, so that large Janus bodies (SDP with many candidates, admin API
 	// dumps) fit in one event.
@@ -54,8 +49,9 @@ type Server struct {
 	// Host is the address to listen on. It must be a loopback address or
 	// "localhost"; "" means DefaultHost.
 	Host string
-	// Port is the client port: 0 means DefaultPort, -1 a random free port
-	// (see ClientURL).
+	// Port is the client port: 0 (or -1) means a free port chosen by the
+	// system, so that several servers run side by side (ClientURL tells
+	// which).
 	Port int
 	// MaxPayload is the largest message, in bytes, that the server accepts;
 	// 0 means DefaultMaxPayload.
@@ -90,8 +86,8 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("start nats server: host %q is not a loopback address", host)
 	}
 	port := s.Port
-	if port == 0 {
-		port = DefaultPort
+	if port <= 0 {
+		port = server.RANDOM_PORT
 	}
 	maxPayload := s.MaxPayload
 	if maxPayload == 0 {

@@ -8,6 +8,9 @@ package health
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"sort"
 	"sync"
 	"time"
@@ -75,4 +78,63 @@ func (s *Status) Problems() []Problem {
 type Check struct {
 	Name string
 	Run  func(ctx context.Context) error
+}
+
+// Handler serves /healthz (the process is alive and serving: always 200)
+// and /readyz (200 when every check passes and no part reported an error,
+// else 503), each with a plain-text body of one line per part:
+//
+//	ok janus
+//	ok nats
+//	FAIL publish: publish to jetstream: ... (since 2026-12-05T19:50:01Z)
+//
+// The checks run concurrently, each bounded by timeout.
+func Handler(s *Status, checks []Check, timeout time.Duration) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		lines, ready := Ready(r.Context(), s, checks, timeout)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		if !ready {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		for _, l := range lines {
+			io.WriteString(w, l+"\n")
+		}
+	})
+	return mux
+}
+
+// Ready runs the checks and reads the parts' reports. It returns one line
+// per check and per part that reported, checks first in their order, and
+// whether all of them are ready.
+func Ready(ctx context.Context, s *Status, checks []Check, timeout time.Duration) (lines []string, ready bool) {
+	errs := make([]error, len(checks))
+	var wg sync.WaitGroup
+	for i, c := range checks {
+		wg.Go(func() {
+			cctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			errs[i] = c.Run(cctx)
+		})
+	}
+	wg.Wait()
+	ready = true
+	for i, c := range checks {
+		if errs[i] != nil {
+			ready = false
+			lines = append(lines, fmt.Sprintf("FAIL %s: %v", c.Name, errs[i]))
+		} else {
+			lines = append(lines, "ok "+c.Name)
+		}
+	}
+	for _, p := range s.Problems() {
+		ready = false
+		lines = append(lines, fmt.Sprintf("FAIL %s: %v (since %s)", p.Part, p.Err, p.Since.UTC().Format(time.RFC3339)))
+	}
+	return lines, ready
 }
