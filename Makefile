@@ -18,7 +18,7 @@ test: deps
 	$(MAKE) fuzz
 
 deps:
-	scripts/install-deps.sh
+	scripts/install-deps.sh test
 
 build:
 	$(GO) build -o bin/janustap ./cmd/janustap

@@ -218,14 +218,22 @@ func Run(ctx context.Context, cfg Config) error {
 		db := store.NewDB(dbPath)
 		db.Logger = log
 		if err := db.Open(ctx); err != nil {
+			stopping := ctx.Err() != nil
 			cancel()
 			wg.Wait()
 			<-pubDone
+			if stopping {
+				// Stopped while starting: not a failure.
+				return nil
+			}
 			return fmt.Errorf("open recorder database: %w", err)
 		}
 		defer db.Close()
 		js, err := jetstream.New(nc)
 		if err != nil {
+			cancel()
+			wg.Wait()
+			<-pubDone
 			return fmt.Errorf("jetstream: %w", err)
 		}
 		proj := &Projector{JS: js, Stream: cfg.Stream, DB: db, Logger: log}

@@ -1,25 +1,34 @@
 #!/usr/bin/env bash
-# install-deps.sh — install what janustap's tests and quick start need, when
-# it is missing: Janus (Debian package janus 1.1.2), the nats-server binary
-# (for the tests that run NATS as a separate process), gcc for cgo (SQLite),
-# and for the real-client tests Chromium, janus.js with adapter.js, node and
-# a C++ toolchain (janode's unix-dgram is built by `npm ci`). Run as root on
-# Debian; a no-op when everything is there.
+# install-deps.sh [run|test] — install what janustap needs, when it is
+# missing. Run as root on Debian; a no-op when everything is there.
+#
+#   run   what `make run` needs: Janus (Debian package janus 1.1.2), gcc for
+#         cgo (SQLite) and curl. Nothing else.
+#   test  (the default) also what the tests need: the nats-server binary (for
+#         the tests that run NATS as a separate process), nginx (the plain
+#         proxy the bench compares against), and for the real-client tests
+#         Chromium, janus.js with adapter.js, node and npm, and a C++
+#         toolchain (janode's unix-dgram is built by `npm ci`, which the tests
+#         run themselves).
 set -euo pipefail
+what=${1:-test}
+case $what in run|test) ;; *) echo "usage: $0 [run|test]" >&2; exit 2;; esac
 need=()
 command -v janus >/dev/null 2>&1 || need+=(janus)
-command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
-command -v g++ >/dev/null 2>&1 || need+=(g++)
-command -v make >/dev/null 2>&1 || need+=(make)
-command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v curl >/dev/null 2>&1 || need+=(curl)
-[ -x /usr/bin/chromium ] || need+=(chromium)
-[ -f /usr/share/javascript/janus-gateway/janus.js ] || need+=(libjs-janus-gateway)
-dpkg -s libjs-webrtc-adapter >/dev/null 2>&1 || need+=(libjs-webrtc-adapter)
-command -v node >/dev/null 2>&1 || need+=(nodejs)
-command -v npm >/dev/null 2>&1 || need+=(npm)
-command -v nginx >/dev/null 2>&1 || need+=(nginx)
+if [ "$what" = test ]; then
+  command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
+  command -v g++ >/dev/null 2>&1 || need+=(g++)
+  command -v make >/dev/null 2>&1 || need+=(make)
+  command -v python3 >/dev/null 2>&1 || need+=(python3)
+  [ -x /usr/bin/chromium ] || need+=(chromium)
+  [ -f /usr/share/javascript/janus-gateway/janus.js ] || need+=(libjs-janus-gateway)
+  dpkg -s libjs-webrtc-adapter >/dev/null 2>&1 || need+=(libjs-webrtc-adapter)
+  command -v node >/dev/null 2>&1 || need+=(nodejs)
+  command -v npm >/dev/null 2>&1 || need+=(npm)
+  command -v nginx >/dev/null 2>&1 || need+=(nginx)
+fi
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
