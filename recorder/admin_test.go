@@ -9,9 +9,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
 	"github.com/janustap/janustap/recorder"
 	"github.com/janustap/janustap/recorder/health"
 	"github.com/janustap/janustap/recorder/janustest"
+	"github.com/janustap/janustap/recorder/metrics"
 	"github.com/janustap/janustap/recorder/tap"
 )
 
@@ -95,5 +99,79 @@ func TestAdminListenTaken(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "admin listen on "+taken.Addr().String()) {
 		t.Errorf("Run with a chosen admin address in use: %v, want an admin listen error", err)
+	}
+}
+
+// TestMetricsScrape scrapes /metrics before and after flows through the tap
+// and finds the message counters and the latency histograms moving.
+func TestMetricsScrape(t *testing.T) {
+	t.Parallel()
+	j := janustest.Start(t, janustest.Options{})
+	s := serveTB(t, j, func(c *recorder.Config) {
+		c.AdminListen = "127.0.0.1:0"
+		c.Metrics = metrics.New()
+	})
+	scrape := func() map[string]float64 {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(s.dir, recorder.AdminURLFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.Get(strings.TrimSpace(string(b)) + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		p := expfmt.NewTextParser(model.UTF8Validation)
+		fams, err := p.TextToMetricFamilies(resp.Body)
+		if err != nil {
+			t.Fatalf("parse /metrics: %v", err)
+		}
+		out := map[string]float64{}
+		for name, f := range fams {
+			for _, m := range f.GetMetric() {
+				key := name
+				for _, l := range m.GetLabel() {
+					key += "," + l.GetName() + "=" + l.GetValue()
+				}
+				switch {
+				case m.Counter != nil:
+					out[key] = m.GetCounter().GetValue()
+				case m.Gauge != nil:
+					out[key] = m.GetGauge().GetValue()
+				case m.Histogram != nil:
+					out[key+",count"] = float64(m.GetHistogram().GetSampleCount())
+				}
+			}
+		}
+		return out
+	}
+	before := scrape()
+	runFlows(t, s.http(), s.ws())
+	after := scrape()
+	for _, key := range []string{
+		"janustap_messages_total,direction=c2g,kind=request,transport=http",
+		"janustap_messages_total,direction=g2c,kind=response,transport=http",
+		"janustap_messages_total,direction=g2c,kind=poll-event,transport=http",
+		"janustap_messages_total,direction=c2g,kind=frame,transport=ws",
+		"janustap_messages_total,direction=g2c,kind=frame,transport=ws",
+		"janustap_transaction_reply_seconds,transport=http,count",
+		"janustap_transaction_reply_seconds,transport=ws,count",
+		"janustap_transaction_event_seconds,transport=http,count",
+		"janustap_transaction_event_seconds,transport=ws,count",
+	} {
+		if after[key] <= before[key] {
+			t.Errorf("%s: %v before the flows, %v after; want it to grow", key, before[key], after[key])
+		}
+	}
+	for _, key := range []string{"janustap_sessions_active", "janustap_handles_active", "janustap_events_dropped_total"} {
+		if after[key] != 0 {
+			t.Errorf("%s = %v after flows that destroyed their sessions, want 0", key, after[key])
+		}
+	}
+	for _, key := range []string{"go_goroutines", "process_resident_memory_bytes", "janustap_spool_pending_events", "janustap_websockets_open"} {
+		if _, ok := after[key]; !ok {
+			t.Errorf("%s missing from /metrics", key)
+		}
 	}
 }

@@ -51,10 +51,20 @@ type Projector struct {
 	Logger *slog.Logger
 
 	applied atomic.Uint64
+	lastSeq atomic.Uint64 // stream sequence of the last applied event
+	lag     atomic.Int64  // nanoseconds from that event's time to its commit
 }
 
 // Applied returns how many events this Projector has applied.
 func (p *Projector) Applied() uint64 { return p.applied.Load() }
+
+// LastSeq returns the stream sequence of the last event this Projector
+// applied (0 before its first batch).
+func (p *Projector) LastSeq() uint64 { return p.lastSeq.Load() }
+
+// Lag returns how long the last applied event took from the tap's clock to
+// the database, as of its batch's commit.
+func (p *Projector) Lag() time.Duration { return time.Duration(p.lag.Load()) }
 
 // Run applies the log to the database until ctx is done (or, with
 // UntilCaughtUp or To, until caught up).
@@ -105,6 +115,11 @@ func (p *Projector) Run(ctx context.Context) error {
 			return fmt.Errorf("recorder: apply %d events up to stream sequence %d: %w", len(items), items[len(items)-1].StreamSeq, err)
 		}
 		p.applied.Add(uint64(len(items)))
+		last := items[len(items)-1]
+		p.lastSeq.Store(last.StreamSeq)
+		if last.Event != nil {
+			p.lag.Store(int64(time.Since(last.Event.Time)))
+		}
 		if p.Progress != nil {
 			p.Progress(len(items))
 		}

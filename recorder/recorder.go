@@ -12,6 +12,7 @@ package recorder
 import (
 	"fmt"
 
+	"github.com/janustap/janustap/recorder/metrics"
 	"github.com/janustap/janustap/recorder/spool"
 	"github.com/janustap/janustap/recorder/tap"
 	"github.com/janustap/janustap/schema"
@@ -35,4 +36,17 @@ func (e SpoolEmitter) Emit(ev *schema.Event) error {
 		return fmt.Errorf("spool event %s: %w", ev.ID, err)
 	}
 	return nil
+}
+
+// observingEmitter hands every event to next (the spool) and then counts it
+// in the metrics, whether or not the spool took it.
+type observingEmitter struct {
+	next    tap.Emitter
+	metrics *metrics.Metrics
+}
+
+func (e observingEmitter) Emit(ev *schema.Event) error {
+	err := e.next.Emit(ev)
+	e.metrics.Observe(ev)
+	return err
 }

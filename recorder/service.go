@@ -21,6 +21,7 @@ import (
 	"github.com/janustap/janustap/recorder/bus"
 	"github.com/janustap/janustap/recorder/health"
 	"github.com/janustap/janustap/recorder/lockfile"
+	"github.com/janustap/janustap/recorder/metrics"
 	"github.com/janustap/janustap/recorder/spool"
 	"github.com/janustap/janustap/recorder/store"
 	"github.com/janustap/janustap/recorder/tap"
@@ -75,13 +76,18 @@ type Config struct {
 	// DBPath is the SQLite projection; "" means DataDir/janustap.db.
 	DBPath string
 
-	// AdminListen serves /healthz and /readyz (see package health); ""
+	// AdminListen serves /healthz and /readyz (see package health), and
+	// /metrics when Metrics is set; ""
 	// means none. With AdminListenDefault set, an address in use is not an
 	// error: a free loopback port is taken instead (and logged), so that
 	// two taps with default settings run side by side. The address served
 	// is written to DataDir/AdminURLFile.
 	AdminListen        string
 	AdminListenDefault bool
+
+	// Metrics, when set, counts every event and reads the parts' state
+	// for Prometheus; the admin listener serves them on /metrics.
+	Metrics *metrics.Metrics
 
 	// Health receives what the parts of the service say of themselves
 	// (serve's /readyz reads it); nil: nobody listens.
@@ -163,6 +169,9 @@ func Run(ctx context.Context, cfg Config) error {
 
 	tcfg := cfg.Tap
 	tcfg.Emitter = SpoolEmitter{Spool: sp}
+	if cfg.Metrics != nil {
+		tcfg.Emitter = observingEmitter{next: tcfg.Emitter, metrics: cfg.Metrics}
+	}
 	tcfg.Logger = log
 	tp, err := tap.New(tcfg)
 	if err != nil {
@@ -204,7 +213,14 @@ func Run(ctx context.Context, cfg Config) error {
 			}
 			return fmt.Errorf("write %s: %w", AdminURLFile, err)
 		}
-		h := health.Handler(cfg.Health, readyChecks(cfg, nc, sp), 2*time.Second)
+		var h http.Handler = health.Handler(cfg.Health, readyChecks(cfg, nc, sp), 2*time.Second)
+		if cfg.Metrics != nil {
+			registerMetrics(cfg.Metrics, tp, sp)
+			mux := http.NewServeMux()
+			mux.Handle("/metrics", cfg.Metrics.Handler())
+			mux.Handle("/", h)
+			h = mux
+		}
 		wg.Go(func() { errc <- serveAdmin(ctx, ln, h) })
 		log.Info("admin listening", "url", u, "paths", "/healthz /readyz")
 	}
@@ -250,6 +266,14 @@ func Run(ctx context.Context, cfg Config) error {
 			return fmt.Errorf("jetstream: %w", err)
 		}
 		proj := &Projector{JS: js, Stream: cfg.Stream, DB: db, Logger: log}
+		if cfg.Metrics != nil {
+			cfg.Metrics.Counter("janustap_projection_events_applied_total", "Events the SQLite projection applied since serve started.",
+				func() float64 { return float64(proj.Applied()) })
+			cfg.Metrics.Gauge("janustap_projection_lag_seconds", "Time from the last applied event's tap timestamp to its commit in SQLite.",
+				func() float64 { return proj.Lag().Seconds() })
+			cfg.Metrics.Gauge("janustap_projection_last_sequence", "Stream sequence of the last event the projection applied.",
+				func() float64 { return float64(proj.LastSeq()) })
+		}
 		wg.Go(func() {
 			// Recording must never slow signaling down: the projection
 			// runs on a thread of its own at a lower priority, so that on a
@@ -309,6 +333,22 @@ func ship(ctx context.Context, nc *nats.Conn, sc bus.StreamConfig, sp *spool.Spo
 	}
 	p := &bus.Publisher{JS: js, Spool: sp, Prefix: sc.Prefix, After: sp.Stats().FirstUnacked - 1, Logger: log}
 	return p.Run(ctx)
+}
+
+// registerMetrics exports the tap's and the spool's counters.
+func registerMetrics(m *metrics.Metrics, tp *tap.Tap, sp *spool.Spool) {
+	m.Gauge("janustap_websockets_open", "Client WebSocket connections the tap relays now.",
+		func() float64 { return float64(tp.Stats().WSOpen) })
+	m.Counter("janustap_failures_total", "Failure events: what the tap answered because forwarding failed (gateway down, body too large...).",
+		func() float64 { return float64(tp.Stats().Failures) })
+	m.Counter("janustap_events_dropped_total", "Events lost: refused by the spool (full, or a write error). Their messages were still forwarded.",
+		func() float64 { return float64(tp.Stats().EmitErrors) })
+	m.Counter("janustap_events_published_total", "Events JetStream acknowledged since serve started.",
+		func() float64 { return float64(sp.Stats().Acked) })
+	m.Gauge("janustap_spool_pending_events", "Events in the spool not yet acknowledged by JetStream: the publish lag, in events.",
+		func() float64 { st := sp.Stats(); return float64(st.LastSeq + 1 - st.FirstUnacked) })
+	m.Gauge("janustap_spool_pending_bytes", "Bytes of the spool's unacknowledged events, the amount held against --spool-max.",
+		func() float64 { return float64(sp.Stats().Bytes) })
 }
 
 // listenAdmin listens on addr; when addr is serve's default and in use, it

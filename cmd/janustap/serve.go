@@ -9,6 +9,7 @@ import (
 	"github.com/janustap/janustap/recorder"
 	"github.com/janustap/janustap/recorder/bus"
 	"github.com/janustap/janustap/recorder/health"
+	"github.com/janustap/janustap/recorder/metrics"
 	"github.com/janustap/janustap/recorder/tap"
 )
 
@@ -46,7 +47,7 @@ func serveCommand() *cli.Command {
 		&cli.StringFlag{Name: "janus-admin-http", Value: "http://127.0.0.1:7088/admin", Usage: "admin API over HTTP (empty: off)", EnvVars: env("janus-admin-http")},
 		&cli.StringFlag{Name: "janus-admin-ws", Value: "ws://127.0.0.1:7188", Usage: "admin API over WebSocket (empty: off)", EnvVars: env("janus-admin-ws")},
 		&cli.IntFlag{Name: "nats-port", Usage: "client port of the embedded NATS server on loopback (0: a free one; either way written to <data>/nats-url, where the other commands find it)", EnvVars: env("nats-port")},
-		&cli.StringFlag{Name: "admin-listen", Value: defaultAdminListen, Usage: "address of /healthz and /readyz (empty: off; when the default is in use, a free port, written to <data>/admin-url)", EnvVars: env("admin-listen")},
+		&cli.StringFlag{Name: "admin-listen", Value: defaultAdminListen, Usage: "address of /healthz, /readyz and /metrics (empty: off; when the default is in use, a free port, written to <data>/admin-url)", EnvVars: env("admin-listen")},
 		&cli.BoolFlag{Name: "keep-secrets", Usage: "keep apisecret, token, admin_secret and Authorization in events (default: redacted)", EnvVars: env("keep-secrets")},
 		&cli.Int64Flag{Name: "max-body", Value: 64 << 20, Usage: "largest request body or WebSocket message accepted, bytes", EnvVars: env("max-body")},
 		&cli.IntFlag{Name: "max-event-body", Value: 1 << 20, Usage: "bytes of a body kept in its event (longer bodies are forwarded whole, kept truncated with their SHA-256)", EnvVars: env("max-event-body")},
@@ -101,6 +102,7 @@ func serveCommand() *cli.Command {
 				// the user chose must be the one served.
 				AdminListenDefault: !c.IsSet("admin-listen"),
 				Health:             &health.Status{},
+				Metrics:            metrics.New(),
 				Logger:             log,
 			})
 		},
