@@ -79,6 +79,11 @@ type Config struct {
 	// Dir is where child processes keep their files; "" means a new
 	// temporary directory, removed at the end.
 	Dir string
+	// ProfileDir, when set, has the bench take CPU profiles of each
+	// janustap target during its measured slices (through serve's --pprof),
+	// write them there merged per target and transport
+	// (<target>-<transport>.pprof), and report serve's CPU split by part.
+	ProfileDir string
 	// Logger receives progress; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -187,6 +192,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	}
 
 	slice := cfg.Duration / time.Duration(cfg.Rounds)
+	prof := &profiles{dir: cfg.ProfileDir}
 	for r := range cfg.Rounds {
 		trs := slices.Clone(cfg.Transports)
 		if r%2 == 1 {
@@ -202,9 +208,18 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 				if t.pids != nil {
 					before, _ = usage(t.pids())
 				}
+				var profiled func() error
+				if cfg.ProfileDir != "" && t.tap != nil {
+					profiled = prof.fetch(ctx, t.tap.pprof, t.name+"-"+tr, slice)
+				}
 				res := runLoad(ctx, cfg.Workload, tr, t.ep, slice)
 				if err := t.settle(ctx); err != nil {
 					return nil, err
+				}
+				if profiled != nil {
+					if err := profiled(); err != nil {
+						return nil, err
+					}
 				}
 				row := t.rows[tr]
 				if t.pids != nil {
@@ -232,6 +247,11 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		}
 	}
 	rep.computeAdded()
+	if cfg.ProfileDir != "" {
+		if rep.Parts, err = prof.finish(); err != nil {
+			return nil, err
+		}
+	}
 	rep.Finished, rep.LoadAfter = time.Now(), loadAvg()
 	return rep, nil
 }
@@ -342,7 +362,7 @@ func startTarget(ctx context.Context, cfg Config, name string, j JanusURLs) (*ta
 			}
 			t.nats, natsURL = np, url
 		}
-		tp, err := startTap(ctx, cfg.Janustap, dir, name, j, natsURL, cfg.Logger)
+		tp, err := startTap(ctx, cfg.Janustap, dir, name, j, natsURL, cfg.ProfileDir != "", cfg.Logger)
 		if err != nil {
 			if t.nats != nil {
 				t.nats.stop()
@@ -512,7 +532,7 @@ func runIdle(ctx context.Context, cfg Config, j JanusURLs, janusPID func() []int
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
-		tp, err := startTap(ctx, cfg.Janustap, dir, Janustap, j, "", log)
+		tp, err := startTap(ctx, cfg.Janustap, dir, Janustap, j, "", false, log)
 		if err != nil {
 			return err
 		}

@@ -46,6 +46,7 @@ type tapProcess struct {
 	proc   *process
 	listen string // host:port of the tap
 	data   string // its data directory
+	pprof  string // host:port of its --pprof server, "" if none
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	watch  *sqliteWatch
@@ -54,7 +55,8 @@ type tapProcess struct {
 // startTap runs `janustap serve` on a free loopback port in front of j,
 // with its data in dir, and waits until it accepts connections and its
 // event stream exists. natsURL "" runs the embedded NATS server.
-func startTap(ctx context.Context, bin, dir, name string, j JanusURLs, natsURL string, log *slog.Logger) (*tapProcess, error) {
+// With profile, serve also runs its pprof server on a free port.
+func startTap(ctx context.Context, bin, dir, name string, j JanusURLs, natsURL string, profile bool, log *slog.Logger) (*tapProcess, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -71,11 +73,20 @@ func startTap(ctx context.Context, bin, dir, name string, j JanusURLs, natsURL s
 	if natsURL != "" {
 		args = append(args, "--nats", natsURL)
 	}
+	var pprofAddr string
+	if profile {
+		pp, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		pprofAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(pp))
+		args = append(args, "--pprof", pprofAddr)
+	}
 	p, err := startProcess(name, dir, bin, args...)
 	if err != nil {
 		return nil, err
 	}
-	t := &tapProcess{proc: p, listen: listen, data: data}
+	t := &tapProcess{proc: p, listen: listen, data: data, pprof: pprofAddr}
 	if err := t.ready(ctx, natsURL); err != nil {
 		p.stop()
 		return nil, fmt.Errorf("janustap serve (%s %s) did not start: %w\n%s", bin, strings.Join(args, " "), err, p.output(20))

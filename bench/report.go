@@ -81,6 +81,9 @@ type Report struct {
 	Rows                  []Row        // by target, then transport
 	Idle                  []IdleResult // memory per idle WebSocket client
 	Notes                 []string     // what the numbers need to be read right
+	// Parts is serve's CPU by part, per "<target>-<transport>", when the
+	// run took profiles (Config.ProfileDir).
+	Parts map[string][]PartCPU
 }
 
 // computeAdded fills the added latencies from the direct rows.
@@ -300,6 +303,9 @@ func (rep *Report) WriteText(w io.Writer) error {
 		}
 		table(idleColumns, idle)
 	}
+	if rows := rep.partRows(); len(rows) > 0 {
+		table(partColumns, rows)
+	}
 	for _, l := range rep.ratioLines() {
 		fmt.Fprintln(w, l)
 	}
@@ -403,6 +409,10 @@ func (rep *Report) WriteMarkdown(w io.Writer, m Machine, commit, command string)
 		}
 		table(idleColumns, idle)
 	}
+	if rows := rep.partRows(); len(rows) > 0 {
+		b.WriteString("serve's CPU by part, from CPU profiles of the measured slices (`--profile DIR`; shares applied to the CPU s above):\n\n")
+		table(partColumns, rows)
+	}
 	for _, l := range rep.ratioLines() {
 		fmt.Fprintf(&b, "- %s\n", l)
 	}
@@ -412,4 +422,27 @@ func (rep *Report) WriteMarkdown(w io.Writer, m Machine, commit, command string)
 	fmt.Fprintf(&b, "\n```\n%s\n```\n", rep.Ratio().Line())
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+var partColumns = []string{"target", "transport", "part", "share", "CPU µs per API request"}
+
+// partRows lists serve's CPU by part for each profiled target and
+// transport: the part's share of the profile, and that share of the row's
+// CPU s divided by its API requests.
+func (rep *Report) partRows() [][]string {
+	var out [][]string
+	for _, r := range rep.Rows {
+		ps, ok := rep.Parts[r.Target+"-"+r.Transport]
+		if !ok {
+			continue
+		}
+		for _, p := range ps {
+			perReq := "-"
+			if r.Requests > 0 && r.HasProc {
+				perReq = fmt.Sprintf("%.0f", p.Share*float64(r.CPU.Microseconds())/float64(r.Requests))
+			}
+			out = append(out, []string{r.Target, r.Transport, p.Part, fmt.Sprintf("%.1f%%", 100*p.Share), perReq})
+		}
+	}
+	return out
 }

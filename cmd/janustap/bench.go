@@ -38,6 +38,7 @@ func benchCommand() *cli.Command {
 		&cli.StringFlag{Name: "janus-admin-ws", Usage: "admin API over WebSocket of the existing Janus", EnvVars: env("bench-janus-admin-ws")},
 		&cli.StringFlag{Name: "nginx", Usage: "nginx binary (default: from PATH or /usr/sbin)", EnvVars: env("bench-nginx")},
 		&cli.StringFlag{Name: "nats-server", Usage: "nats-server binary (default: from PATH or /usr/sbin)", EnvVars: env("bench-nats-server")},
+		&cli.StringFlag{Name: "profile", Usage: "take CPU profiles of serve during the measured slices, write them to this directory (<target>-<transport>.pprof) and report serve's CPU by part", EnvVars: env("bench-profile")},
 		&cli.StringFlag{Name: "results", Value: "bench/results", Usage: "directory the Markdown report is saved in", EnvVars: env("bench-results")},
 		&cli.BoolFlag{Name: "no-save", Usage: "print the report only", EnvVars: env("bench-no-save")},
 	}
@@ -92,6 +93,7 @@ func benchCommand() *cli.Command {
 				Janustap:   self,
 				Nginx:      c.String("nginx"),
 				NATSServer: c.String("nats-server"),
+				ProfileDir: c.String("profile"),
 				Logger:     log,
 			}
 			if c.IsSet("idle-ws") {
