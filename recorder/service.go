@@ -16,6 +16,7 @@ import (
 
 	"github.com/janustap/janustap/recorder/bus"
 	"github.com/janustap/janustap/recorder/health"
+	"github.com/janustap/janustap/recorder/lockfile"
 	"github.com/janustap/janustap/recorder/spool"
 	"github.com/janustap/janustap/recorder/store"
 	"github.com/janustap/janustap/recorder/tap"
@@ -87,8 +88,24 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.DataDir == "" {
 		return errors.New("serve: no data directory")
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("create data directory: %w", err)
+	// One serve per data directory, and one writer per database: a second
+	// one is refused with the pid of the first (so is a rebuild that would
+	// swap the database under this one).
+	dirLock, err := lockfile.DataDir(cfg.DataDir, "janustap serve")
+	if err != nil {
+		return fmt.Errorf("data directory %s in use: %w", cfg.DataDir, err)
+	}
+	defer dirLock.Close()
+	dbPath := cfg.DBPath
+	if dbPath == "" {
+		dbPath = filepath.Join(cfg.DataDir, DBFile)
+	}
+	if !cfg.NoRecord {
+		dbLock, err := lockfile.DB(dbPath, "janustap serve")
+		if err != nil {
+			return fmt.Errorf("database %s in use: %w", dbPath, err)
+		}
+		defer dbLock.Close()
 	}
 
 	// The spool first: from here on nothing the tap sees is lost.
@@ -174,16 +191,16 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	if !cfg.NoRecord {
-		dbPath := cfg.DBPath
-		if dbPath == "" {
-			dbPath = filepath.Join(cfg.DataDir, DBFile)
-		}
 		db := store.NewDB(dbPath)
 		db.Logger = log
 		if err := db.Open(ctx); err != nil {
+			stopped := ctx.Err() != nil
 			cancel()
 			wg.Wait()
 			<-pubDone
+			if stopped {
+				return nil // stopped while the database opened
+			}
 			return fmt.Errorf("open recorder database: %w", err)
 		}
 		defer db.Close()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/janustap/janustap/recorder"
 	"github.com/janustap/janustap/recorder/bus"
+	"github.com/janustap/janustap/recorder/lockfile"
 	"github.com/janustap/janustap/recorder/store"
 )
 
@@ -36,6 +37,11 @@ func recordCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			lock, err := lockfile.DB(dbPath(c), "janustap record")
+			if err != nil {
+				return fmt.Errorf("database %s in use: %w", dbPath(c), err)
+			}
+			defer lock.Close()
 			l, err := openLog(c.Context, c)
 			if err != nil {
 				return err
@@ -71,8 +77,8 @@ func rebuildCommand() *cli.Command {
 		Name:  "rebuild",
 		Usage: "build the SQLite projection afresh from the log and swap it in atomically",
 		Description: "The new database is built next to the old one and renamed over it once complete, so a\n" +
-			"reader sees the old or the new one, never a mix. Stop a recorder writing to --db first\n" +
-			"(or use --out): it would go on writing to the replaced file.",
+			"reader sees the old or the new one, never a mix. A serve or record writing to the database\n" +
+			"holds its lock (<db>.lock): rebuild refuses, naming it, until it is stopped (or use --out).",
 		ArgsUsage: " ",
 		Flags:     append(flags, natsFlags()...),
 		Action: func(c *cli.Context) error {
@@ -84,9 +90,14 @@ func rebuildCommand() *cli.Command {
 			if target == "" {
 				target = dbPath(c)
 			}
-			if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
-				return err
+			// Refuse while a serve or record has the database open: it
+			// would go on writing to the file this one replaces. The lock
+			// is held until the swap, so neither starts in between.
+			lock, err := lockfile.DB(target, "janustap rebuild")
+			if err != nil {
+				return fmt.Errorf("rebuild %s: stop the recorder using it first, or rebuild elsewhere with --out: %w", target, err)
 			}
+			defer lock.Close()
 			tmp := fmt.Sprintf("%s.rebuild-%d", target, os.Getpid())
 			defer removeDB(tmp)
 			l, err := openLog(c.Context, c)
