@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -224,7 +223,7 @@ type readResult struct {
 
 // readSpool reads the spool for the shipment: for each number of records
 // asked on reqs, one ReadBatch, answered on results. It skips a record that
-// went bad on disk (spool.ErrCorrupt), which it logs and counts. It runs
+// went bad on disk (a *spool.CorruptError), which it logs and counts. It runs
 // until ctx is done or the spool fails.
 func (p *Publisher) readSpool(ctx context.Context, log *slog.Logger, after uint64, reqs <-chan int, results chan<- readResult) {
 	linger := p.Linger
@@ -254,11 +253,12 @@ func (p *Publisher) readSpool(ctx context.Context, log *slog.Logger, after uint6
 				recs = append(recs, more...)
 			}
 		}
-		for errors.Is(err, spool.ErrCorrupt) {
-			seq, ok := corruptSeq(err)
-			if !ok || seq <= after {
+		for {
+			var ce *spool.CorruptError
+			if !errors.As(err, &ce) || ce.Seq <= after {
 				break
 			}
+			seq := ce.Seq
 			p.stats.corrupt.Add(1)
 			log.Error("spool record corrupt, skipping it: it will not reach JetStream", "seq", seq, "err", err)
 			after = seq
@@ -288,19 +288,6 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
-}
-
-// corruptRE finds the sequence number in a spool.ErrCorrupt error, which
-// names it only in its text ("record 17: record corrupt").
-var corruptRE = regexp.MustCompile(`record (\d+): ` + regexp.QuoteMeta(spool.ErrCorrupt.Error()))
-
-func corruptSeq(err error) (uint64, bool) {
-	m := corruptRE.FindStringSubmatch(err.Error())
-	if m == nil {
-		return 0, false
-	}
-	seq, err := strconv.ParseUint(m[1], 10, 64)
-	return seq, err == nil
 }
 
 // flight is one record on its way to JetStream.

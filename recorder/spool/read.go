@@ -27,8 +27,8 @@ func (s *Spool) Next(ctx context.Context, after uint64) (seq uint64, rec []byte,
 // buffer, which belongs to the caller.
 //
 // A record that fails its CRC ends the batch before it; if it is the first,
-// ReadBatch returns an error wrapping ErrCorrupt that names its sequence
-// number, and reading after that number skips it.
+// ReadBatch returns a *CorruptError (which wraps ErrCorrupt) with its
+// sequence number, and reading after that number skips it.
 func (s *Spool) ReadBatch(ctx context.Context, after uint64, limit int) ([]Record, error) {
 	limit = max(limit, 1)
 	for {
@@ -101,10 +101,23 @@ func (s *Spool) read(after uint64, limit int) (recs []Record, ok bool, err error
 	}
 	recs, err = parseFrames(buf, first, n)
 	if err != nil && len(recs) == 0 {
-		return nil, true, fmt.Errorf("read record %d from %s: %w", first, g.path, err)
+		return nil, true, &CorruptError{Seq: first, Path: g.path}
 	}
 	return recs, true, nil
 }
+
+// CorruptError is a record that failed its check on disk. It wraps
+// ErrCorrupt.
+type CorruptError struct {
+	Seq  uint64 // the record's sequence number
+	Path string // its segment
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("read record %d from %s: %v", e.Seq, e.Path, ErrCorrupt)
+}
+
+func (e *CorruptError) Unwrap() error { return ErrCorrupt }
 
 // locate returns the segment and index of the first record whose sequence
 // number is seq or above, or nil. s.mu is held.

@@ -2,15 +2,20 @@ package tap
 
 import (
 	"bytes"
+	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"net"
 	"net/http"
 	"net/textproto"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/janustap/janustap/schema"
 )
@@ -33,15 +38,59 @@ func (t *Tap) serveHTTP(w http.ResponseWriter, r *http.Request, tr schema.Transp
 	ev := t.newEvent(c, tr, schema.ToGateway, schema.Request)
 	t.setRequest(ev, r)
 
-	body, err := readBody(r.Body, t.cfg.MaxBody)
+	if r.Method == http.MethodConnect {
+		// Janus answers a CONNECT with a Janus error and no framing, and
+		// keeps the connection: an answer whose end only the connection's
+		// close would mark, and a 2xx that makes the connection a tunnel.
+		// The tap gives the same answer itself, framed, and closes.
+		fillPathIDs(ev)
+		t.emit(ev)
+		t.failStatus(c, tr, ev, http.StatusOK, "CONNECT is not forwarded: answered by the tap as Janus answers it (error 450)")
+		w.Header().Set("Access-Control-Max-Age", "86400")
+		w.Header().Set("Connection", "close")
+		writeJanusError(w, http.StatusOK, 450, "Unsupported method CONNECT")
+		return
+	}
+	if r.ContentLength > t.cfg.MaxBody {
+		// Refused before it is read: no 100 Continue, nothing held.
+		fillPathIDs(ev)
+		ev.BodySize = int(min(r.ContentLength, math.MaxInt32))
+		t.emit(ev)
+		t.tooLarge.Add(1)
+		msg := fmt.Sprintf("request body over the tap's limit of %d bytes (Content-Length: %d)", t.cfg.MaxBody, r.ContentLength)
+		t.failStatus(c, tr, ev, http.StatusRequestEntityTooLarge, msg)
+		w.Header().Set("Connection", "close")
+		writeJanusError(w, http.StatusRequestEntityTooLarge, 454, "janustap: "+msg)
+		return
+	}
+	held, ok := t.reserve(max(r.ContentLength, 0))
+	defer t.release(&held)
+	if !ok {
+		t.refuseBusy(w, c, tr, ev)
+		return
+	}
+
+	body, err := t.readBody(r.Body, r.ContentLength, &held)
 	t.setBody(ev, body)
 	fillPathIDs(ev)
 	switch {
 	case errors.Is(err, errTooLarge):
 		t.emit(ev)
+		t.tooLarge.Add(1)
 		msg := fmt.Sprintf("request body over the tap's limit of %d bytes", t.cfg.MaxBody)
-		t.fail(c, tr, ev, msg)
+		t.failStatus(c, tr, ev, http.StatusRequestEntityTooLarge, msg)
 		writeJanusError(w, http.StatusRequestEntityTooLarge, 454, "janustap: "+msg)
+		return
+	case errors.Is(err, errBusy):
+		t.refuseBusy(w, c, tr, ev)
+		return
+	case errors.Is(err, errBodyTimeout):
+		t.emit(ev)
+		t.bodyTOs.Add(1)
+		msg := err.Error()
+		t.failStatus(c, tr, ev, http.StatusRequestTimeout, msg)
+		w.Header().Set("Connection", "close")
+		writeJanusError(w, http.StatusRequestTimeout, 454, "janustap: "+msg)
 		return
 	case err != nil: // the client went away while sending
 		t.emit(ev)
@@ -76,13 +125,13 @@ func (t *Tap) forward(w http.ResponseWriter, r *http.Request, up *url.URL, x *ex
 		resp, err = t.transport.RoundTrip(outRequest(r, up, body))
 	}
 	if err != nil {
-		t.proxyError(w, r, x, err)
+		t.proxyError(w, r, up, x, err)
 		return
 	}
 	answer, err := bodyBytes(resp)
 	resp.Body.Close()
 	if err != nil {
-		t.proxyError(w, r, x, fmt.Errorf("read answer of %s %s: %w", r.Method, r.URL.Path, err))
+		t.proxyError(w, r, up, x, fmt.Errorf("read answer of %s %s: %w", r.Method, r.URL.Path, err))
 		return
 	}
 	t.recordResponse(x, resp, answer)
@@ -93,6 +142,9 @@ func (t *Tap) forward(w http.ResponseWriter, r *http.Request, up *url.URL, x *ex
 	}
 	removeHopHeaders(h)
 	switch {
+	case r.Method == http.MethodHead && resp.ContentLength >= 0:
+		// The length of the body a GET would have had, as Janus said.
+		h["Content-Length"] = []string{strconv.FormatInt(resp.ContentLength, 10)}
 	case resp.ContentLength >= 0:
 		h["Content-Length"] = []string{strconv.Itoa(len(answer))}
 	case slices.Contains(resp.TransferEncoding, "chunked"):
@@ -154,19 +206,87 @@ func removeHopHeaders(h http.Header) {
 	}
 }
 
-// readBody reads all of body, up to max bytes.
-func readBody(body io.Reader, max int64) ([]byte, error) {
+// errBusy marks a request refused because the bodies in flight would go
+// over Config.MaxInflight.
+var errBusy = errors.New("too many request body bytes in flight")
+
+// reserve takes n bytes of the MaxInflight budget; ok is false when they
+// would take it over the cap (then nothing is taken). held is what the
+// caller gives back with release.
+func (t *Tap) reserve(n int64) (held int64, ok bool) {
+	if t.cfg.MaxInflight < 0 {
+		return 0, true
+	}
+	if t.inflight.Add(n) > t.cfg.MaxInflight && n > 0 {
+		t.inflight.Add(-n)
+		return 0, false
+	}
+	return n, true
+}
+
+// release gives back what *held holds of the MaxInflight budget.
+func (t *Tap) release(held *int64) {
+	if *held != 0 {
+		t.inflight.Add(-*held)
+		*held = 0
+	}
+}
+
+// refuseBusy answers a request over MaxInflight: 503, recorded.
+func (t *Tap) refuseBusy(w http.ResponseWriter, c *conn, tr schema.Transport, ev *schema.Event) {
+	t.emit(ev)
+	t.busy.Add(1)
+	msg := fmt.Sprintf("request bodies in flight over the tap's limit of %d bytes", t.cfg.MaxInflight)
+	t.failStatus(c, tr, ev, http.StatusServiceUnavailable, msg)
+	w.Header().Set("Connection", "close")
+	w.Header().Set("Retry-After", "1")
+	writeJanusError(w, http.StatusServiceUnavailable, 490, "janustap: "+msg)
+}
+
+// readBody reads all of body, up to MaxBody bytes: length bytes (and the
+// end of the body) when length is known, the MaxInflight budget *held
+// already covering them; as they come otherwise, taking budget as the body
+// grows.
+func (t *Tap) readBody(body io.Reader, length int64, held *int64) ([]byte, error) {
 	if body == nil || body == http.NoBody {
 		return nil, nil
 	}
-	b, err := io.ReadAll(io.LimitReader(body, max+1))
-	if err != nil {
-		return b, err
+	if length >= 0 {
+		b := make([]byte, length)
+		if _, err := io.ReadFull(body, b); err != nil {
+			return nil, err
+		}
+		// Read to the end, so that the server sees the body is whole.
+		if n, err := body.Read(make([]byte, 1)); n != 0 || err != io.EOF && err != nil {
+			return b, cmp.Or(err, errors.New("request body longer than its Content-Length"))
+		}
+		return b, nil
 	}
-	if int64(len(b)) > max {
-		return b, errTooLarge
+	var b []byte
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := body.Read(buf)
+		if n > 0 {
+			if int64(len(b)+n) > t.cfg.MaxBody {
+				return b, errTooLarge
+			}
+			if need := int64(len(b) + n); need > *held {
+				// The budget doubles, as the slice's capacity does.
+				more, ok := t.reserve(max(need-*held, *held, 64<<10))
+				if !ok {
+					return b, errBusy
+				}
+				*held += more
+			}
+			b = append(b, buf[:n]...)
+		}
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
 	}
-	return b, nil
 }
 
 // fillPathIDs takes the session and handle from the path when the body does
@@ -197,11 +317,19 @@ func writeJanusError(w http.ResponseWriter, status, code int, reason string) {
 }
 
 // proxyError answers a request that could not be forwarded, and records why.
-func (t *Tap) proxyError(w http.ResponseWriter, r *http.Request, x *exchange, err error) {
+func (t *Tap) proxyError(w http.ResponseWriter, r *http.Request, up *url.URL, x *exchange, err error) {
 	if r.Context().Err() != nil {
 		t.fail(x.conn, x.tr, x.req, "client went away before the gateway answered")
 		// Answer nothing, as Janus would: returning would make net/http
 		// send an empty 200.
+		panic(http.ErrAbortHandler)
+	}
+	if errors.Is(err, errNoAnswer) && t.reachable(r.Context(), up) {
+		// Janus closed the connection without a word, and is up: that was
+		// its answer (to an empty POST, a head too large for it), and the
+		// tap gives the client the same. A Janus that died while it held
+		// the request is not reachable, and gets the client a 502.
+		t.fail(x.conn, x.tr, x.req, fmt.Sprintf("gateway %s closed the connection without answering; so did the tap", t.cfg.Gateway))
 		panic(http.ErrAbortHandler)
 	}
 	msg := fmt.Sprintf("gateway %s unreachable: %v", t.cfg.Gateway, err)
@@ -211,6 +339,25 @@ func (t *Tap) proxyError(w http.ResponseWriter, r *http.Request, x *exchange, er
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	w.WriteHeader(http.StatusBadGateway)
 	io.WriteString(w, "janustap: "+msg+"\n")
+}
+
+// reachable reports whether the gateway at up accepts a connection now
+// (within a second).
+func (t *Tap) reachable(ctx context.Context, up *url.URL) bool {
+	port := up.Port()
+	if port == "" {
+		port = "80"
+		if up.Scheme == "https" {
+			port = "443"
+		}
+	}
+	d := net.Dialer{Timeout: time.Second}
+	c, err := d.DialContext(ctx, "tcp", net.JoinHostPort(up.Hostname(), port))
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
 
 // recordResponse emits the events of one HTTP answer: one Response, or for

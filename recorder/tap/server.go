@@ -69,6 +69,23 @@ type server struct {
 	idleTimeout, headerTimeout time.Duration // tests shorten them
 	onPipelined                func()        // tests: a watched client sent its next request
 
+	// bodyTimeout and bodyMinRate bound the time a request body takes to
+	// arrive: bodyTimeout, plus a second for every bodyMinRate bytes read
+	// (0: no rate). Past it, a read of the body fails with errBodyTimeout.
+	// Zero bodyTimeout: no limit.
+	bodyTimeout time.Duration
+	bodyMinRate int64
+	// lateWatch is how long a request waits for its answer before its
+	// client is watched for going away (as a long-poll GET is from the
+	// start), which cancels the request. Zero: never.
+	lateWatch time.Duration
+	// slots caps the client connections open at once: accept waits for a
+	// free slot, and a connection gives its slot back when closed
+	// (hijacked ones too). Nil: no cap.
+	slots chan struct{}
+	// onFull, when set, hears that accepting waits for a free slot.
+	onFull func()
+
 	// refused, when set, hears of every request the server answered
 	// itself because it could not serve it: status 400 (malformed), 431
 	// (head too large) or 417 (unknown expectation).
@@ -88,13 +105,33 @@ func newServer(h http.Handler, logger *slog.Logger, newConn func() *conn) *serve
 		idleTimeout: idleTimeout, headerTimeout: readHeaderTimeout}
 }
 
-// serve accepts connections on ln until it fails or is closed. A temporary
-// error (out of file descriptors) is waited out, as net/http does.
-func (s *server) serve(ln net.Listener) error {
+// serve accepts connections on ln until it fails or is closed, or stop is
+// closed. A temporary error (out of file descriptors) is waited out, as
+// net/http does. With every connection slot taken, it waits for one before
+// it accepts: the connections wait in the kernel's backlog, holding no
+// descriptor of the process.
+func (s *server) serve(ln net.Listener, stop <-chan struct{}) error {
 	var delay time.Duration
 	for {
+		if s.slots != nil {
+			select {
+			case s.slots <- struct{}{}:
+			default:
+				if s.onFull != nil {
+					s.onFull()
+				}
+				select {
+				case s.slots <- struct{}{}:
+				case <-stop:
+					return nil
+				}
+			}
+		}
 		nc, err := ln.Accept()
 		if err != nil {
+			if s.slots != nil {
+				<-s.slots
+			}
 			if errors.Is(err, net.ErrClosed) {
 				return nil
 			}
@@ -108,6 +145,9 @@ func (s *server) serve(ln net.Listener) error {
 			return fmt.Errorf("accept: %w", err)
 		}
 		delay = 0
+		if s.slots != nil {
+			nc = &slotConn{Conn: nc, slots: s.slots}
+		}
 		sc := &serverConn{s: s, rwc: nc}
 		sc.ctx, sc.cancel = context.WithCancel(context.WithValue(context.Background(), connKey{}, s.newConn()))
 		if !s.track(sc) {
@@ -117,6 +157,28 @@ func (s *server) serve(ln net.Listener) error {
 		}
 		go sc.serve()
 	}
+}
+
+// slotConn is a client connection that gives its slot back when closed.
+type slotConn struct {
+	net.Conn
+	slots chan struct{}
+	once  sync.Once
+}
+
+func (c *slotConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() { <-c.slots })
+	return err
+}
+
+// CloseWrite shuts the write side, when the connection has one (see
+// lingerClose).
+func (c *slotConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
 }
 
 // isTemporary reports errors that an accept loop should wait out.
@@ -349,16 +411,24 @@ func (sc *serverConn) serveRequest(req *http.Request) (keepAlive bool) {
 			sc.answered = true
 			return false
 		}
-		if req.ContentLength != 0 {
-			req.Body = &expectContinue{ReadCloser: req.Body, w: sc.bw}
-		}
+	}
+	hasBody := req.Body != http.NoBody && req.Body != nil
+	if hasBody && sc.s.bodyTimeout > 0 {
+		req.Body = &bodyDeadline{ReadCloser: req.Body, w: w}
+	}
+	if expect := req.Header["Expect"]; len(expect) > 0 && req.ContentLength != 0 {
+		req.Body = &expectContinue{ReadCloser: req.Body, w: sc.bw}
 	}
 
 	ctx := sc.ctx
-	if req.Method == http.MethodGet && req.Body == http.NoBody && !websocket.IsWebSocketUpgrade(req) {
-		w.watch = sc.watch()
+	upgrade := websocket.IsWebSocketUpgrade(req)
+	switch {
+	case req.Method == http.MethodGet && !hasBody && !upgrade:
+		w.watch = sc.watch(nil)
 		ctx = w.watch.ctx
 		defer w.watch.cancel() // when the handler is done, as net/http does
+	case !upgrade && !hasBody:
+		w.watchLater()
 	}
 	req = req.WithContext(ctx)
 	w.req = req
@@ -406,9 +476,16 @@ type clientWatch struct {
 	stopping atomic.Bool
 }
 
-func (sc *serverConn) watch() *clientWatch {
+// watch starts watching sc's client. With cancel nil the watch has a
+// context of its own, cancelled when the client goes; otherwise the client
+// going calls cancel.
+func (sc *serverConn) watch(cancel context.CancelFunc) *clientWatch {
 	cw := &clientWatch{sc: sc, done: make(chan struct{})}
-	cw.ctx, cw.cancel = context.WithCancel(sc.ctx)
+	if cancel == nil {
+		cw.ctx, cw.cancel = context.WithCancel(sc.ctx)
+	} else {
+		cw.ctx, cw.cancel = sc.ctx, cancel
+	}
 	go func() {
 		defer close(cw.done)
 		// A byte that arrives is the next request, pipelined: it stays in
@@ -434,6 +511,73 @@ func (cw *clientWatch) stop() {
 	cw.sc.rwc.SetReadDeadline(time.Unix(1, 0))
 	<-cw.done
 	cw.sc.rwc.SetReadDeadline(time.Time{})
+}
+
+// watchLater arranges for the client of a request whose body has been read
+// to be watched once the request has waited lateWatch for its answer: a
+// client that goes away then cancels its connection's context, and with it
+// the request to the gateway, whatever the method. Most requests are
+// answered well before, and cost a timer, not a watch.
+func (w *response) watchLater() {
+	d := w.sc.s.lateWatch
+	if d <= 0 {
+		return
+	}
+	w.lateMu.Lock()
+	defer w.lateMu.Unlock()
+	if w.lateStopped || w.lateTimer != nil {
+		return
+	}
+	w.lateTimer = time.AfterFunc(d, func() {
+		w.lateMu.Lock()
+		defer w.lateMu.Unlock()
+		if !w.lateStopped {
+			w.watch = w.sc.watch(w.sc.cancel)
+		}
+	})
+}
+
+// errBodyTimeout is what reading a request body returns once the body has
+// taken longer than the server allows (see server.bodyTimeout).
+var errBodyTimeout = errors.New("request body not received in time")
+
+// bodyDeadline keeps a request body to its deadline: bodyTimeout from the
+// first read, plus a second for every bodyMinRate bytes read. At the end of
+// the body it clears the deadline and has the client watched (watchLater).
+type bodyDeadline struct {
+	io.ReadCloser
+	w     *response
+	start time.Time
+	n     int64
+	done  bool
+}
+
+func (b *bodyDeadline) Read(p []byte) (int, error) {
+	if b.done {
+		return 0, io.EOF
+	}
+	s := b.w.sc.s
+	if b.start.IsZero() {
+		b.start = time.Now()
+	}
+	d := s.bodyTimeout
+	if s.bodyMinRate > 0 {
+		d += time.Duration(b.n * int64(time.Second) / s.bodyMinRate)
+	}
+	rwc := b.w.sc.rwc
+	rwc.SetReadDeadline(b.start.Add(d))
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	var ne net.Error
+	switch {
+	case err == io.EOF:
+		b.done = true
+		rwc.SetReadDeadline(time.Time{})
+		b.w.watchLater()
+	case errors.As(err, &ne) && ne.Timeout():
+		err = fmt.Errorf("%w: %d bytes in %v", errBodyTimeout, b.n, time.Since(b.start).Round(time.Millisecond))
+	}
+	return n, err
 }
 
 // expectContinue sends "100 Continue" when the handler first reads the
@@ -475,14 +619,26 @@ type response struct {
 
 	closeAfter bool
 	hijacked   bool
-	watch      *clientWatch // of a GET, until the handler returns or hijacks
+
+	lateMu      sync.Mutex
+	watch       *clientWatch // of a GET, or started by lateTimer; until the handler returns or hijacks
+	lateTimer   *time.Timer  // see watchLater
+	lateStopped bool         // no watch is to start any more
 }
 
-// stopWatch ends the watch for the client going away, if there is one.
+// stopWatch ends the watch for the client going away, if there is one, and
+// keeps a late one from starting.
 func (w *response) stopWatch() {
-	if w.watch != nil {
-		w.watch.stop()
-		w.watch = nil
+	w.lateMu.Lock()
+	w.lateStopped = true
+	if w.lateTimer != nil {
+		w.lateTimer.Stop()
+	}
+	cw := w.watch
+	w.watch = nil
+	w.lateMu.Unlock()
+	if cw != nil {
+		cw.stop()
 	}
 }
 
@@ -548,6 +704,9 @@ func (w *response) drainBody() bool {
 	}
 	if ec, ok := body.(*expectContinue); ok && !ec.sent {
 		return false
+	}
+	if w.req.ContentLength > maxPostHandlerRead {
+		return false // refused unread (too large): not worth reading to keep the connection
 	}
 	n, err := io.CopyN(io.Discard, body, maxPostHandlerRead+1)
 	return n <= maxPostHandlerRead && err == io.EOF

@@ -38,7 +38,7 @@ func startServer(t *testing.T, h http.Handler, tune func(*server)) *testServer {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- s.serve(ln) }()
+	go func() { done <- s.serve(ln, nil) }()
 	t.Cleanup(func() {
 		ln.Close()
 		if err := <-done; err != nil {
@@ -144,6 +144,7 @@ func testHandler(hd *hold) http.Handler {
 		return mux
 	}
 	mux.HandleFunc("/hold", func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body) // as the tap reads every body before it forwards
 		hd.started <- struct{}{}
 		select {
 		case <-r.Context().Done():
@@ -411,7 +412,7 @@ func TestServerShutdown(t *testing.T) {
 			t.Fatal(err)
 		}
 		done := make(chan error, 1)
-		go func() { done <- s.serve(ln) }()
+		go func() { done <- s.serve(ln, nil) }()
 		return s, ln, done
 	}
 	dial := func(ln net.Listener, raw string) *bufio.Reader {
@@ -511,7 +512,7 @@ func FuzzServer(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	go s.serve(ln)
+	go s.serve(ln, nil)
 	f.Cleanup(func() {
 		ln.Close()
 		s.shutdown(context.Background())
@@ -565,4 +566,89 @@ func FuzzServer(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestServerClientGoneAnyMethod: a request of any method still waiting for
+// its answer after lateWatch is cancelled when its client goes away (issue
+// 14, finding 3: an upstream request outlived its client).
+func TestServerClientGoneAnyMethod(t *testing.T) {
+	for _, raw := range []string{
+		"POST /hold HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
+		"POST /hold HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+		"DELETE /hold HTTP/1.1\r\nHost: x\r\n\r\n",
+		"OPTIONS /hold HTTP/1.1\r\nHost: x\r\n\r\n",
+	} {
+		hd := newHold()
+		s := startServer(t, testHandler(hd), func(s *server) {
+			s.lateWatch = 10 * time.Millisecond
+			s.bodyTimeout = time.Hour
+		})
+		c, err := net.Dial("tcp", s.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, raw)
+		<-hd.started
+		c.Close()
+		select {
+		case err := <-hd.held:
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("%.20q: held request ended with %v, want its context cancelled", raw, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%.20q: request still held 10 s after its client went away", raw)
+		}
+	}
+}
+
+// TestServerMaxConns: with every connection slot taken, the next
+// connection is not served until one closes.
+func TestServerMaxConns(t *testing.T) {
+	full := make(chan struct{}, 10)
+	s := startServer(t, testHandler(newHold()), func(s *server) {
+		s.slots = make(chan struct{}, 2)
+		s.onFull = func() { full <- struct{}{} }
+	})
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", s.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(10 * time.Second)) // a safety net
+		return c
+	}
+	get := func(c net.Conn, br *bufio.Reader) string {
+		io.WriteString(c, "GET /len HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	a, b := dial(), dial()
+	for _, c := range []net.Conn{a, b} {
+		if got := get(c, bufio.NewReader(c)); got != "hello" {
+			t.Fatalf("kept-alive connection: %q", got)
+		}
+	}
+	<-full // the accept loop waits for a slot
+	c := dial()
+	io.WriteString(c, "GET /len HTTP/1.1\r\nHost: x\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if n, err := c.Read(make([]byte, 1)); n != 0 || !isTimeout(err) {
+		t.Fatalf("third connection served with two slots taken: %d bytes, %v", n, err)
+	}
+	a.Close()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("third connection once a slot was free: %v %v", resp, err)
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

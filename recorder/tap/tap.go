@@ -68,6 +68,26 @@ type Config struct {
 	// reuse. Every held long-poll needs its own connection, so this should
 	// exceed the number of concurrent clients. Zero means 1024.
 	MaxIdleConns int
+	// BodyTimeout is how long a request body may take to arrive, from its
+	// first byte asked for, plus a second for every BodyMinRate bytes. A
+	// body still incomplete then is answered 408 and recorded as a failure
+	// event. Zero means 10 s; negative means no limit.
+	BodyTimeout time.Duration
+	// BodyMinRate is the rate, in bytes a second, that a long body must
+	// keep up on average past BodyTimeout. Zero means 64 KiB/s; negative
+	// means none (BodyTimeout alone).
+	BodyMinRate int64
+	// MaxInflight caps the request body bytes the tap holds at once, all
+	// connections together: a request whose body would take it past the
+	// cap is answered 503 without its body being read (or, for a body of
+	// unknown length, once it would). Zero means 256 MiB; negative means
+	// no cap.
+	MaxInflight int64
+	// MaxConns caps the client connections (HTTP and WebSocket) open at
+	// once; past it the tap stops accepting until one closes, so that
+	// descriptors stay free for the spool, NATS and SQLite. Zero means no
+	// cap (serve derives one from the descriptor limit).
+	MaxConns int
 	// Transport carries HTTP requests to Janus. Nil means the tap's own
 	// pool of keep-alive connections for http:// (see connPool) and an
 	// http.Transport for https://, both sized by MaxIdleConns.
@@ -86,6 +106,11 @@ type Stats struct {
 	WSConns      uint64 // WebSocket connections accepted
 	WSOpen       int64  // WebSocket connections open now
 	Failures     uint64 // failure events: gateway down, bodies too large...
+	BodyTimeouts uint64 // request bodies that did not arrive in time (408)
+	TooLarge     uint64 // request bodies refused over MaxBody (413)
+	Busy         uint64 // requests refused over MaxInflight (503)
+	ConnsFull    uint64 // times accepting waited for a connection slot (MaxConns)
+	Inflight     int64  // request body bytes held now
 }
 
 // Tap is the proxy. Create it with New; it is safe for concurrent use.
@@ -111,6 +136,12 @@ type Tap struct {
 	wsConns    atomic.Uint64
 	wsOpen     atomic.Int64
 	failures   atomic.Uint64
+	bodyTOs    atomic.Uint64
+	tooLarge   atomic.Uint64
+	busy       atomic.Uint64
+	connsFull  atomic.Uint64
+	inflight   atomic.Int64  // request body bytes held (see reserve)
+	connSlots  chan struct{} // of MaxConns, shared by every listener; nil: no cap
 
 	mu     sync.Mutex
 	live   map[*wsPair]struct{} // open WebSocket pairs, closed by Shutdown
@@ -137,6 +168,15 @@ func New(cfg Config) (*Tap, error) {
 	if cfg.MaxIdleConns == 0 {
 		cfg.MaxIdleConns = 1024
 	}
+	if cfg.BodyTimeout == 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
+	}
+	if cfg.BodyMinRate == 0 {
+		cfg.BodyMinRate = DefaultBodyMinRate
+	}
+	if cfg.MaxInflight == 0 {
+		cfg.MaxInflight = DefaultMaxInflight
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -151,6 +191,9 @@ func New(cfg Config) (*Tap, error) {
 		live:   make(map[*wsPair]struct{}),
 
 		wsIdleAfter: wsIdleAfter,
+	}
+	if cfg.MaxConns > 0 {
+		t.connSlots = make(chan struct{}, cfg.MaxConns)
 	}
 	var err error
 	if t.janusHTTP, err = parseUpstream(cfg.JanusHTTP, "http", "https"); err != nil {
@@ -262,8 +305,24 @@ func (t *Tap) Stats() Stats {
 		WSConns:      t.wsConns.Load(),
 		WSOpen:       t.wsOpen.Load(),
 		Failures:     t.failures.Load(),
+		BodyTimeouts: t.bodyTOs.Load(),
+		TooLarge:     t.tooLarge.Load(),
+		Busy:         t.busy.Load(),
+		ConnsFull:    t.connsFull.Load(),
+		Inflight:     t.inflight.Load(),
 	}
 }
+
+// The defaults of the tap's limits (see Config).
+const (
+	DefaultBodyTimeout = 10 * time.Second
+	DefaultBodyMinRate = 64 << 10
+	DefaultMaxInflight = 256 << 20
+)
+
+// lateWatch: see server.lateWatch. Janus answers every request but a
+// long-poll at once; one still unanswered after a second is watched.
+const lateWatch = time.Second
 
 // conn is one client connection: a TCP connection that carries HTTP
 // requests, or a WebSocket. Its events are numbered in order.
@@ -322,8 +381,18 @@ func (t *Tap) Handler() http.Handler {
 func (t *Tap) Serve(ctx context.Context, ln net.Listener) error {
 	srv := newServer(t.Handler(), t.logger, t.newConn)
 	srv.refused = t.refused
+	if t.cfg.BodyTimeout > 0 {
+		srv.bodyTimeout, srv.bodyMinRate = t.cfg.BodyTimeout, max(t.cfg.BodyMinRate, 0)
+	}
+	srv.lateWatch = lateWatch
+	srv.slots = t.connSlots
+	srv.onFull = func() {
+		if n := t.connsFull.Add(1); n&(n-1) == 0 {
+			t.logger.Warn("connection limit reached; new connections wait", "max_conns", t.cfg.MaxConns, "times", n)
+		}
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.serve(ln) }()
+	go func() { errc <- srv.serve(ln, ctx.Done()) }()
 	var serveErr error
 	select {
 	case serveErr = <-errc:
@@ -431,7 +500,14 @@ func (t *Tap) emit(ev *schema.Event) {
 
 // fail emits a Failure event of conn c linked to parent.
 func (t *Tap) fail(c *conn, tr schema.Transport, parent *schema.Event, msg string) *schema.Event {
+	return t.failStatus(c, tr, parent, 0, msg)
+}
+
+// failStatus emits a Failure event of conn c linked to parent, for a request
+// the tap answered itself with status.
+func (t *Tap) failStatus(c *conn, tr schema.Transport, parent *schema.Event, status int, msg string) *schema.Event {
 	ev := t.newEvent(c, tr, schema.ToClient, schema.Failure)
+	ev.Status = status
 	if parent != nil {
 		ev.Parent = parent.ID
 		ev.Method, ev.Path, ev.Query = parent.Method, parent.Path, parent.Query

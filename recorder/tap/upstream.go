@@ -154,6 +154,13 @@ func (pc *poolConn) exchange(ctx context.Context, req *http.Request, write func(
 		stop()
 		return nil, false, fmt.Errorf("send %s %s: %w", req.Method, req.URL.Path, err)
 	}
+	if _, err := pc.br.Peek(1); err != nil {
+		stop()
+		if errors.Is(err, io.EOF) {
+			err = errNoAnswer
+		}
+		return nil, false, fmt.Errorf("read answer of %s %s: %w", req.Method, req.URL.Path, err)
+	}
 	for {
 		resp, err = readAnswer(pc.br, req)
 		if err != nil {
@@ -170,6 +177,10 @@ func (pc *poolConn) exchange(ctx context.Context, req *http.Request, write func(
 	reusable = stop() && !resp.Close && !req.Close && resp.StatusCode != http.StatusSwitchingProtocols
 	return resp, reusable, nil
 }
+
+// errNoAnswer is the gateway closing the connection before it answered a
+// byte.
+var errNoAnswer = errors.New("connection closed without an answer")
 
 // writeRequest writes req to w in HTTP/1.1, as req.Write would for the
 // requests the tap forwards, at a fraction of its cost: the body is whole

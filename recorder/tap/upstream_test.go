@@ -220,7 +220,9 @@ func TestWriteForwarded(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			body, err := readBody(in.Body, 1<<20)
+			tp := &Tap{cfg: Config{MaxBody: 1 << 20, MaxInflight: -1}}
+			var held int64
+			body, err := tp.readBody(in.Body, in.ContentLength, &held)
 			if err != nil {
 				t.Fatal(err)
 			}
