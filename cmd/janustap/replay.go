@@ -163,10 +163,13 @@ func replayCommand() *cli.Command {
 			default:
 				return fmt.Errorf("--transport %q: want ws or http", c.String("transport"))
 			}
+			target, err := targets(c)
+			if err != nil {
+				return err
+			}
 			opts := replayer.Options{
 				Options: drive.Options{
-					Target: drive.Target{HTTP: c.String("target"), WS: c.String("target-ws"),
-						AdminHTTP: c.String("target-admin"), AdminWS: c.String("target-admin-ws")},
+					Target:    target,
 					Transport: tr,
 					Secrets:   rewrite.Secrets{APISecret: c.String("apisecret"), Token: c.String("token"), AdminSecret: c.String("admin-secret")},
 					Speed:     c.Float64("speed"),
@@ -179,8 +182,10 @@ func replayCommand() *cli.Command {
 				Rules:       rules,
 				Diff:        diff.Options{CompareMedia: c.Bool("compare-media")},
 			}
-			if opts.Target == (drive.Target{}) {
-				return fmt.Errorf("no target: set --target and/or --target-ws")
+			// A usage mistake is said before anything is sent, never
+			// reported as a difference of Janus's.
+			if err := replayer.Check(c.Context, evs, opts); err != nil {
+				return err
 			}
 			if c.Bool("record") {
 				l, err := openLog(c.Context, c)
@@ -207,6 +212,47 @@ func replayCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// targets reads the target flags. A ws:// or wss:// URL given to --target
+// (or --target-admin) means the WebSocket API, an http:// or https:// one
+// given to --target-ws (or --target-admin-ws) the HTTP API.
+func targets(c *cli.Context) (drive.Target, error) {
+	var t drive.Target
+	pairs := []struct {
+		httpFlag, wsFlag string
+		http, ws         *string
+	}{
+		{"target", "target-ws", &t.HTTP, &t.WS},
+		{"target-admin", "target-admin-ws", &t.AdminHTTP, &t.AdminWS},
+	}
+	isWS := func(u string) bool { return strings.HasPrefix(u, "ws://") || strings.HasPrefix(u, "wss://") }
+	isHTTP := func(u string) bool { return strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://") }
+	for _, p := range pairs {
+		for _, f := range []string{p.httpFlag, p.wsFlag} {
+			u := c.String(f)
+			if u == "" {
+				continue
+			}
+			var dst *string
+			switch {
+			case isWS(u):
+				dst = p.ws
+			case isHTTP(u):
+				dst = p.http
+			default:
+				return t, fmt.Errorf("--%s %q: want an http://, https://, ws:// or wss:// URL", f, u)
+			}
+			if *dst != "" && *dst != u {
+				return t, fmt.Errorf("--%s %s and --%s %s both name the %s: pass one", p.httpFlag, c.String(p.httpFlag), p.wsFlag, c.String(p.wsFlag), map[bool]string{true: "WebSocket API", false: "HTTP API"}[isWS(u)])
+			}
+			*dst = u
+		}
+	}
+	if t == (drive.Target{}) {
+		return t, fmt.Errorf("no target: pass --target http://HOST:8088/janus or --target ws://HOST:8188 (Janus's HTTP or WebSocket API)")
+	}
+	return t, nil
 }
 
 func describeSelection(c *cli.Context, sel replayer.Selection) string {

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/janustap/janustap/recorder/bus/bustest"
 	"github.com/janustap/janustap/recorder/janustest"
+	"github.com/janustap/janustap/replayer"
 	"github.com/janustap/janustap/schema"
 )
 
@@ -111,5 +113,82 @@ func TestReplayAndDiffCommands(t *testing.T) {
 	}
 	if !strings.Contains(out, "matched") && !strings.HasPrefix(out, "runs match") {
 		t.Fatalf("diff output:\n%s", out)
+	}
+}
+
+// adminSessions lists the sessions a Janus holds, through its admin API.
+func adminSessions(t *testing.T, j *janustest.Janus) []any {
+	t.Helper()
+	body := `{"janus":"list_sessions","transaction":"ls","admin_secret":"` + j.AdminSecret + `"}`
+	resp, err := http.Post(j.AdminHTTP, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Janus    string `json:"janus"`
+		Sessions []any  `json:"sessions"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Janus != "success" {
+		t.Fatalf("list_sessions: %v %+v", err, out)
+	}
+	return out.Sessions
+}
+
+// TestReplayTargets replays with target flags right and wrong: a ws:// URL
+// given to --target means the WebSocket API, and a transport with no target
+// or a target Janus does not answer on is refused before anything is sent
+// (a usage error, exit 2, one line naming the flag), never reported as a
+// difference.
+func TestReplayTargets(t *testing.T) {
+	c := captureEcho(t)
+	other := janustest.Start(t, janustest.Options{})
+	ws, rest := strconv.FormatUint(c.wsSession, 10), strconv.FormatUint(c.httpSession, 10)
+	port, err := janustest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "127.0.0.1:" + strconv.Itoa(port)
+	httpHost := strings.TrimPrefix(strings.TrimSuffix(other.HTTP, "/janus"), "http://")
+	cases := []struct {
+		name string
+		args []string
+		flag string // "" when the replay must run and match
+	}{
+		{"ws_url_as_target", []string{"--session", ws, "--target", other.WS}, ""},
+		{"ws_url_as_target_rest_capture", []string{"--session", rest, "--target", other.WS, "--transport", "ws"}, ""},
+		{"http_url_as_target_ws", []string{"--session", ws, "--target-ws", other.HTTP, "--transport", "http"}, ""},
+		{"no_ws_target", []string{"--session", ws, "--target", other.HTTP}, "--target-ws"},
+		{"no_ws_target_forced", []string{"--session", rest, "--target", other.HTTP, "--transport", "ws"}, "--target-ws"},
+		{"no_http_target", []string{"--session", rest, "--target", other.WS}, "--target"},
+		{"http_target_down", []string{"--session", rest, "--target", "http://" + closed + "/janus"}, "--target"},
+		{"ws_target_down", []string{"--session", ws, "--target", "ws://" + closed}, "--target-ws"},
+		{"ws_target_not_janus_ws", []string{"--session", ws, "--target", "ws://" + httpHost}, "--target-ws"},
+		{"http_target_not_janus", []string{"--session", rest, "--target", "http://" + httpHost + "/nothing-here"}, "--target"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"replay", "--from-db", c.db, "--wait", "2s"}, tc.args...)
+			out, errOut, err := runCmd(t, args...)
+			if tc.flag == "" {
+				if err != nil || !strings.HasPrefix(out, "runs match") {
+					t.Fatalf("replay: %v\n%s%s", err, out, errOut)
+				}
+				return
+			}
+			var ue *replayer.UsageError
+			if !errors.As(err, &ue) || errors.Is(err, errDiffers) {
+				t.Fatalf("err %v (%T), want a usage error\n%s", err, err, out)
+			}
+			if ue.Flag != tc.flag || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "pass "+tc.flag) {
+				t.Errorf("usage error %q for flag %q, want one line saying to pass %s", err, ue.Flag, tc.flag)
+			}
+			if out != "" {
+				t.Errorf("a refused replay printed a report:\n%s", out)
+			}
+			if s := adminSessions(t, other); len(s) != 0 {
+				t.Errorf("a refused replay left sessions %v on the target", s)
+			}
+		})
 	}
 }

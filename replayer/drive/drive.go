@@ -61,6 +61,10 @@ type Options struct {
 	Emit func(*schema.Event)
 	// Logger receives warnings; nil means slog.Default().
 	Logger *slog.Logger
+	// HTTPTransport carries the REST requests and long-polls; concurrent
+	// replays share one so that their connections are reused. nil gives
+	// each replay a transport of its own, closed when it ends.
+	HTTPTransport http.RoundTripper
 }
 
 // Result is what one replay did.
@@ -73,8 +77,13 @@ type Result struct {
 	// Errors lists requests that could not be sent or answered.
 	Errors   []string
 	Duration time.Duration
-	// Latencies are the round trips of the requests, in order.
+	// Latencies are the round trips of the requests that got a reply,
+	// from sending the request to receiving its reply (over WebSocket, the
+	// frame with its transaction).
 	Latencies []time.Duration
+	// Cancelled is set when the context ended the replay before it had sent
+	// everything: the run is not complete and is not compared as one.
+	Cancelled bool
 }
 
 // runner is one replay in progress.
@@ -166,6 +175,11 @@ func Replay(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 	if opts.Gateway == "" {
 		opts.Gateway = "replay"
 	}
+	if opts.HTTPTransport == nil {
+		tr := &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}
+		defer tr.CloseIdleConnections()
+		opts.HTTPTransport = tr
+	}
 	ids := rewrite.New()
 	ids.Secrets = opts.Secrets
 	if opts.Run != "" {
@@ -188,6 +202,7 @@ func Replay(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 		r.addError(c)
 	}
 	if err := ctx.Err(); err != nil {
+		r.res.Cancelled = true
 		return &r.res, fmt.Errorf("replay: %w", err)
 	}
 	return &r.res, nil
@@ -216,7 +231,13 @@ type conn struct {
 	changed chan struct{} // closed and replaced whenever pending shrinks
 	pending []*schema.Event
 	early   []*schema.Event // received before any pending message matched them
-	txWait  map[string]int  // new transaction → step order waiting for its reply (WebSocket)
+	txWait  map[string]txWait // new transaction → the step waiting for its reply (WebSocket)
+}
+
+// txWait is a WebSocket request waiting for its reply.
+type txWait struct {
+	order int       // the step's order
+	sent  time.Time // when it was sent, for its round trip
 }
 
 func (r *runner) newEvent(c *conn, dir schema.Direction, kind schema.Kind, body []byte) *schema.Event {
@@ -262,7 +283,7 @@ func (r *runner) client(ctx context.Context, p *plan.Plan, c *plan.Client) error
 	if r.opts.Transport != "" && !tr.IsAdmin() {
 		tr = r.opts.Transport
 	}
-	cn := &conn{r: r, id: fmt.Sprintf("replay-%s-%d", r.opts.Run, r.conns.Add(1)), tr: tr, changed: make(chan struct{}), txWait: map[string]int{}}
+	cn := &conn{r: r, id: fmt.Sprintf("replay-%s-%d", r.opts.Run, r.conns.Add(1)), tr: tr, changed: make(chan struct{}), txWait: map[string]txWait{}}
 	// Connect when the capture did, once the client's first request is due,
 	// rather than all clients at once: a capture of a thousand sessions in a
 	// row never had a thousand connections open.
@@ -282,8 +303,17 @@ func (r *runner) client(ctx context.Context, p *plan.Plan, c *plan.Client) error
 		}
 		cn.ws = ws
 		r.record(cn.openEvent(url))
-		defer ws.Close()
-		go cn.receive(ws.Events())
+		// The receiver ends when the connection does; the client returns
+		// only after both, so nothing of the run outlives it.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			cn.receive(ws.Events(), nil)
+		}()
+		defer func() {
+			ws.Close()
+			<-done
+		}()
 	default:
 		url := r.opts.Target.HTTP
 		if tr == schema.AdminHTTP {
@@ -293,8 +323,19 @@ func (r *runner) client(ctx context.Context, p *plan.Plan, c *plan.Client) error
 			return fmt.Errorf("no %s target", tr)
 		}
 		cn.http = janusapi.NewHTTP(url)
-		defer cn.http.Close()
-		go cn.receive(cn.http.Events())
+		cn.http.HTTP = &http.Client{Transport: authQuery{rt: r.opts.HTTPTransport, secrets: r.opts.Secrets}}
+		// The long-polls end on Close; then the receiver takes what they
+		// left and ends too, before the client returns.
+		stop, done := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(done)
+			cn.receive(cn.http.Events(), stop)
+		}()
+		defer func() {
+			cn.http.Close()
+			close(stop)
+			<-done
+		}()
 	}
 
 	for i, s := range c.Steps {
@@ -405,16 +446,38 @@ func (c *conn) waitPending(ctx context.Context, wait time.Duration) []string {
 }
 
 // receive records what the gateway sends on its own and matches it with
-// the capture.
-func (c *conn) receive(msgs <-chan []byte) {
+// the capture, until msgs is closed or, once stop is closed, nothing more
+// is waiting in msgs.
+func (c *conn) receive(msgs <-chan []byte, stop <-chan struct{}) {
 	kind := schema.Frame
 	if c.http != nil {
 		kind = schema.PollEvent
 	}
-	for b := range msgs {
+	handle := func(b []byte) {
 		ev := c.r.newEvent(c, schema.ToClient, kind, b)
 		c.r.record(ev)
 		c.match(ev)
+	}
+	for {
+		select {
+		case b, ok := <-msgs:
+			if !ok {
+				return
+			}
+			handle(b)
+		case <-stop:
+			for {
+				select {
+				case b, ok := <-msgs:
+					if !ok {
+						return
+					}
+					handle(b)
+				default:
+					return
+				}
+			}
+		}
 	}
 }
 
@@ -434,18 +497,26 @@ func (c *conn) match(ev *schema.Event) {
 		c.pending = append(c.pending[:i], c.pending[i+1:]...)
 		close(c.changed)
 		c.changed = make(chan struct{})
-		if o, ok := c.txWait[ev.Janus.Transaction]; ok && ev.Janus.Janus != "event" {
-			delete(c.txWait, ev.Janus.Transaction)
-			c.r.markAnswered(o)
-		}
+		c.answered(ev)
 		return
 	}
 	c.early = append(c.early, ev)
 	// Not expected: still, a reply to a request answers it.
-	if o, ok := c.txWait[ev.Janus.Transaction]; ok && ev.Janus.Janus != "event" {
-		delete(c.txWait, ev.Janus.Transaction)
-		c.r.markAnswered(o)
+	c.answered(ev)
+}
+
+// answered releases the WebSocket request ev replies to, if any, and
+// records its round trip. c.mu is held.
+func (c *conn) answered(ev *schema.Event) {
+	w, ok := c.txWait[ev.Janus.Transaction]
+	if !ok || ev.Janus.Janus == "event" {
+		return
 	}
+	delete(c.txWait, ev.Janus.Transaction)
+	c.r.mu.Lock()
+	c.r.res.Latencies = append(c.r.res.Latencies, ev.Time.Sub(w.sent))
+	c.r.mu.Unlock()
+	c.r.markAnswered(w.order)
 }
 
 // same reports whether the new message got is the counterpart of the
@@ -506,17 +577,12 @@ func (c *conn) send(ctx context.Context, s *plan.Step) error {
 		}
 		if expectsReply {
 			c.mu.Lock()
-			c.txWait[tx] = s.Order
+			c.txWait[tx] = txWait{order: s.Order, sent: time.Now()}
 			c.mu.Unlock()
 		} else {
 			defer c.r.markAnswered(s.Order)
 		}
-		t0 := time.Now()
-		err := c.ws.Send(body)
-		c.r.mu.Lock()
-		c.r.res.Latencies = append(c.r.res.Latencies, time.Since(t0))
-		c.r.mu.Unlock()
-		return err
+		return c.ws.Send(body)
 	}
 
 	// HTTP: the path names the rewritten session and handle.
@@ -545,12 +611,12 @@ func (c *conn) send(ctx context.Context, s *plan.Step) error {
 		reply, err = c.http.Do(ctx, body, session, handle)
 	}
 	lat := time.Since(t0)
-	c.r.mu.Lock()
-	c.r.res.Latencies = append(c.r.res.Latencies, lat)
-	c.r.mu.Unlock()
 	if err != nil {
 		return err
 	}
+	c.r.mu.Lock()
+	c.r.res.Latencies = append(c.r.res.Latencies, lat)
+	c.r.mu.Unlock()
 	resp := c.r.newEvent(c, schema.ToClient, schema.Response, reply.Body)
 	resp.Status = reply.Status
 	resp.Parent = req.ID
@@ -624,4 +690,33 @@ func addIDs(body []byte, session, handle uint64) []byte {
 	out = append(out, add...)
 	out = append(out, body[lead+1:]...)
 	return out
+}
+
+// authQuery adds the replay's apisecret and token to the query of the
+// requests that carry no body (the long-polls, GET /info), as a REST client
+// does: without them a Janus that requires a secret or a token answers no
+// long-poll with events.
+type authQuery struct {
+	rt      http.RoundTripper
+	secrets rewrite.Secrets
+}
+
+func (a authQuery) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method != http.MethodGet || a.secrets.APISecret == "" && a.secrets.Token == "" {
+		return a.rt.RoundTrip(req)
+	}
+	q := req.URL.Query()
+	changed := false
+	for _, p := range []struct{ k, v string }{{"apisecret", a.secrets.APISecret}, {"token", a.secrets.Token}} {
+		if p.v != "" && (q.Get(p.k) == "" || q.Get(p.k) == schema.RedactedMarker) {
+			q.Set(p.k, p.v)
+			changed = true
+		}
+	}
+	if !changed {
+		return a.rt.RoundTrip(req)
+	}
+	r := req.Clone(req.Context())
+	r.URL.RawQuery = q.Encode()
+	return a.rt.RoundTrip(r)
 }
