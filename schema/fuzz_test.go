@@ -3,10 +3,14 @@ package schema_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -141,14 +145,14 @@ func FuzzRedact(f *testing.F) {
 	})
 }
 
-// secretLeft returns the path and value of a string under a secret key in v
-// that is not RedactedMarker, or "".
+// secretLeft returns the path and value of a value under a secret key in v
+// that is neither RedactedMarker nor null, or "".
 func secretLeft(v any, path string) (string, string) {
 	switch v := v.(type) {
 	case map[string]any:
 		for k, e := range v {
-			if s, ok := e.(string); ok && slices.Contains(schema.SecretKeys, k) && s != schema.RedactedMarker {
-				return path + "." + k, s
+			if slices.Contains(schema.SecretKeys, k) && e != nil && e != schema.RedactedMarker {
+				return path + "." + k, fmt.Sprint(e)
 			}
 			if p, s := secretLeft(e, path+"."+k); p != "" {
 				return p, s
@@ -223,4 +227,84 @@ func normalise(ev *schema.Event) schema.Event {
 		n.Labels = nil
 	}
 	return n
+}
+
+// FuzzRedactEncodings is a property test of redaction (issue 14, finding
+// 5): a secret given in any encoding Janus accepts, as the value of a
+// secret key of a JSON body (the key escaped or not, the value a string, a
+// number, an array or an object) or of a query parameter (its key
+// percent-encoded in any way), is never kept in the event.
+func FuzzRedactEncodings(f *testing.F) {
+	f.Add("s3cr3tValue", uint8(0), uint16(0), uint8(0))
+	f.Add("s3cr3tValue", uint8(1), uint16(0xffff), uint8(1))
+	f.Add("abcdef123", uint8(2), uint16(0x5a5a), uint8(2))
+	f.Add("QWERTY77", uint8(0), uint16(0x0101), uint8(3))
+	f.Fuzz(func(t *testing.T, secret string, key uint8, escapes uint16, kind uint8) {
+		if len(secret) < 6 || len(secret) > 64 || strings.Trim(secret, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != "" {
+			return // a secret that text of the template could hold by chance
+		}
+		k := schema.SecretKeys[int(key)%len(schema.SecretKeys)]
+		jsonKey, queryKey := encodeKey(k, escapes)
+		var value string
+		switch kind % 4 {
+		case 0:
+			value = strconv.Quote(secret)
+		case 1:
+			value = "1" + digits(secret) // a number
+		case 2:
+			value = `[ "x", ` + strconv.Quote(secret) + ` ]`
+		case 3:
+			value = `{"nested": {"v": ` + strconv.Quote(secret) + `}}`
+		}
+		if kind%4 == 1 {
+			secret = "1" + digits(secret)
+		}
+		ev := &schema.Event{
+			Body:  []byte(`{"janus":"message","transaction":"t","body":{"request":"list",` + jsonKey + `: ` + value + `}}`),
+			Query: "rid=1&" + queryKey + "=" + url.QueryEscape(secret) + "&maxev=1",
+		}
+		schema.RedactEvent(ev)
+		if bytes.Contains(ev.Body, []byte(secret)) {
+			t.Errorf("body keeps the secret: %s", ev.Body)
+		}
+		if strings.Contains(ev.Query, url.QueryEscape(secret)) {
+			t.Errorf("query keeps the secret: %s", ev.Query)
+		}
+		if !ev.Redacted {
+			t.Error("event not marked redacted")
+		}
+	})
+}
+
+// encodeKey spells key as a JSON string with \u escapes and as a query key
+// with %XX escapes (upper or lower hex), for the characters escapes picks.
+func encodeKey(key string, escapes uint16) (jsonKey, queryKey string) {
+	var j, q strings.Builder
+	j.WriteByte('"')
+	for i := range len(key) {
+		c := key[i]
+		bit := escapes>>(i%16)&1 == 1
+		if bit {
+			fmt.Fprintf(&j, `\u%04x`, c)
+			if i%2 == 0 {
+				fmt.Fprintf(&q, "%%%02X", c)
+			} else {
+				fmt.Fprintf(&q, "%%%02x", c)
+			}
+		} else {
+			j.WriteByte(c)
+			q.WriteByte(c)
+		}
+	}
+	j.WriteByte('"')
+	return j.String(), q.String()
+}
+
+// digits maps s to a string of digits of the same length.
+func digits(s string) string {
+	b := []byte(s)
+	for i := range b {
+		b[i] = '0' + b[i]%10
+	}
+	return string(b)
 }

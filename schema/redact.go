@@ -11,8 +11,9 @@ import (
 // strings, URLs or headers.
 const RedactedMarker = "REDACTED"
 
-// SecretKeys are the JSON keys whose string values Redact replaces, at any
-// depth: the API secret, stored tokens and the admin secret.
+// SecretKeys are the JSON keys whose values Redact replaces, at any depth
+// and whatever their type: the API secret, stored tokens and the admin
+// secret.
 var SecretKeys = []string{"apisecret", "token", "admin_secret"}
 
 // SecretParams are the query parameters RedactQuery replaces: a long-poll
@@ -22,8 +23,9 @@ var SecretParams = []string{"apisecret", "token", "admin_secret"}
 // SecretHeaders are the headers whose values are redacted.
 var SecretHeaders = []string{"Authorization", "Proxy-Authorization", "Cookie"}
 
-// Redact returns body with the string value of every key in keys replaced by
-// RedactedMarker, and whether it changed anything. It works on the bytes, so
+// Redact returns body with the value of every key in keys replaced by
+// RedactedMarker (a string: an array, object or number is replaced whole;
+// null is kept), and whether it changed anything. It works on the bytes, so
 // the body keeps its shape (white space, key order, other values) and even a
 // body that is not valid JSON loses its secrets. body is not modified.
 func Redact(body []byte, keys []string) ([]byte, bool) {
@@ -56,8 +58,29 @@ func Redact(body []byte, keys []string) ([]byte, bool) {
 			continue
 		}
 		j = skipSpace(body, j+1)
-		if j >= len(body) || body[j] != '"' {
-			continue // not a string: left alone
+		if j >= len(body) {
+			continue
+		}
+		if body[j] != '"' {
+			// A number, an array, an object: replaced whole by the marker
+			// (a string). null says there is no secret, and stays.
+			vend := valueEnd(body, j)
+			if vend == j || string(body[j:vend]) == "null" {
+				i = max(i, vend)
+				continue
+			}
+			if out == nil {
+				out = make([]byte, 0, len(body)+len(RedactedMarker)+2)
+			}
+			out = append(out, body[done:j]...)
+			out = append(out, '"')
+			out = append(out, RedactedMarker...)
+			out = append(out, '"')
+			done, i = vend, vend
+			if vend == len(body) {
+				break
+			}
+			continue
 		}
 		vend := stringEnd(body, j) // closing quote, or len(body)
 		if string(body[j+1:vend]) == RedactedMarker {
@@ -109,6 +132,34 @@ func isKey(s []byte, keys []string) bool {
 	return slices.Contains(keys, u)
 }
 
+// valueEnd returns the index just past the JSON value that is not a string
+// starting at b[j]: an array or object to its closing bracket (strings in it
+// stepped over), anything else to the next comma, bracket or white space;
+// len(b) when it does not end.
+func valueEnd(b []byte, j int) int {
+	if b[j] != '[' && b[j] != '{' {
+		i := j
+		for i < len(b) && !strings.ContainsRune(",]}\" \t\r\n", rune(b[i])) {
+			i++
+		}
+		return i
+	}
+	depth := 0
+	for i := j; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			i = stringEnd(b, i)
+		case '[', '{':
+			depth++
+		case ']', '}':
+			if depth--; depth == 0 {
+				return i + 1
+			}
+		}
+	}
+	return len(b)
+}
+
 func skipSpace(b []byte, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
 		i++
@@ -140,7 +191,9 @@ func stringEnd(b []byte, open int) int {
 }
 
 // RedactQuery returns the raw query q with the values of params replaced by
-// RedactedMarker, keeping the order and encoding of everything else.
+// RedactedMarker, keeping the order and encoding of everything else. A key
+// is matched once percent-decoded ("api%73ecret" is apisecret: Janus's HTTP
+// server decodes keys) and whatever its case.
 func RedactQuery(q string, params []string) (string, bool) {
 	if q == "" {
 		return q, false
@@ -149,9 +202,11 @@ func RedactQuery(q string, params []string) (string, bool) {
 	changed := false
 	for i, p := range pairs {
 		k, v, _ := strings.Cut(p, "=")
+		k = unescapeKey(k)
 		for _, s := range params {
-			if k == s && v != RedactedMarker {
-				pairs[i] = k + "=" + RedactedMarker
+			if strings.EqualFold(k, s) && v != RedactedMarker {
+				pairs[i], _, _ = strings.Cut(p, "=")
+				pairs[i] += "=" + RedactedMarker
 				changed = true
 			}
 		}
@@ -160,6 +215,43 @@ func RedactQuery(q string, params []string) (string, bool) {
 		return q, false
 	}
 	return strings.Join(pairs, "&"), true
+}
+
+// unescapeKey decodes the %XX escapes of a query key and its '+' (a
+// space), leaving any '%' that starts no valid escape as it is, as a
+// lenient server would.
+func unescapeKey(k string) string {
+	if !strings.ContainsAny(k, "%+") {
+		return k
+	}
+	b := make([]byte, 0, len(k))
+	for i := 0; i < len(k); i++ {
+		switch c := k[i]; {
+		case c == '+':
+			b = append(b, ' ')
+		case c == '%' && i+2 < len(k) && ishex(k[i+1]) && ishex(k[i+2]):
+			b = append(b, unhex(k[i+1])<<4|unhex(k[i+2]))
+			i += 2
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+func ishex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	default:
+		return c - 'a' + 10
+	}
 }
 
 // RedactEvent redacts the secrets of ev in place: body, query and headers.

@@ -511,8 +511,30 @@ func TestRedact(t *testing.T) {
 			body: `{"my_token":"x","tokens":"y","apisecret_hint":"z","Token":"w"}`,
 		},
 		{
-			name: "not_a_string",
-			body: `{"token":12345,"apisecret":null,"admin_secret":{"a":"b"},"x":["token",1]}`,
+			// Issue 14, finding 5: a secret key's value is redacted
+			// whatever its type; null, which holds none, stays.
+			name:    "not_a_string",
+			body:    `{"token":12345,"apisecret":null,"admin_secret":{"a":"b}]\""},"x":["token",1]}`,
+			want:    `{"token":"REDACTED","apisecret":null,"admin_secret":"REDACTED","x":["token",1]}`,
+			changed: true,
+		},
+		{
+			name:    "array_of_tokens",
+			body:    "{\"request\":\"create\",\"token\" : [ \"t1\", [\"t2\"] ],\"room\":1}",
+			want:    `{"request":"create","token" : "REDACTED","room":1}`,
+			changed: true,
+		},
+		{
+			name:    "cut_in_an_array",
+			body:    `{"janus":"x","token":["t1","t`,
+			want:    `{"janus":"x","token":"REDACTED"`,
+			changed: true,
+		},
+		{
+			name:    "number_last",
+			body:    `{"apisecret":-1.5e3}`,
+			want:    `{"apisecret":"REDACTED"}`,
+			changed: true,
 		},
 		{
 			name: "already_redacted",
@@ -611,6 +633,10 @@ func TestRedactQuery(t *testing.T) {
 		{name: "no_value", query: "token&rid=1", want: "token=REDACTED&rid=1", changed: true},
 		{name: "already_redacted", query: "rid=1&apisecret=REDACTED"},
 		{name: "other_keys", query: "xtoken=1&tokens=2&apisecret_=3"},
+		// Issue 14, finding 5: Janus decodes the keys; so does redaction.
+		{name: "percent_encoded_keys", query: "api%73ecret=S1&tok%65n=S2&%61dmin_secret=S3&rid=1", want: "api%73ecret=REDACTED&tok%65n=REDACTED&%61dmin_secret=REDACTED&rid=1", changed: true},
+		{name: "upper_hex_and_case", query: "%54%4F%4B%45%4E=S2", want: "%54%4F%4B%45%4E=REDACTED", changed: true},
+		{name: "bad_escape_elsewhere", query: "x=%zz&token=S2", want: "x=%zz&token=REDACTED", changed: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

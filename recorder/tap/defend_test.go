@@ -300,3 +300,50 @@ func TestStalledBodiesAndConnects(t *testing.T) {
 		t.Fatal("no flow")
 	}
 }
+
+// TestSecretsInOddPlaces (issue 14, finding 5): a Janus started with an API
+// secret honours it under a percent-encoded query key; through the tap the
+// secret still reaches Janus, but no event keeps it, nor a token given as
+// an array.
+func TestSecretsInOddPlaces(t *testing.T) {
+	const secret = "S1tapsecret"
+	r := newRig(t, janustest.Options{Args: []string{"-a", secret}})
+	_, _, b := post(t, r.tapHTTP(), `{"janus":"create","transaction":"c","apisecret":"`+secret+`"}`)
+	j, err := schema.ParseJanus(b)
+	if err != nil || j.DataID == 0 {
+		t.Fatalf("create with the secret: %s", b)
+	}
+	// Janus accepts the encoded key: a long-poll after a detach gets an
+	// event at once (the hangup or the detach), where a poll without the
+	// secret is refused with error 403.
+	sess := fmt.Sprintf("%s/%d", r.tapHTTP(), j.DataID)
+	_, _, b = post(t, sess, `{"janus":"attach","plugin":"janus.plugin.echotest","transaction":"a","apisecret":"`+secret+`"}`)
+	h, err := schema.ParseJanus(b)
+	if err != nil || h.DataID == 0 {
+		t.Fatalf("attach: %s", b)
+	}
+	post(t, fmt.Sprintf("%s/%d", sess, h.DataID), `{"janus":"detach","transaction":"d","apisecret":"`+secret+`"}`)
+	resp, body := roundTrip(t, mustRequest(t, http.MethodGet, sess+"?maxev=1&api%73ecret="+secret, ""))
+	if pj, err := schema.ParseJanus(body); resp.StatusCode != http.StatusOK || err != nil || pj.Janus == "error" {
+		t.Fatalf("long-poll with api%%73ecret: %d %s; janus should accept the encoded key", resp.StatusCode, body)
+	}
+	post(t, fmt.Sprintf("%s/%d?tok%%65n=%s", r.tapHTTP(), j.DataID, secret), `{"janus":"keepalive","transaction":"k","apisecret":"`+secret+`","token":["`+secret+`"]}`)
+	for _, ev := range r.mem.Events() {
+		enc, err := schema.Encode(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(enc, []byte(secret)) {
+			t.Errorf("event keeps the secret: %s", enc)
+		}
+	}
+}
+
+func mustRequest(t *testing.T, method, url, body string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
