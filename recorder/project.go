@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/janustap/janustap/recorder/bus"
+	"github.com/janustap/janustap/recorder/health"
 	"github.com/janustap/janustap/recorder/store"
 	"github.com/janustap/janustap/schema"
 )
@@ -49,10 +50,34 @@ type Projector struct {
 	Progress func(n int)
 	// Logger receives errors; nil means slog.Default().
 	Logger *slog.Logger
+	// Health hears, as part "project", of RunForever's failures and of the
+	// first batch applied after one; nil: nobody listens.
+	Health *health.Status
 
-	applied atomic.Uint64
-	lastSeq atomic.Uint64 // stream sequence of the last applied event
-	lag     atomic.Int64  // nanoseconds from that event's time to its commit
+	applied  atomic.Uint64
+	lastSeq  atomic.Uint64 // stream sequence of the last applied event
+	lag      atomic.Int64  // nanoseconds from that event's time to its commit
+	failing  atomic.Bool   // the last Run of RunForever failed, and nothing was applied since
+	failures atomic.Uint64 // Runs of RunForever that failed
+}
+
+// ProjectorStats are the counters of a Projector.
+type ProjectorStats struct {
+	Applied  uint64 // events applied
+	Failures uint64 // times RunForever's Run failed and was started again
+	Failing  bool   // the last failure has not been followed by a batch applied
+}
+
+// Stats returns the counters. It is safe to call while Run runs.
+func (p *Projector) Stats() ProjectorStats {
+	return ProjectorStats{Applied: p.applied.Load(), Failures: p.failures.Load(), Failing: p.failing.Load()}
+}
+
+func (p *Projector) logger() *slog.Logger {
+	if p.Logger == nil {
+		return slog.Default()
+	}
+	return p.Logger
 }
 
 // Applied returns how many events this Projector has applied.
@@ -119,6 +144,10 @@ func (p *Projector) Run(ctx context.Context) error {
 		p.lastSeq.Store(last.StreamSeq)
 		if last.Event != nil {
 			p.lag.Store(int64(time.Since(last.Event.Time)))
+		}
+		if p.failing.CompareAndSwap(true, false) {
+			p.Health.Set("project", nil)
+			p.logger().Info("recorder applying events again", "failures", p.failures.Load())
 		}
 		if p.Progress != nil {
 			p.Progress(len(items))
@@ -286,6 +315,9 @@ func (p *Projector) RunForever(ctx context.Context) {
 			wait = 100 * time.Millisecond
 			continue
 		}
+		p.failures.Add(1)
+		p.failing.Store(true)
+		p.Health.Set("project", err)
 		log.Warn("recorder stopped; starting again", "err", err, "retry_in", wait)
 		select {
 		case <-ctx.Done():

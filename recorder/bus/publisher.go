@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/janustap/janustap/recorder/health"
 	"github.com/janustap/janustap/recorder/spool"
 	"github.com/janustap/janustap/schema"
 )
@@ -111,13 +112,32 @@ type Publisher struct {
 	// Logger receives failures and recoveries, never a line per event. Nil
 	// means slog.Default().
 	Logger *slog.Logger
+	// Health hears, as part "publish", of the first failure of a run of
+	// them and of the first ack after; nil: nobody listens.
+	Health *health.Status
+	// Repair, when set, is called when JetStream answers that it could not
+	// store a message (JSStreamStoreFailedError: a file store that failed
+	// to write stays failed, as after running out of descriptors), or does
+	// not answer a publish within AckTimeout while the connection is up, at
+	// most once every RepairEvery while that goes on. Set it only for a
+	// server whose silence means its JetStream is broken: the embedded one. The embedded server
+	// restarts its JetStream (Server.RestartJetStream); the failed
+	// publishes are then sent again, as after any failure.
+	Repair func(ctx context.Context) error
+	// RepairEvery is the least time between two Repairs; 0 means 10 s.
+	RepairEvery time.Duration
 
 	running atomic.Bool
+	failing atomic.Bool
 	stats   struct {
-		published, duplicates, retries, errors, truncated, invalid, corrupt, lastAcked atomic.Uint64
-		inFlight                                                                       atomic.Int64
+		published, duplicates, retries, errors, truncated, invalid, corrupt, lastAcked, repairs atomic.Uint64
+		inFlight                                                                                atomic.Int64
 	}
 }
+
+// JSStreamStoreFailed is the JetStream error code of a message the stream
+// could not store.
+const JSStreamStoreFailed = 10077
 
 // PublisherStats are the counters of a Publisher since it was created.
 type PublisherStats struct {
@@ -130,6 +150,8 @@ type PublisherStats struct {
 	Corrupt    uint64 // records that went bad in the spool, skipped
 	LastAcked  uint64 // spool sequence up to which every record is shipped and acknowledged to the spool
 	InFlight   int    // records read from the spool and not yet acknowledged
+	Repairs    uint64 // times Repair was called
+	Failing    bool   // publishes fail now: the last answer was a failure
 }
 
 // Stats returns the counters. It is safe to call while Run runs.
@@ -144,6 +166,8 @@ func (p *Publisher) Stats() PublisherStats {
 		Corrupt:    p.stats.corrupt.Load(),
 		LastAcked:  p.stats.lastAcked.Load(),
 		InFlight:   int(p.stats.inFlight.Load()),
+		Repairs:    p.stats.repairs.Load(),
+		Failing:    p.failing.Load(),
 	}
 }
 
@@ -208,6 +232,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 		minBackoff: minBackoff,
 		maxBackoff: maxBackoff,
 		backoff:    minBackoff,
+		ctx:        ctx,
 		timer:      time.NewTimer(time.Hour),
 	}
 	s.timer.Stop()
@@ -317,6 +342,9 @@ type shipment struct {
 	recovering bool      // some flights failed: send nothing new until they are sent again
 	backoff    time.Duration
 	failures   uint64 // failures since the last ack, for the log
+
+	ctx        context.Context
+	lastRepair time.Time
 
 	timer      *time.Timer // the deadline of timerFor, or the end of a backoff
 	timerFor   *flight
@@ -519,6 +547,8 @@ func (s *shipment) acked(f *flight, ack *jetstream.PubAck) {
 	if s.failures > 0 {
 		s.log.Info("publishing again", "failures", s.failures, "seq", f.seq)
 		s.failures = 0
+		s.p.failing.Store(false)
+		s.p.Health.Set("publish", nil)
 	}
 	s.backoff = s.minBackoff
 }
@@ -532,9 +562,37 @@ func (s *shipment) failed(f *flight, err error) {
 	s.failures++
 	if s.failures == 1 {
 		s.log.Warn("publish failed, will retry", "seq", f.seq, "event_id", f.id, "subject", f.msg.Subject, "err", err)
+		s.p.failing.Store(true)
+		s.p.Health.Set("publish", fmt.Errorf("publish event %s: %w", f.id, err))
 	} else {
 		s.log.Debug("publish failed, will retry", "seq", f.seq, "event_id", f.id, "err", err)
 	}
+	var api *jetstream.APIError
+	if errors.As(err, &api) && api.ErrorCode == JSStreamStoreFailed ||
+		errors.Is(err, jetstream.ErrAsyncPublishTimeout) && s.nc.IsConnected() {
+		s.repair(err)
+	}
+}
+
+// repair calls the Publisher's Repair, unless it was called less than
+// RepairEvery ago. It runs on the shipment's goroutine: nothing is
+// published while it runs.
+func (s *shipment) repair(cause error) {
+	every := s.p.RepairEvery
+	if every <= 0 {
+		every = 10 * time.Second
+	}
+	if s.p.Repair == nil || time.Since(s.lastRepair) < every {
+		return
+	}
+	s.lastRepair = time.Now()
+	n := s.p.stats.repairs.Add(1)
+	s.log.Error("jetstream cannot store events; repairing it", "err", cause, "repairs", n)
+	if err := s.p.Repair(s.ctx); err != nil {
+		s.log.Error("jetstream repair failed; events wait in the spool", "err", err)
+		return
+	}
+	s.log.Info("jetstream repaired; sending the failed events again")
 }
 
 // resend sends the flights that failed, in order. If one cannot be sent, the

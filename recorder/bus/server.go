@@ -193,6 +193,34 @@ func (s *Server) ConnectOptions() ConnectOptions {
 // NATS returns the running nats-server, or nil before Start.
 func (s *Server) NATS() *server.Server { return s.srv }
 
+// RestartJetStream stops the server's JetStream and starts it again on the
+// same store, keeping the server and its clients' connections. A file store
+// that failed to write (out of descriptors, say) stays failed until its
+// stream is loaded again; this loads every stream again from disk. The
+// messages stored before the failure are kept; a publish under way fails
+// and is sent again by its publisher.
+func (s *Server) RestartJetStream(ctx context.Context) error {
+	if s.srv == nil {
+		return errors.New("restart jetstream: server not started")
+	}
+	old := s.srv.JetStreamConfig()
+	if err := s.srv.DisableJetStream(); err != nil {
+		return fmt.Errorf("restart jetstream: stop: %w", err)
+	}
+	cfg := &server.JetStreamConfig{StoreDir: filepath.Join(s.Dir, StoreDir)}
+	if old != nil {
+		cfg.MaxMemory, cfg.MaxStore = old.MaxMemory, old.MaxStore
+		cfg.SyncInterval, cfg.SyncAlways = old.SyncInterval, old.SyncAlways
+	}
+	if err := s.srv.EnableJetStream(cfg); err != nil {
+		return fmt.Errorf("restart jetstream: start: %w", err)
+	}
+	if !s.srv.JetStreamEnabled() {
+		return errors.New("restart jetstream: not enabled after start")
+	}
+	return ctx.Err()
+}
+
 // Shutdown stops the server and waits until it has stopped. It does nothing
 // if the server is not running.
 func (s *Server) Shutdown() {

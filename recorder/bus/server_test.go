@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/janustap/janustap/recorder/bus"
+	"github.com/janustap/janustap/schema"
 )
 
 // startServer starts an embedded server on a random port in dir and shuts it
@@ -213,4 +214,27 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// TestServerRestartJetStream: after RestartJetStream the stream is there
+// with what it held, and a publisher on the same in-memory connection goes
+// on publishing into it.
+func TestServerRestartJetStream(t *testing.T) {
+	s := startServer(t, t.TempDir(), nil)
+	_, js := connect(t, s.ClientURL(), s.ConnectOptions())
+	stream := ensureStream(t, js)
+	sp := openSpool(t)
+	var gen schema.IDGen
+	evs := events(40, &gen)
+	seqs := appendEvents(t, sp, evs[:20])
+	p := &bus.Publisher{JS: js, Spool: sp, Logger: testLogger(t)}
+	runPublisher(t, p)
+	waitShipped(t, p, seqs[19])
+
+	if err := s.RestartJetStream(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	seqs = appendEvents(t, sp, evs[20:])
+	waitShipped(t, p, seqs[19])
+	checkStream(t, stream, evs, true)
 }

@@ -128,22 +128,23 @@ type Spool struct {
 	log  *slog.Logger
 	lock *os.File
 
-	mu       sync.Mutex
-	opened   bool
-	closed   bool
-	broken   error      // sticky: a failed write that could not be undone, or a failed fsync
-	segs     []*segment // in sequence order; the last is the active one, never deleted
-	last     uint64     // last sequence number handed out
-	visible  uint64     // last sequence number readers may see: last, or in SyncGroup the last synced
-	acked    uint64     // the ack point in memory
-	unacked  int64      // framed bytes of records after acked
-	wbuf     []byte     // frame buffer reused by Append
-	wake     chan struct{}
-	appended uint64
-	dropped  uint64
-	ackedN   uint64
-	trunc    int64
-	corrupt  int
+	mu           sync.Mutex
+	opened       bool
+	closed       bool
+	broken       error      // sticky: a failed write that could not be undone, or a failed fsync
+	rollFailures int        // Appends in a row that could not start a new segment; guarded by mu
+	segs         []*segment // in sequence order; the last is the active one, never deleted
+	last         uint64     // last sequence number handed out
+	visible      uint64     // last sequence number readers may see: last, or in SyncGroup the last synced
+	acked        uint64     // the ack point in memory
+	unacked      int64      // framed bytes of records after acked
+	wbuf         []byte     // frame buffer reused by Append
+	wake         chan struct{}
+	appended     uint64
+	dropped      uint64
+	ackedN       uint64
+	trunc        int64
+	corrupt      int
 
 	done  chan struct{}  // closed by Close
 	ops   sync.WaitGroup // reads and group-synced Appends in flight, which use files Close closes
@@ -413,7 +414,22 @@ func (s *Spool) Append(rec []byte) (seq uint64, err error) {
 	}
 	g := s.segs[len(s.segs)-1]
 	if g.size > 0 && g.size+frame > s.SegmentSize {
-		if g, err = s.roll(); err != nil {
+		ng, err := s.roll()
+		switch {
+		case err == nil:
+			if s.rollFailures > 0 {
+				s.log.Info("new spool segment started again", "failures", s.rollFailures, "path", ng.path)
+				s.rollFailures = 0
+			}
+			g = ng
+		case s.broken == nil && g.size+frame <= maxSegmentSize:
+			// No new file now (out of descriptors, say): the record goes
+			// to the current segment, past its size, rather than being
+			// lost. A later Append starts the next segment.
+			if s.rollFailures++; s.rollFailures == 1 {
+				s.log.Error("cannot start a new spool segment; appending to the current one past its size", "path", g.path, keyErr, err)
+			}
+		default:
 			s.mu.Unlock()
 			return 0, err
 		}
@@ -627,14 +643,22 @@ func (s *Spool) Stats() Stats {
 // flushLoop saves the ack point when it moves, at most once per AckInterval,
 // until Close.
 func (s *Spool) flushLoop() {
+	var failures int
 	for {
 		select {
 		case <-s.done:
 			return
 		case <-s.ackc:
 		}
+		// A failure is logged when it starts, then every 100th time, and
+		// the recovery once.
 		if err := s.checkpoint(); err != nil {
-			s.log.Error("save ack point", keyErr, err)
+			if failures++; failures%100 == 1 {
+				s.log.Error("save ack point", keyErr, err, "failures", failures)
+			}
+		} else if failures > 0 {
+			s.log.Info("ack point saved again", "failures", failures)
+			failures = 0
 		}
 		t := time.NewTimer(s.AckInterval)
 		select {

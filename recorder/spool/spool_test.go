@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -539,5 +541,70 @@ func TestFileModes(t *testing.T) {
 		if got := fi.Mode().Perm(); got != 0o600 {
 			t.Errorf("%s mode %v, want 0600", e.Name(), got)
 		}
+	}
+}
+
+// TestOutOfDescriptors: with no descriptor free, a segment that is full
+// cannot be followed by a new one; the records go to it past its size
+// instead of being lost, and once descriptors are back a new segment
+// starts (issue 14, finding 2).
+func TestOutOfDescriptors(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("fills the descriptor table; tried on Linux only")
+	}
+	s := openTest(t, t.TempDir(), func(s *Spool) { s.SegmentSize = 4 << 10 })
+	rec := bytes.Repeat([]byte("r"), 1000)
+	var seqs []uint64
+	appendN := func(n int) {
+		t.Helper()
+		for range n {
+			seq, err := s.Append(rec)
+			if err != nil {
+				t.Fatalf("append %d: %v", len(seqs)+1, err)
+			}
+			seqs = append(seqs, seq)
+		}
+	}
+	appendN(3)
+
+	var held []*os.File
+	release := func() {
+		for _, f := range held {
+			f.Close()
+		}
+		held = nil
+	}
+	defer release()
+	for {
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			if !errors.Is(err, syscall.EMFILE) {
+				t.Fatalf("fill the descriptor table: %v", err)
+			}
+			break
+		}
+		held = append(held, f)
+	}
+	appendN(10) // three segments' worth, into the full one
+	release()
+	appendN(10)
+
+	var got []Record
+	for after := uint64(0); len(got) < len(seqs); {
+		recs, err := s.ReadBatch(t.Context(), after, 100)
+		if err != nil {
+			t.Fatalf("read back after %d of %d records: %v", len(got), len(seqs), err)
+		}
+		got = append(got, recs...)
+		after = recs[len(recs)-1].Seq
+	}
+	for i, r := range got {
+		if r.Seq != seqs[i] || !bytes.Equal(r.Data, rec) {
+			t.Fatalf("record %d: seq %d, want %d", i, r.Seq, seqs[i])
+		}
+	}
+	segs, _ := filepath.Glob(filepath.Join(s.Dir, "*.seg"))
+	if len(segs) < 3 {
+		t.Errorf("%d segments after descriptors came back, want new ones again", len(segs))
 	}
 }
