@@ -35,6 +35,22 @@ import (
 // the tap's latency the bench could tell from its noise.
 const RecorderNice = 5
 
+// MaxConnsFor is serve's default cap of client connections (tap.Config
+// MaxConns) for a limit of open descriptors: each client connection may
+// hold a second descriptor to Janus, and a reserve of a sixteenth of the
+// limit (64 to 256) is kept for the spool, the embedded NATS server's files
+// and connections, SQLite and the logs. 0 (limit unknown) means no cap.
+func MaxConnsFor(limit uint64) int {
+	if limit == 0 {
+		return 0
+	}
+	reserve := min(max(limit/16, 64), 256)
+	if limit < reserve+32 {
+		return 16
+	}
+	return int((limit - reserve) / 2)
+}
+
 // URLFile is the file in the data directory where `serve` writes the URL of
 // its embedded NATS server, so that the other commands find the same log.
 const URLFile = "nats-url"
@@ -144,8 +160,10 @@ func Run(ctx context.Context, cfg Config) error {
 	defer sp.Close()
 
 	url, copts := cfg.NATSURL, cfg.NATS
+	var repair func(context.Context) error // of the embedded server's JetStream
 	if url == "" {
 		srv := &bus.Server{Dir: cfg.DataDir, Port: cfg.EmbeddedPort, Logger: log}
+		repair = srv.RestartJetStream
 		if err := srv.Start(ctx); err != nil {
 			return fmt.Errorf("start embedded nats: %w", err)
 		}
@@ -172,6 +190,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Metrics != nil {
 		tcfg.Emitter = observingEmitter{next: tcfg.Emitter, metrics: cfg.Metrics}
 	}
+	limit := raiseFileLimit()
+	if tcfg.MaxConns == 0 {
+		tcfg.MaxConns = MaxConnsFor(limit)
+	}
+	log.Info("descriptor limit", "open_files", limit, "max_conns", tcfg.MaxConns)
 	tcfg.Logger = log
 	tp, err := tap.New(tcfg)
 	if err != nil {
@@ -231,7 +254,7 @@ func Run(ctx context.Context, cfg Config) error {
 	pubDone := make(chan struct{})
 	go func() {
 		defer close(pubDone)
-		if err := ship(ctx, nc, cfg.Stream, sp, log); err != nil && ctx.Err() == nil {
+		if err := ship(ctx, nc, cfg.Stream, sp, cfg.Health, repair, log); err != nil && ctx.Err() == nil {
 			errc <- err
 		}
 	}()
@@ -265,7 +288,7 @@ func Run(ctx context.Context, cfg Config) error {
 			<-pubDone
 			return fmt.Errorf("jetstream: %w", err)
 		}
-		proj := &Projector{JS: js, Stream: cfg.Stream, DB: db, Logger: log}
+		proj := &Projector{JS: js, Stream: cfg.Stream, DB: db, Logger: log, Health: cfg.Health}
 		if cfg.Metrics != nil {
 			cfg.Metrics.Counter("janustap_projection_events_applied_total", "Events the SQLite projection applied since serve started.",
 				func() float64 { return float64(proj.Applied()) })
@@ -302,8 +325,9 @@ func Run(ctx context.Context, cfg Config) error {
 }
 
 // ship makes sure the stream exists (retrying while NATS is unreachable) and
-// then publishes the spool to it until ctx is done.
-func ship(ctx context.Context, nc *nats.Conn, sc bus.StreamConfig, sp *spool.Spool, log *slog.Logger) error {
+// then publishes the spool to it until ctx is done, reporting to h; repair,
+// when set, repairs a JetStream that cannot store (see bus.Publisher).
+func ship(ctx context.Context, nc *nats.Conn, sc bus.StreamConfig, sp *spool.Spool, h *health.Status, repair func(context.Context) error, log *slog.Logger) error {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
@@ -324,6 +348,7 @@ func ship(ctx context.Context, nc *nats.Conn, sc bus.StreamConfig, sp *spool.Spo
 		if err == nil {
 			break
 		}
+		h.Set("publish", fmt.Errorf("event stream not ready: %w", err))
 		log.Warn("event stream not ready; events wait in the spool", "err", err, "retry_in", wait)
 		select {
 		case <-ctx.Done():
@@ -331,7 +356,9 @@ func ship(ctx context.Context, nc *nats.Conn, sc bus.StreamConfig, sp *spool.Spo
 		case <-time.After(wait):
 		}
 	}
-	p := &bus.Publisher{JS: js, Spool: sp, Prefix: sc.Prefix, After: sp.Stats().FirstUnacked - 1, Logger: log}
+	h.Set("publish", nil)
+	p := &bus.Publisher{JS: js, Spool: sp, Prefix: sc.Prefix, After: sp.Stats().FirstUnacked - 1, Logger: log,
+		Health: h, Repair: repair}
 	return p.Run(ctx)
 }
 

@@ -20,6 +20,8 @@ var (
 		"janustap binary to test (default: built from ./cmd/janustap of this module by TestMain)")
 	tapRace = flag.Bool("janustap-race", false,
 		"build the janustap binary with -race (slower; the memory bound of TestBadInput is then meaningless)")
+	fdHold = flag.Duration("fd-hold", 5*time.Second,
+		"how long TestDescriptorsExhausted keeps the tap out of descriptors (150s reproduces JetStream's failed index write)")
 	clients = flag.Int("clients", 6, "concurrent clients of the load each test runs")
 )
 
