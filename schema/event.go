@@ -3,8 +3,13 @@ package schema
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Version is the version of the event encoding written by this package.
@@ -293,4 +298,54 @@ func KeepHeaders(h map[string][]string) map[string]string {
 func SHA256(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// ValidGateway says why name cannot be a gateway's name, or nil. A gateway
+// name is a token of every subject its events are published on, so it must
+// be one NATS takes literally: not empty, no '.', '*' or '>', no white space
+// or control character, valid UTF-8, at most 255 bytes. (SubjectToken maps
+// what it refuses onto '_', where "*" and "" would meet.)
+func ValidGateway(name string) error {
+	switch {
+	case name == "":
+		return errors.New("empty gateway name")
+	case len(name) > 255:
+		return fmt.Errorf("gateway name of %d bytes, over 255", len(name))
+	case !utf8.ValidString(name):
+		return fmt.Errorf("gateway name %q is not valid UTF-8", name)
+	}
+	for _, r := range name {
+		if r == '.' || r == '*' || r == '>' || unicode.IsSpace(r) || unicode.IsControl(r) {
+			return fmt.Errorf("gateway name %q: %q cannot be in a NATS subject token", name, r)
+		}
+	}
+	return nil
+}
+
+// ulidAlphabet is Crockford's base 32, as ULIDs are written.
+const ulidAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+// Validate says why ev is not an event a tap could have made, or nil: its
+// kind, direction and transport are ones this version knows, its id is a
+// ULID, it has a time, and its gateway name is subject-safe (ValidGateway).
+func (ev *Event) Validate() error {
+	if !slices.Contains([]Kind{Request, Response, PollEvent, Frame, Open, Close, Failure}, ev.Kind) {
+		return fmt.Errorf("event %s: unknown kind %q", ev.ID, ev.Kind)
+	}
+	if ev.Direction != ToGateway && ev.Direction != ToClient {
+		return fmt.Errorf("event %s: unknown direction %q", ev.ID, ev.Direction)
+	}
+	if !slices.Contains(Transports, ev.Transport) {
+		return fmt.Errorf("event %s: unknown transport %q", ev.ID, ev.Transport)
+	}
+	if len(ev.ID) != 26 || ev.ID[0] > '7' || strings.Trim(ev.ID, ulidAlphabet) != "" {
+		return fmt.Errorf("event id %q is not a ULID", ev.ID)
+	}
+	if ev.Time.IsZero() {
+		return fmt.Errorf("event %s: no time", ev.ID)
+	}
+	if err := ValidGateway(ev.Gateway); err != nil {
+		return fmt.Errorf("event %s: %w", ev.ID, err)
+	}
+	return nil
 }

@@ -1194,3 +1194,51 @@ func byteDiff(want, got []byte) string {
 	from := max(i-40, 0)
 	return fmt.Sprintf("at byte %d:\nwant …%q\ngot  …%q", i, want[from:min(i+60, len(want))], got[from:min(i+60, len(got))])
 }
+
+// TestValidate (issue 14, finding 7): the events a tap makes are valid;
+// what no tap could produce is refused, saying why.
+func TestValidate(t *testing.T) {
+	goldens, err := filepath.Glob(filepath.Join("testdata", "events", "*.json"))
+	if err != nil || len(goldens) == 0 {
+		t.Fatalf("no golden events: %v", err)
+	}
+	var good *schema.Event
+	for _, path := range goldens {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := schema.Decode(b)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if err := ev.Validate(); err != nil {
+			t.Errorf("%s: %v", path, err)
+		}
+		good = ev
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*schema.Event)
+		want string
+	}{
+		{"kind", func(ev *schema.Event) { ev.Kind = "bogus" }, `unknown kind "bogus"`},
+		{"direction", func(ev *schema.Event) { ev.Direction = "x" }, `unknown direction "x"`},
+		{"transport", func(ev *schema.Event) { ev.Transport = "smtp" }, `unknown transport "smtp"`},
+		{"id", func(ev *schema.Event) { ev.ID = "not-a-ulid" }, "is not a ULID"},
+		{"id_lowercase", func(ev *schema.Event) { ev.ID = strings.ToLower(good.ID) }, "is not a ULID"},
+		{"time", func(ev *schema.Event) { ev.Time = time.Time{} }, "no time"},
+		{"gateway_star", func(ev *schema.Event) { ev.Gateway = "*" }, "cannot be in a NATS subject token"},
+		{"gateway_wildcard", func(ev *schema.Event) { ev.Gateway = "evil.>" }, "cannot be in a NATS subject token"},
+		{"gateway_empty", func(ev *schema.Event) { ev.Gateway = "" }, "empty gateway name"},
+		{"gateway_newline", func(ev *schema.Event) { ev.Gateway = "a\nb" }, "cannot be in a NATS subject token"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := *good
+			tc.edit(&ev)
+			if err := ev.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Validate() = %v, want an error saying %q", err, tc.want)
+			}
+		})
+	}
+}

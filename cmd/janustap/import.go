@@ -81,6 +81,11 @@ func importCommand() *cli.Command {
 					continue
 				}
 				ev, err := schema.Decode(line)
+				if err == nil {
+					// Only what a tap could have made: the log's readers
+					// and its subjects rely on it.
+					err = ev.Validate()
+				}
 				if err != nil {
 					if !c.Bool("skip-bad") {
 						return fmt.Errorf("import %s: line %d: %w", name, n, err)

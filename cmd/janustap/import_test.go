@@ -146,3 +146,44 @@ func TestImportKeepsStream(t *testing.T) {
 		t.Errorf("stream has MaxBytes %d and %d messages, want 1 GiB and %d", info.Config.MaxBytes, info.State.Msgs, len(synthEvents()))
 	}
 }
+
+// TestImportRefusesWhatNoTapMakes (issue 14, finding 7): import validates
+// every event (kind, direction, transport, id, time, gateway) and names the
+// line of the first it refuses; tail refuses a --gateway no gateway can
+// have, which used to match the escaped empty gateway.
+func TestImportRefusesWhatNoTapMakes(t *testing.T) {
+	s := bustest.Start(t)
+	good := synthEvents()[0]
+	for _, tc := range []struct {
+		name string
+		edit func(*schema.Event)
+		want string
+	}{
+		{"kind", func(ev *schema.Event) { ev.Kind = "bogus" }, `unknown kind "bogus"`},
+		{"dir", func(ev *schema.Event) { ev.Direction = "x" }, `unknown direction "x"`},
+		{"id", func(ev *schema.Event) { ev.ID = "no-ulid" }, "not a ULID"},
+		{"gateway_star", func(ev *schema.Event) { ev.Gateway = "*" }, "subject token"},
+		{"gateway_wildcard", func(ev *schema.Event) { ev.Gateway = "evil.>" }, "subject token"},
+		{"gateway_empty", func(ev *schema.Event) { ev.Gateway = "" }, "empty gateway name"},
+		{"gateway_newline", func(ev *schema.Event) { ev.Gateway = "a\nb" }, "subject token"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := *good
+			tc.edit(&bad)
+			input := string(encodeAll(t, []*schema.Event{good, &bad}))
+			_, _, err := runCmdInput(t, strings.NewReader(input), "import", "--nats", s.ClientURL(), "-")
+			if err == nil || !strings.Contains(err.Error(), "line 2") || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("import: %v, want an error naming line 2 and saying %q", err, tc.want)
+			}
+		})
+	}
+	if got, _ := logEvents(t, s.ClientURL()); len(got) != 1 || got[0].ID != good.ID {
+		t.Errorf("log holds %v, want only the good event", ids(got))
+	}
+	for _, g := range []string{"*", "evil.>", "a b"} {
+		_, _, err := runCmd(t, "tail", "--nats", s.ClientURL(), "--from-start", "--no-follow", "--gateway", g)
+		if err == nil || !strings.Contains(err.Error(), "--gateway") {
+			t.Errorf("tail --gateway %q: %v, want it refused", g, err)
+		}
+	}
+}

@@ -12,7 +12,22 @@ import (
 	"github.com/janustap/janustap/recorder/bus"
 	"github.com/janustap/janustap/recorder/lockfile"
 	"github.com/janustap/janustap/recorder/store"
+	"github.com/janustap/janustap/schema"
 )
+
+// gatewayFilter is the subject filter of --gateway under prefix, "" for
+// none; a name no gateway can have (see schema.ValidGateway) is an error,
+// lest its escaped subject token match another gateway's.
+func gatewayFilter(c *cli.Context, prefix string) (string, error) {
+	g := c.String("gateway")
+	if g == "" {
+		return "", nil
+	}
+	if err := schema.ValidGateway(g); err != nil {
+		return "", fmt.Errorf("--gateway: %w", err)
+	}
+	return bus.GatewayFilter(prefix, g), nil
+}
 
 // dbPath is --db, or the projection in --data.
 func dbPath(c *cli.Context) string {
@@ -54,8 +69,8 @@ func recordCommand() *cli.Command {
 			}
 			defer db.Close()
 			p := &recorder.Projector{JS: l.js, Stream: l.stream, DB: db, Logger: log}
-			if g := c.String("gateway"); g != "" {
-				p.Filter = bus.GatewayFilter(l.stream.Prefix, g)
+			if p.Filter, err = gatewayFilter(c, l.stream.Prefix); err != nil {
+				return err
 			}
 			log.Info("recorder running", "db", db.Path)
 			p.RunForever(c.Context)
@@ -123,8 +138,8 @@ func rebuildCommand() *cli.Command {
 			p := &recorder.Projector{JS: l.js, Stream: l.stream, DB: db, Logger: log, UntilCaughtUp: true,
 				From: c.Uint64("from-seq"), To: c.Uint64("to-seq"), Batch: 5000, Linger: time.Millisecond,
 				Progress: func(n int) { prog.Add(int64(n)) }}
-			if g := c.String("gateway"); g != "" {
-				p.Filter = bus.GatewayFilter(l.stream.Prefix, g)
+			if p.Filter, err = gatewayFilter(c, l.stream.Prefix); err != nil {
+				return err
 			}
 			runErr := p.Run(c.Context)
 			if err := db.Close(); err != nil && runErr == nil {

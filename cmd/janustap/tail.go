@@ -42,8 +42,8 @@ func tailCommand() *cli.Command {
 			if c.Bool("from-start") {
 				r.Start = bus.StartAll
 			}
-			if g := c.String("gateway"); g != "" {
-				r.Filter = bus.GatewayFilter(l.stream.Prefix, g)
+			if r.Filter, err = gatewayFilter(c, l.stream.Prefix); err != nil {
+				return err
 			}
 			w := bufio.NewWriter(c.App.Writer)
 			defer w.Flush()

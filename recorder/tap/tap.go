@@ -153,8 +153,8 @@ type Tap struct {
 
 // New validates cfg and returns a tap.
 func New(cfg Config) (*Tap, error) {
-	if cfg.Gateway == "" {
-		return nil, errors.New("new tap: no gateway name")
+	if err := schema.ValidGateway(cfg.Gateway); err != nil {
+		return nil, fmt.Errorf("new tap: %w", err)
 	}
 	if cfg.Emitter == nil {
 		return nil, errors.New("new tap: no emitter")
