@@ -52,7 +52,7 @@ func serveCommand() *cli.Command {
 		&cli.Int64Flag{Name: "max-body", Value: 64 << 20, Usage: "largest request body or WebSocket message accepted, bytes", EnvVars: env("max-body")},
 		&cli.DurationFlag{Name: "body-timeout", Value: tap.DefaultBodyTimeout, Usage: "time a request body may take to arrive, plus a second per --body-min-rate bytes; past it: 408 (negative: no limit)", EnvVars: env("body-timeout")},
 		&cli.Int64Flag{Name: "body-min-rate", Value: tap.DefaultBodyMinRate, Usage: "bytes a second a long request body must keep up past --body-timeout (negative: none)", EnvVars: env("body-min-rate")},
-		&cli.Int64Flag{Name: "max-inflight", Value: tap.DefaultMaxInflight, Usage: "request body bytes held at once, all clients together; past it: 503 (negative: no cap)", EnvVars: env("max-inflight")},
+		&cli.Int64Flag{Name: "max-inflight", Value: tap.DefaultMaxInflight, Usage: "memory request bodies take at once, all clients together; past it: 503 (negative: no cap)", EnvVars: env("max-inflight")},
 		&cli.IntFlag{Name: "max-conns", Usage: "client connections open at once; past it new ones wait (0: from the descriptor limit, keeping descriptors for the spool, NATS and SQLite; negative: no cap)", EnvVars: env("max-conns")},
 		&cli.IntFlag{Name: "max-event-body", Value: 1 << 20, Usage: "bytes of a body kept in its event (longer bodies are forwarded whole, kept truncated with their SHA-256)", EnvVars: env("max-event-body")},
 		&cli.Int64Flag{Name: "spool-max", Value: 0, Usage: "cap of unpublished events on disk, bytes (0: none)", EnvVars: env("spool-max")},

@@ -343,8 +343,9 @@ type shipment struct {
 	backoff    time.Duration
 	failures   uint64 // failures since the last ack, for the log
 
-	ctx        context.Context
-	lastRepair time.Time
+	ctx          context.Context
+	lastRepair   time.Time
+	repairFailed bool // the last Repair failed: any failure calls it again
 
 	timer      *time.Timer // the deadline of timerFor, or the end of a backoff
 	timerFor   *flight
@@ -568,7 +569,7 @@ func (s *shipment) failed(f *flight, err error) {
 		s.log.Debug("publish failed, will retry", "seq", f.seq, "event_id", f.id, "err", err)
 	}
 	var api *jetstream.APIError
-	if errors.As(err, &api) && api.ErrorCode == JSStreamStoreFailed ||
+	if s.repairFailed || errors.As(err, &api) && api.ErrorCode == JSStreamStoreFailed ||
 		errors.Is(err, jetstream.ErrAsyncPublishTimeout) && s.nc.IsConnected() {
 		s.repair(err)
 	}
@@ -589,9 +590,13 @@ func (s *shipment) repair(cause error) {
 	n := s.p.stats.repairs.Add(1)
 	s.log.Error("jetstream cannot store events; repairing it", "err", cause, "repairs", n)
 	if err := s.p.Repair(s.ctx); err != nil {
+		// Tried again on the next failure, RepairEvery from now: a
+		// JetStream the repair could not start again answers nothing.
+		s.repairFailed = true
 		s.log.Error("jetstream repair failed; events wait in the spool", "err", err)
 		return
 	}
+	s.repairFailed = false
 	s.log.Info("jetstream repaired; sending the failed events again")
 }
 

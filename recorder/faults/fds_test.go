@@ -10,6 +10,7 @@ import (
 	"net"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -43,7 +44,8 @@ func TestDescriptorsExhausted(t *testing.T) {
 	j := janustest.Start(t, janustest.Options{})
 	data := t.TempDir()
 	argv := append([]string{prlimit, fmt.Sprintf("--nofile=%d:%d", fdLimit, fdLimit), janustapBin, "--log-json", "serve",
-		"--listen", "127.0.0.1:0", "--data", data, "--max-conns", "-1", "--body-timeout", "-1s"}, tapArgs(j)...)
+		"--listen", "127.0.0.1:0", "--data", data, "--max-conns", "-1", "--body-timeout", "-1s",
+		"--nats-port", strconv.Itoa(freePorts(t, 1)[0])}, tapArgs(j)...)
 	tp := &tapProc{data: data}
 	tp.child = newChild(t, "janustap serve (300 descriptors)", argv, func(line string) bool {
 		var r logRecord

@@ -262,21 +262,26 @@ func (t *Tap) readBody(body io.Reader, length int64, held *int64) ([]byte, error
 		}
 		return b, nil
 	}
+	// The buffer doubles as the body comes; every buffer allocated is
+	// counted against MaxInflight until the request ends (the ones
+	// outgrown are garbage, but memory until collected).
 	var b []byte
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := body.Read(buf)
 		if n > 0 {
-			if int64(len(b)+n) > t.cfg.MaxBody {
+			need := len(b) + n
+			if int64(need) > t.cfg.MaxBody {
 				return b, errTooLarge
 			}
-			if need := int64(len(b) + n); need > *held {
-				// The budget doubles, as the slice's capacity does.
-				more, ok := t.reserve(max(need-*held, *held, 64<<10))
+			if need > cap(b) {
+				size := min(max(2*cap(b), need, 64<<10), int(t.cfg.MaxBody))
+				more, ok := t.reserve(int64(size))
 				if !ok {
 					return b, errBusy
 				}
 				*held += more
+				b = append(make([]byte, 0, size), b...)
 			}
 			b = append(b, buf[:n]...)
 		}

@@ -35,11 +35,14 @@ import (
 // This server parses requests with http.ReadRequest and answers through
 // an http.ResponseWriter, so the handler is the same; what it does
 // differently:
-//   - only a GET without a body, which can be a long-poll that Janus holds
-//     for 30 s, is watched for its client going away (its context is then
-//     cancelled, and with it the request to Janus). A POST is answered by
-//     Janus as soon as it has handled it, and is forwarded and recorded
-//     whether its client still waits or not;
+//   - a GET without a body, which can be a long-poll that Janus holds for
+//     30 s, is watched for its client going away from the start (its
+//     context is then cancelled, and with it the request to Janus). Any
+//     other request is watched only once its body is read and it has
+//     waited lateWatch for its answer: Janus answers a POST as soon as it
+//     has handled it, and a client gone by then changes nothing;
+//   - a request body has a deadline (bodyTimeout, bodyMinRate): past it
+//     reading the body fails with errBodyTimeout;
 //   - an answer is written in one piece when the handler returns, with a
 //     Content-Length (or chunked as one chunk, when the handler asked for
 //     chunked framing), and a Date unless it has one. The Content-Type is

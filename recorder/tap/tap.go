@@ -77,11 +77,12 @@ type Config struct {
 	// keep up on average past BodyTimeout. Zero means 64 KiB/s; negative
 	// means none (BodyTimeout alone).
 	BodyMinRate int64
-	// MaxInflight caps the request body bytes the tap holds at once, all
+	// MaxInflight caps the memory request bodies take at once, all
 	// connections together: a request whose body would take it past the
 	// cap is answered 503 without its body being read (or, for a body of
-	// unknown length, once it would). Zero means 256 MiB; negative means
-	// no cap.
+	// unknown length, once it would). A body with a Content-Length takes
+	// its length; one without takes the buffers it grows through, up to
+	// twice its size. Zero means 128 MiB; negative means no cap.
 	MaxInflight int64
 	// MaxConns caps the client connections (HTTP and WebSocket) open at
 	// once; past it the tap stops accepting until one closes, so that
@@ -317,7 +318,7 @@ func (t *Tap) Stats() Stats {
 const (
 	DefaultBodyTimeout = 10 * time.Second
 	DefaultBodyMinRate = 64 << 10
-	DefaultMaxInflight = 256 << 20
+	DefaultMaxInflight = 128 << 20
 )
 
 // lateWatch: see server.lateWatch. Janus answers every request but a
