@@ -50,6 +50,16 @@
 //     all complete, and the tap's resident memory (/proc/PID/status) stays
 //     bounded: it does not grow when the large bodies come again.
 //
+//   - TestDescriptorsExhausted: serve under prlimit --nofile=300:300 with no
+//     connection cap, a WebSocket client sending 256 KiB messages and 320
+//     stalled request bodies holding every descriptor for -fd-hold (5s;
+//     150s reaches JetStream's failed block write, which the publisher
+//     repairs by restarting the embedded JetStream), then released.
+//     Recording resumes without a restart; nothing lost or doubled.
+//   - TestConcurrentOversizedBodies: eight 100 MiB bodies at once, with a
+//     Content-Length (413 before any is read) and chunked (413 or 503 past
+//     --max-inflight); the tap's peak resident memory stays under 300 MB.
+//
 // # Running
 //
 // The tests need the Debian packages janus and nats-server; without them
