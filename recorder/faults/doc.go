@@ -49,7 +49,6 @@
 //     defined answer (Janus's own where Janus has one), other clients' flows
 //     all complete, and the tap's resident memory (/proc/PID/status) stays
 //     bounded: it does not grow when the large bodies come again.
-//
 //   - TestDescriptorsExhausted: serve under prlimit --nofile=300:300 with no
 //     connection cap, a WebSocket client sending 256 KiB messages and 320
 //     stalled request bodies holding every descriptor for -fd-hold (5s;
@@ -75,6 +74,9 @@
 //	-nats-outage D   how long TestNATSOutage keeps NATS unreachable, each
 //	                 time (default 5s; the issue asks for 30s)
 //	-clients N       concurrent clients of each test's load (default 6)
+//	-fd-hold D       how long TestDescriptorsExhausted keeps the tap out of
+//	                 descriptors (default 5s; 150s reaches JetStream's
+//	                 failed write)
 //	-janustap PATH   test this binary instead of building one
 //	-janustap-race   build the binary with -race
 //
