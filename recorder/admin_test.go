@@ -169,7 +169,8 @@ func TestMetricsScrape(t *testing.T) {
 			t.Errorf("%s = %v after flows that destroyed their sessions, want 0", key, after[key])
 		}
 	}
-	for _, key := range []string{"go_goroutines", "process_resident_memory_bytes", "janustap_spool_pending_events", "janustap_websockets_open"} {
+	for _, key := range []string{"go_goroutines", "process_resident_memory_bytes", "janustap_spool_pending_events", "janustap_websockets_open",
+		"janustap_body_timeouts_total", "janustap_bodies_too_large_total", "janustap_bodies_busy_total", "janustap_bodies_inflight_bytes", "janustap_conns_full_total"} {
 		if _, ok := after[key]; !ok {
 			t.Errorf("%s missing from /metrics", key)
 		}

@@ -376,6 +376,16 @@ func registerMetrics(m *metrics.Metrics, tp *tap.Tap, sp *spool.Spool) {
 		func() float64 { st := sp.Stats(); return float64(st.LastSeq + 1 - st.FirstUnacked) })
 	m.Gauge("janustap_spool_pending_bytes", "Bytes of the spool's unacknowledged events, the amount held against --spool-max.",
 		func() float64 { return float64(sp.Stats().Bytes) })
+	m.Counter("janustap_body_timeouts_total", "Request bodies that did not arrive within --body-timeout (answered 408).",
+		func() float64 { return float64(tp.Stats().BodyTimeouts) })
+	m.Counter("janustap_bodies_too_large_total", "Request bodies over --max-body (answered 413).",
+		func() float64 { return float64(tp.Stats().TooLarge) })
+	m.Counter("janustap_bodies_busy_total", "Requests refused because the bodies in flight would pass --max-inflight (answered 503).",
+		func() float64 { return float64(tp.Stats().Busy) })
+	m.Gauge("janustap_bodies_inflight_bytes", "Memory request bodies take now, held against --max-inflight.",
+		func() float64 { return float64(tp.Stats().Inflight) })
+	m.Counter("janustap_conns_full_total", "Times accepting waited for a connection slot (--max-conns).",
+		func() float64 { return float64(tp.Stats().ConnsFull) })
 }
 
 // listenAdmin listens on addr; when addr is serve's default and in use, it
