@@ -217,7 +217,8 @@ func TestBodyLimitsBeforeReading(t *testing.T) {
 }
 
 // TestJanusSilence (issue 14, finding 8): where Janus drops the connection
-// without answering (an empty POST), the tap drops the client's too,
+// without answering (an empty POST), the tap drops the client's too; a
+// 1 MB head, which Janus answers 431, gets Janus's 431;
 // instead of answering 502; and HEAD gets the Content-Length Janus gives.
 func TestJanusSilence(t *testing.T) {
 	r := newRig(t, janustest.Options{})
@@ -230,16 +231,23 @@ func TestJanusSilence(t *testing.T) {
 		direct, dclosed := exchangeRaw(t, janusAddr, raw, 5*time.Second)
 		got, closed := exchangeRaw(t, tapAddr, raw, 5*time.Second)
 		if len(direct) != 0 || !dclosed {
-			t.Fatalf("%q: janus answered %q (closed %v); the test expects it to close without a word", raw, direct, dclosed)
+			t.Fatalf("%.40q: janus answered %q (closed %v); the test expects it to close without a word", raw, direct, dclosed)
 		}
 		if len(got) != 0 || !closed {
-			t.Errorf("%q: through the tap %q (closed %v); janus closes without answering", raw, got, closed)
+			t.Errorf("%.40q: through the tap %q (closed %v); janus closes without answering", raw, got, closed)
 		}
 	}
 	if f := r.eventsWhere(func(ev *schema.Event) bool {
 		return ev.Kind == schema.Failure && strings.Contains(ev.Error, "without answering")
 	}); len(f) != 2 {
 		t.Errorf("%d failure events saying janus closed without answering, want 2", len(f))
+	}
+
+	big := "POST /janus HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("b", 1000000) + "\r\nContent-Length: 2\r\n\r\n{}"
+	bigDirect, _ := exchangeRaw(t, janusAddr, big, 5*time.Second)
+	bigTap, _ := exchangeRaw(t, tapAddr, big, time.Second) // the tap keeps the connection: read what a second brings
+	if line, _, _ := bytes.Cut(bigDirect, []byte("\r\n")); !bytes.HasPrefix(bigTap, line) {
+		t.Errorf("1 MB head: through the tap %.60q, janus %.60q", bigTap, bigDirect)
 	}
 
 	head := func(url string) *http.Response {
