@@ -331,7 +331,7 @@ func (t *Tap) proxyError(w http.ResponseWriter, r *http.Request, up *url.URL, x 
 	}
 	if errors.Is(err, errNoAnswer) && t.reachable(r.Context(), up) {
 		// Janus closed the connection without a word, and is up: that was
-		// its answer (to an empty POST, a head too large for it), and the
+		// its answer (to a POST without a payload), and the
 		// tap gives the client the same. A Janus that died while it held
 		// the request is not reachable, and gets the client a 502.
 		t.fail(x.conn, x.tr, x.req, fmt.Sprintf("gateway %s closed the connection without answering; so did the tap", t.cfg.Gateway))
