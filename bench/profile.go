@@ -53,7 +53,7 @@ type PartCPU struct {
 // profiles gathers serve's CPU profiles, per target and transport, over the
 // measured slices of a run.
 type profiles struct {
-	dir string                          // where merged profiles are written
+	dir string                        // where merged profiles are written
 	got map[string][]*profile.Profile // by target/transport
 }
 

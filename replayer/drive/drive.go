@@ -230,7 +230,7 @@ type conn struct {
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced whenever pending shrinks
 	pending []*schema.Event
-	early   []*schema.Event // received before any pending message matched them
+	early   []*schema.Event   // received before any pending message matched them
 	txWait  map[string]txWait // new transaction → the step waiting for its reply (WebSocket)
 }
 
