@@ -164,12 +164,12 @@ func TestMetricsScrape(t *testing.T) {
 			t.Errorf("%s: %v before the flows, %v after; want it to grow", key, before[key], after[key])
 		}
 	}
-	for _, key := range []string{"janustap_sessions_active", "janustap_handles_active", "janustap_events_dropped_total"} {
+	for _, key := range []string{"janustap_sessions_active", "janustap_handles_active", "janustap_events_dropped_total", "janustap_publish_failing"} {
 		if after[key] != 0 {
 			t.Errorf("%s = %v after flows that destroyed their sessions, want 0", key, after[key])
 		}
 	}
-	for _, key := range []string{"go_goroutines", "process_resident_memory_bytes", "janustap_spool_pending_events", "janustap_websockets_open",
+	for _, key := range []string{"go_goroutines", "process_resident_memory_bytes", "janustap_spool_pending_events", "janustap_websockets_open", "janustap_jetstream_repairs_total",
 		"janustap_body_timeouts_total", "janustap_bodies_too_large_total", "janustap_bodies_busy_total", "janustap_bodies_inflight_bytes", "janustap_conns_full_total"} {
 		if _, ok := after[key]; !ok {
 			t.Errorf("%s missing from /metrics", key)

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -218,6 +219,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var pub atomic.Pointer[bus.Publisher] // once ship has made it
 	var wg sync.WaitGroup
 	errc := make(chan error, len(lns)+2)
 	if cfg.AdminListen != "" {
@@ -238,7 +240,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		var h http.Handler = health.Handler(cfg.Health, readyChecks(cfg, nc, sp), 2*time.Second)
 		if cfg.Metrics != nil {
-			registerMetrics(cfg.Metrics, tp, sp)
+			registerMetrics(cfg.Metrics, tp, sp, &pub)
 			mux := http.NewServeMux()
 			mux.Handle("/metrics", cfg.Metrics.Handler())
 			mux.Handle("/", h)
@@ -254,7 +256,7 @@ func Run(ctx context.Context, cfg Config) error {
 	pubDone := make(chan struct{})
 	go func() {
 		defer close(pubDone)
-		if err := ship(ctx, nc, cfg.Stream, sp, cfg.Health, repair, log); err != nil && ctx.Err() == nil {
+		if err := ship(ctx, nc, cfg.Stream, sp, cfg.Health, repair, &pub, log); err != nil && ctx.Err() == nil {
 			errc <- err
 		}
 	}()
@@ -327,7 +329,8 @@ func Run(ctx context.Context, cfg Config) error {
 // ship makes sure the stream exists (retrying while NATS is unreachable) and
 // then publishes the spool to it until ctx is done, reporting to h; repair,
 // when set, repairs a JetStream that cannot store (see bus.Publisher).
-func ship(ctx context.Context, nc *nats.Conn, sc bus.StreamConfig, sp *spool.Spool, h *health.Status, repair func(context.Context) error, log *slog.Logger) error {
+// The publisher is stored in pub once made, for the metrics.
+func ship(ctx context.Context, nc *nats.Conn, sc bus.StreamConfig, sp *spool.Spool, h *health.Status, repair func(context.Context) error, pub *atomic.Pointer[bus.Publisher], log *slog.Logger) error {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
@@ -359,11 +362,36 @@ func ship(ctx context.Context, nc *nats.Conn, sc bus.StreamConfig, sp *spool.Spo
 	h.Set("publish", nil)
 	p := &bus.Publisher{JS: js, Spool: sp, Prefix: sc.Prefix, After: sp.Stats().FirstUnacked - 1, Logger: log,
 		Health: h, Repair: repair}
+	pub.Store(p)
 	return p.Run(ctx)
 }
 
-// registerMetrics exports the tap's and the spool's counters.
-func registerMetrics(m *metrics.Metrics, tp *tap.Tap, sp *spool.Spool) {
+// registerMetrics exports the tap's, the spool's and the publisher's
+// counters (the publisher's read 0 until pub holds it).
+func registerMetrics(m *metrics.Metrics, tp *tap.Tap, sp *spool.Spool, pub *atomic.Pointer[bus.Publisher]) {
+	pubStat := func(f func(bus.PublisherStats) uint64) func() float64 {
+		return func() float64 {
+			if p := pub.Load(); p != nil {
+				return float64(f(p.Stats()))
+			}
+			return 0
+		}
+	}
+	m.Counter("janustap_publish_errors_total", "Publishes to JetStream that failed or timed out (each is sent again).",
+		pubStat(func(s bus.PublisherStats) uint64 { return s.Errors }))
+	m.Counter("janustap_publish_duplicates_total", "Publishes JetStream already had (a retry it had stored): stored once.",
+		pubStat(func(s bus.PublisherStats) uint64 { return s.Duplicates }))
+	m.Counter("janustap_spool_corrupt_total", "Spool records found damaged and skipped by the publisher.",
+		pubStat(func(s bus.PublisherStats) uint64 { return s.Corrupt }))
+	m.Counter("janustap_jetstream_repairs_total", "Times the publisher restarted an embedded JetStream that could not store.",
+		pubStat(func(s bus.PublisherStats) uint64 { return s.Repairs }))
+	m.Gauge("janustap_publish_failing", "1 while publishes to JetStream fail (the spool keeps the events), else 0.",
+		func() float64 {
+			if p := pub.Load(); p != nil && p.Stats().Failing {
+				return 1
+			}
+			return 0
+		})
 	m.Gauge("janustap_websockets_open", "Client WebSocket connections the tap relays now.",
 		func() float64 { return float64(tp.Stats().WSOpen) })
 	m.Counter("janustap_failures_total", "Failure events: what the tap answered because forwarding failed (gateway down, body too large...).",

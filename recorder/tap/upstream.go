@@ -146,13 +146,19 @@ func (p *connPool) CloseIdleConnections() {
 // http.Transport.
 func (pc *poolConn) exchange(ctx context.Context, req *http.Request, write func(*bufio.Writer) error) (resp *http.Response, reusable bool, err error) {
 	stop := context.AfterFunc(ctx, func() { pc.c.SetDeadline(time.Unix(1, 0)) })
-	if err := write(pc.bw); err != nil {
-		stop()
-		return nil, false, fmt.Errorf("send %s %s: %w", req.Method, req.URL.Path, err)
+	werr := write(pc.bw)
+	if werr == nil {
+		werr = pc.bw.Flush()
 	}
-	if err := pc.bw.Flush(); err != nil {
+	if werr != nil {
 		stop()
-		return nil, false, fmt.Errorf("send %s %s: %w", req.Method, req.URL.Path, err)
+		// The gateway may have answered before it stopped reading (Janus
+		// answers a head too large with 431 and closes): that answer, if
+		// it came, is the gateway's word, as net/http's client also holds.
+		if resp, ok := pc.answerAfterFailedWrite(req); ok {
+			return resp, false, nil
+		}
+		return nil, false, fmt.Errorf("send %s %s: %w", req.Method, req.URL.Path, werr)
 	}
 	if _, err := pc.br.Peek(1); err != nil {
 		stop()
@@ -176,6 +182,20 @@ func (pc *poolConn) exchange(ctx context.Context, req *http.Request, write func(
 	// connection is not to be used again.
 	reusable = stop() && !resp.Close && !req.Close && resp.StatusCode != http.StatusSwitchingProtocols
 	return resp, reusable, nil
+}
+
+// answerAfterFailedWrite reads an answer the gateway sent before the write
+// of req failed, if one is already there (within a short deadline).
+func (pc *poolConn) answerAfterFailedWrite(req *http.Request) (*http.Response, bool) {
+	pc.c.SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := pc.br.Peek(1); err != nil {
+		return nil, false
+	}
+	resp, err := readAnswer(pc.br, req)
+	if err != nil || resp.StatusCode < 200 {
+		return nil, false
+	}
+	return resp, true
 }
 
 // errNoAnswer is the gateway closing the connection before it answered a
