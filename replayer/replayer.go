@@ -62,6 +62,9 @@ func Select(evs []*schema.Event, sel Selection) []*schema.Event {
 		}
 	}
 	for _, ev := range evs {
+		if ev.Transport == schema.EVH {
+			continue // Janus's own account of the call, nothing a client said
+		}
 		if sel.Gateway != "" && ev.Gateway != sel.Gateway ||
 			sel.Conn != "" && ev.Conn != sel.Conn ||
 			!sel.From.IsZero() && ev.Time.Before(sel.From) ||

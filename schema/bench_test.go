@@ -15,7 +15,7 @@ func benchEvent(b *testing.B) *schema.Event {
 		b.Fatal(err)
 	}
 	return &schema.Event{
-		V: schema.Version, ID: "01KAV5Q7RCA1B2C3D4E5F6G7H8", Gateway: "local", Tap: "tap-7f3a", Conn: "h-000041", Seq: 3,
+		V: 1, ID: "01KAV5Q7RCA1B2C3D4E5F6G7H8", Gateway: "local", Tap: "tap-7f3a", Conn: "h-000041", Seq: 3,
 		Time: time.Date(2026, 11, 24, 14, 0, 0, 187_000_000, time.UTC), Mono: 5_187_002_410,
 		Transport: schema.HTTP, Direction: schema.ToClient, Kind: schema.PollEvent,
 		Method: "GET", Path: "/janus/6635366682236306", Query: "rid=1795528799871&maxev=10", Status: 200,

@@ -8,7 +8,8 @@ import (
 	"unicode/utf8"
 )
 
-// Encode returns the JSON encoding of ev, with V set to Version. The encoding
+// Encode returns the JSON encoding of ev, with V set to VersionOf(ev.Kind)
+// (1, or EvhVersion for a JanusEvent), or ev.V when it is newer (up to Version). The encoding
 // is one line without a trailing newline.
 //
 // It writes the bytes that encoding/json writes for wireEvent (with HTML
@@ -19,7 +20,7 @@ func Encode(ev *Event) ([]byte, error) {
 	size := 320 + len(ev.Body) + len(ev.Body)/8
 	b := make([]byte, 0, size)
 	b = append(b, `{"v":`...)
-	b = strconv.AppendInt(b, Version, 10)
+	b = strconv.AppendInt(b, int64(encodedVersion(ev)), 10)
 	b = appendStringField(b, `,"id":`, ev.ID)
 	b = appendStringField(b, `,"gateway":`, ev.Gateway)
 	b = appendOptString(b, `,"tap":`, ev.Tap)
@@ -92,6 +93,17 @@ func Encode(ev *Event) ([]byte, error) {
 		}
 	}
 	return append(b, '}'), nil
+}
+
+// encodedVersion is the version Encode writes for ev: VersionOf its kind,
+// or its own V when that is newer and still one this package writes (an
+// event decoded from a newer encoding keeps it).
+func encodedVersion(ev *Event) int {
+	v := VersionOf(ev.Kind)
+	if ev.V > v && ev.V <= Version {
+		v = ev.V
+	}
+	return v
 }
 
 func appendStringField(b []byte, key, s string) []byte {

@@ -12,10 +12,12 @@ import (
 	"unicode/utf8"
 )
 
-// Version is the version of the event encoding written by this package.
-// Decode accepts events of this version and refuses newer ones with
-// ErrUnknownVersion.
-const Version = 1
+// Version is the newest version of the event encoding this package reads
+// and writes. Decode accepts events up to this version and refuses newer
+// ones with ErrUnknownVersion. Version 2 added JanusEvent; Encode writes the
+// events of the kinds version 1 knows as version 1 (see VersionOf), so that
+// old readers still read them.
+const Version = EvhVersion
 
 // Transport says which Janus API and transport a message used.
 type Transport string
@@ -74,13 +76,15 @@ const (
 	// possible: a gateway that is down or refused, a body over the limit.
 	// Error says what happened.
 	Failure Kind = "failure"
+	// JanusEvent (evh.go) is an event Janus reported through its event
+	// handlers.
 )
 
 // Event is one immutable record of a message that crossed the tap. The event
 // log is made of these; everything else (the SQLite projection, replays,
 // exports) is derived from it.
 type Event struct {
-	// V is the encoding version; Encode sets it to Version.
+	// V is the encoding version; Encode sets it to VersionOf(Kind).
 	V int `json:"v"`
 	// ID is unique and sorts by time (see IDGen). The publisher uses it as
 	// the JetStream Nats-Msg-Id, so a retried publish is stored once.
@@ -256,7 +260,8 @@ func (e *Event) Transaction() string {
 }
 
 // Subject returns the JetStream subject of the event under prefix:
-// prefix.<gateway>.<transport>.<direction>.
+// prefix.<gateway>.<transport>.<direction>; for a JanusEvent,
+// prefix.<gateway>.evh.<type> (its Direction holds the type).
 func (e *Event) Subject(prefix string) string {
 	return prefix + "." + SubjectToken(e.Gateway) + "." + string(e.Transport) + "." + string(e.Direction)
 }

@@ -54,7 +54,7 @@ func decodeStd(b []byte) (*Event, error) {
 // encodeStd is Encode with encoding/json.
 func encodeStd(ev *Event) ([]byte, error) {
 	alias := eventAlias(*ev)
-	alias.V = Version
+	alias.V = encodedVersion(ev)
 	w := wireEvent{eventAlias: &alias}
 	if len(ev.Body) > 0 {
 		if utf8.Valid(ev.Body) {

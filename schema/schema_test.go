@@ -964,7 +964,7 @@ func TestEncodeDecode(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := tt.ev
-			want.V = schema.Version
+			want.V = max(schema.VersionOf(want.Kind), want.V)
 			if !reflect.DeepEqual(*got, want) {
 				t.Errorf("Decode(Encode(ev)) =\n%+v\nwant\n%+v", *got, want)
 			}
@@ -987,7 +987,7 @@ func TestDecodeErrors(t *testing.T) {
 		{name: "no_v", in: `{"id":"01KAV5Q7R8ZP3M6N2C4D5E6F7G"}`},
 		{name: "v_0", in: `{"v":0,"id":"01KAV5Q7R8ZP3M6N2C4D5E6F7G"}`},
 		{name: "v_negative", in: `{"v":-1,"id":"01KAV5Q7R8ZP3M6N2C4D5E6F7G"}`},
-		{name: "v_newer", in: `{"v":2,"id":"01KAV5Q7R8ZP3M6N2C4D5E6F7G","new_field":true}`, wantErr: schema.ErrUnknownVersion},
+		{name: "v_newer", in: `{"v":3,"id":"01KAV5Q7R8ZP3M6N2C4D5E6F7G","new_field":true}`, wantErr: schema.ErrUnknownVersion},
 		{name: "v_string", in: `{"v":"1","id":"01KAV5Q7R8ZP3M6N2C4D5E6F7G"}`},
 		{name: "no_id", in: `{"v":1,"gateway":"local"}`},
 		{name: "both_bodies", in: `{"v":1,"id":"x","body":"{}","body_base64":"e30="}`},
@@ -1043,7 +1043,7 @@ func goldenEvents(t testing.TB) map[string]*schema.Event {
 	}
 
 	httpReq := &schema.Event{
-		V: schema.Version, ID: "01KAV5Q7R8ZP3M6N2C4D5E6F7G", Gateway: "local", Tap: "tap-7f3a", Conn: "h-000042", Seq: 1,
+		V: 1, ID: "01KAV5Q7R8ZP3M6N2C4D5E6F7G", Gateway: "local", Tap: "tap-7f3a", Conn: "h-000042", Seq: 1,
 		Time: day(14, 0, 0, 120), Mono: 5_120_334_001,
 		Transport: schema.HTTP, Direction: schema.ToGateway, Kind: schema.Request,
 		Method: "POST", Path: "/janus/6635366682236306/4601177821996538",
@@ -1055,7 +1055,7 @@ func goldenEvents(t testing.TB) map[string]*schema.Event {
 	httpReq.Janus.SessionID, httpReq.Janus.HandleID = sessionID, handleID // from the path
 
 	admin := &schema.Event{
-		V: schema.Version, ID: "01KAV5Q7SB0C1D2E3F4G5H6J7K", Gateway: "local", Tap: "tap-7f3a", Conn: "h-000057", Seq: 1,
+		V: 1, ID: "01KAV5Q7SB0C1D2E3F4G5H6J7K", Gateway: "local", Tap: "tap-7f3a", Conn: "h-000057", Seq: 1,
 		Time: day(14, 0, 3, 2), Mono: 8_002_118_775,
 		Transport: schema.AdminHTTP, Direction: schema.ToGateway, Kind: schema.Request,
 		Method: "POST", Path: "/admin",
@@ -1072,7 +1072,7 @@ func goldenEvents(t testing.TB) map[string]*schema.Event {
 	return map[string]*schema.Event{
 		"http-request-message-offer": httpReq,
 		"poll-event-batch": {
-			V: schema.Version, ID: "01KAV5Q7RCA1B2C3D4E5F6G7H8", Gateway: "local", Tap: "tap-7f3a", Conn: "h-000041", Seq: 3,
+			V: 1, ID: "01KAV5Q7RCA1B2C3D4E5F6G7H8", Gateway: "local", Tap: "tap-7f3a", Conn: "h-000041", Seq: 3,
 			Time: day(14, 0, 0, 187), Mono: 5_187_002_410,
 			Transport: schema.HTTP, Direction: schema.ToClient, Kind: schema.PollEvent,
 			Method: "GET", Path: "/janus/6635366682236306", Query: "rid=1795528799871&maxev=10", Status: 200,
@@ -1083,7 +1083,7 @@ func goldenEvents(t testing.TB) map[string]*schema.Event {
 			Janus: parse(pollElems[1]),
 		},
 		"ws-frame": {
-			V: schema.Version, ID: "01KAV5Q7S0M1N2P3Q4R5S6T7V8", Gateway: "local", Tap: "tap-7f3a", Conn: "w-000003", Seq: 7,
+			V: 1, ID: "01KAV5Q7S0M1N2P3Q4R5S6T7V8", Gateway: "local", Tap: "tap-7f3a", Conn: "w-000003", Seq: 7,
 			Time: day(14, 0, 1, 5), Mono: 6_005_873_112,
 			Transport: schema.WS, Direction: schema.ToGateway, Kind: schema.Frame,
 			Method: "GET", Path: "/", Subprotocol: "janus-protocol",
@@ -1093,14 +1093,14 @@ func goldenEvents(t testing.TB) map[string]*schema.Event {
 			Labels:   map[string]string{"flow": "echotest-ws"},
 		},
 		"ws-close": {
-			V: schema.Version, ID: "01KAV5Q7T1W2X3Y4Z5A6B7C8D9", Gateway: "local", Tap: "tap-7f3a", Conn: "w-000003", Seq: 31,
+			V: 1, ID: "01KAV5Q7T1W2X3Y4Z5A6B7C8D9", Gateway: "local", Tap: "tap-7f3a", Conn: "w-000003", Seq: 31,
 			Time: day(14, 0, 9, 999), Mono: 14_999_000_000,
 			Transport: schema.WS, Direction: schema.ToClient, Kind: schema.Close,
 			Method: "GET", Path: "/", Subprotocol: "janus-protocol",
 			CloseCode: 1001, CloseText: "going away",
 		},
 		"failure-502": {
-			V: schema.Version, ID: "01KAV5Q7V2E3F4G5H6J7K8M9N0", Gateway: "local", Tap: "tap-7f3a", Conn: "h-000077", Seq: 2,
+			V: 1, ID: "01KAV5Q7V2E3F4G5H6J7K8M9N0", Gateway: "local", Tap: "tap-7f3a", Conn: "h-000077", Seq: 2,
 			Time: day(14, 0, 12, 0), Mono: 17_000_120_000,
 			Transport: schema.HTTP, Direction: schema.ToClient, Kind: schema.Failure,
 			Method: "POST", Path: "/janus", Status: 502, Parent: "01KAV5Q7V1D2E3F4G5H6J7K8M9",
@@ -1108,14 +1108,14 @@ func goldenEvents(t testing.TB) map[string]*schema.Event {
 		},
 		"admin-request-redacted": admin,
 		"ws-binary-non-utf8": {
-			V: schema.Version, ID: "01KAV5Q7W3P4Q5R6S7T8V9W0X1", Gateway: "local", Tap: "tap-7f3a", Conn: "w-000004", Seq: 2,
+			V: 1, ID: "01KAV5Q7W3P4Q5R6S7T8V9W0X1", Gateway: "local", Tap: "tap-7f3a", Conn: "w-000004", Seq: 2,
 			Time: day(14, 0, 13, 456), Mono: 18_456_000_001,
 			Transport: schema.WS, Direction: schema.ToGateway, Kind: schema.Frame, Binary: true,
 			Method: "GET", Path: "/", Subprotocol: "janus-protocol",
 			Body: binary, BodySize: len(binary), Janus: parse(string(binary)),
 		},
 		"http-response-truncated": {
-			V: schema.Version, ID: "01KAV5Q7X4R5S6T7V8W9X0Y1Z2", Gateway: "local", Tap: "tap-7f3a", Conn: "h-000042", Seq: 2,
+			V: 1, ID: "01KAV5Q7X4R5S6T7V8W9X0Y1Z2", Gateway: "local", Tap: "tap-7f3a", Conn: "h-000042", Seq: 2,
 			Time: day(14, 0, 0, 161), Mono: 5_161_000_000,
 			Transport: schema.HTTP, Direction: schema.ToClient, Kind: schema.Response,
 			Method: "POST", Path: "/janus/6635366682236306/4601177821996538", Status: 200,
@@ -1127,7 +1127,39 @@ func goldenEvents(t testing.TB) map[string]*schema.Event {
 			BodySHA256: schema.SHA256([]byte(eventAnswer)),
 			Janus:      parse(eventAnswer),
 		},
+		"evh-selected-pair": evhGolden(t, day(14, 0, 1, 300), `{
+   "emitter": "MyJanusInstance",
+   "type": 16,
+   "subtype": 4,
+   "timestamp": 1796500013621762,
+   "session_id": 6635366682236306,
+   "handle_id": 4601177821996538,
+   "opaque_id": "echotest-BERkoia7",
+   "event": {
+      "selected-pair": "192.0.2.2:40374 [host,udp] <-> 192.0.2.2:43745 [host,udp]",
+      "candidates": {
+         "local": {"address": "192.0.2.2", "port": 40374, "type": "host", "transport": "udp", "family": 4},
+         "remote": {"address": "192.0.2.2", "port": 43745, "type": "host", "transport": "udp", "family": 4}
+      },
+      "stream_id": 1,
+      "component_id": 1
+   }
+}`),
 	}
+}
+
+// evhGolden is the event of a Janus event posted to a tap at t, the
+// second of a grouped POST of three.
+func evhGolden(tb testing.TB, at time.Time, body string) *schema.Event {
+	tb.Helper()
+	env, err := schema.ParseEvhEnvelope([]byte(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ev := &schema.Event{Tap: "tap-7f3a", Conn: "e-000009", Seq: 2, Time: at, Mono: 6_300_000_000,
+		Method: "POST", Path: "/", Part: 1, Parts: 3, Batch: true}
+	schema.EvhEvent(ev, "local", env, []byte(body))
+	return ev
 }
 
 func TestGolden(t *testing.T) {

@@ -243,7 +243,7 @@ type txWait struct {
 func (r *runner) newEvent(c *conn, dir schema.Direction, kind schema.Kind, body []byte) *schema.Event {
 	now := time.Now()
 	ev := &schema.Event{
-		V: schema.Version, ID: r.idgen.New(now), Gateway: r.opts.Gateway, Tap: "replay",
+		V: schema.VersionOf(kind), ID: r.idgen.New(now), Gateway: r.opts.Gateway, Tap: "replay",
 		Conn: c.id, Seq: c.seq.Add(1), Time: now, Mono: int64(now.Sub(r.start)),
 		Transport: c.tr, Direction: dir, Kind: kind, Labels: r.opts.Labels,
 	}

@@ -1,0 +1,94 @@
+package schema_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/janustap/janustap/schema"
+)
+
+func TestEvhTypeName(t *testing.T) {
+	for _, tt := range []struct {
+		typ, sub int
+		want     string
+	}{
+		{schema.EvhSession, 0, "session"},
+		{schema.EvhHandle, 0, "handle"},
+		{schema.EvhJSEP, 0, "jsep"},
+		{schema.EvhWebRTC, schema.EvhWebRTCICE, "webrtc-ice"},
+		{schema.EvhWebRTC, schema.EvhWebRTCSelectedPair, "webrtc-pair"},
+		{schema.EvhWebRTC, schema.EvhWebRTCPC, "webrtc-pc"},
+		{schema.EvhWebRTC, 9, "webrtc-9"},
+		{schema.EvhMedia, schema.EvhMediaStats, "media-stats"},
+		{schema.EvhCore, schema.EvhCoreStartup, "core-startup"},
+		{schema.EvhPlugin, 0, "plugin"},
+		{schema.EvhTransport, 0, "transport"},
+		{1 << 12, 0, "type-4096"},
+	} {
+		if got := schema.EvhTypeName(tt.typ, tt.sub); got != tt.want {
+			t.Errorf("EvhTypeName(%d, %d) = %q, want %q", tt.typ, tt.sub, got, tt.want)
+		}
+	}
+}
+
+func TestSplitEvh(t *testing.T) {
+	for _, tt := range []struct {
+		name, in string
+		want     []string
+		wantErr  bool
+	}{
+		{name: "single", in: `{"type":1}`, want: []string{`{"type":1}`}},
+		{name: "grouped", in: "[\n {\"type\":1},\n {\"type\":2}\n]\n", want: []string{`{"type":1}`, `{"type":2}`}},
+		{name: "empty_array", in: `[]`, want: []string{}},
+		{name: "empty", in: ` `, wantErr: true},
+		{name: "cut_short", in: `[{"type":1},{"ty`, wantErr: true},
+		{name: "not_json", in: `type=1`, wantErr: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := schema.SplitEvh([]byte(tt.in))
+			if tt.wantErr {
+				if !errors.Is(err, schema.ErrNotJanusEvent) {
+					t.Fatalf("SplitEvh = %q, %v; want ErrNotJanusEvent", got, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("SplitEvh = %q, want %q", got, tt.want)
+			}
+			for i := range got {
+				if string(got[i]) != tt.want[i] {
+					t.Errorf("element %d = %q, want %q", i, got[i], tt.want[i])
+				}
+			}
+		})
+	}
+}
+
+func TestEvhID(t *testing.T) {
+	b := []byte(`{"type":1,"timestamp":1796500011857108,"session_id":1,"event":{"name":"created"}}`)
+	a := schema.EvhID("janus", 1796500011857108, b)
+	if got := schema.EvhID("janus", 1796500011857108, append([]byte(nil), b...)); got != a {
+		t.Errorf("same event, ids %s and %s", a, got)
+	}
+	if got := schema.EvhID("other", 1796500011857108, b); got == a {
+		t.Errorf("other gateway, same id %s", got)
+	}
+	later := schema.EvhID("janus", 1796500012857108, b)
+	if later <= a {
+		t.Errorf("id of a later event %s sorts before %s", later, a)
+	}
+	if len(a) != 26 {
+		t.Errorf("id %s has %d characters, want 26", a, len(a))
+	}
+}
+
+func TestParseEvhEnvelope(t *testing.T) {
+	for _, in := range []string{`{"event":{}}`, `[1]`, `{"type":"x"}`, `{"type":0}`} {
+		if _, err := schema.ParseEvhEnvelope([]byte(in)); !errors.Is(err, schema.ErrNotJanusEvent) {
+			t.Errorf("ParseEvhEnvelope(%s) = %v, want ErrNotJanusEvent", in, err)
+		}
+	}
+}
