@@ -37,9 +37,14 @@ func (s *served) http() string { return "http://" + s.addr + "/janus" }
 func (s *served) ws() string   { return "ws://" + s.addr + "/" }
 
 // serve runs recorder.Run in front of j until the test ends.
-func serve(t *testing.T, j *janustest.Janus, natsURL string) *served {
+func serve(t *testing.T, j *janustest.Janus, natsURL string, opts ...func(*recorder.Config)) *served {
 	t.Helper()
-	return serveTB(t, j, func(c *recorder.Config) { c.NATSURL = natsURL })
+	return serveTB(t, j, func(c *recorder.Config) {
+		c.NATSURL = natsURL
+		for _, o := range opts {
+			o(c)
+		}
+	})
 }
 
 // serveB is serve for benchmarks.

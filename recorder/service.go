@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/janustap/janustap/recorder/bus"
+	"github.com/janustap/janustap/recorder/evh"
 	"github.com/janustap/janustap/recorder/health"
 	"github.com/janustap/janustap/recorder/lockfile"
 	"github.com/janustap/janustap/recorder/metrics"
@@ -59,6 +60,10 @@ const URLFile = "nats-url"
 // AdminURLFile is the file in the data directory where `serve` writes the
 // URL of its admin listener (health and readiness).
 const AdminURLFile = "admin-url"
+
+// EVHURLFile is the file in the data directory where `serve` writes the URL
+// its Janus event handler receiver listens on (for sampleevh's backend).
+const EVHURLFile = "evh-url"
 
 // Config is everything `janustap serve` runs with.
 type Config struct {
@@ -105,6 +110,23 @@ type Config struct {
 	// Metrics, when set, counts every event and reads the parts' state
 	// for Prometheus; the admin listener serves them on /metrics.
 	Metrics *metrics.Metrics
+
+	// EVHListen is where Janus's HTTP event handler (sampleevh) posts its
+	// events (see package evh); "" or "off": no receiver.
+	EVHListen string
+	// EVHListenDefault says EVHListen was not asked for: when it is taken,
+	// the receiver listens on a free loopback port instead (EVHURLFile says
+	// which), so that a second serve on one machine still starts.
+	EVHListenDefault bool
+	// EVHListener, when not nil, is the receiver's listener, used instead
+	// of EVHListen (Run closes it).
+	EVHListener net.Listener
+	// EVHUser and EVHPassword, when EVHUser is set, are the basic
+	// authentication sampleevh must send (its backend_user, backend_pwd).
+	EVHUser, EVHPassword string
+	// EVHFromEmitter takes each Janus event's gateway from its emitter
+	// (Janus's server_name) instead of Tap.Gateway.
+	EVHFromEmitter bool
 
 	// Health receives what the parts of the service say of themselves
 	// (serve's /readyz reads it); nil: nobody listens.
@@ -202,6 +224,19 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
+	evhLn := cfg.EVHListener
+	if evhLn == nil && cfg.EVHListen != "" && cfg.EVHListen != "off" {
+		if evhLn, err = evh.Listen(cfg.EVHListen, cfg.EVHListenDefault, log); err != nil {
+			return err
+		}
+	}
+	if evhLn != nil {
+		defer evhLn.Close()
+		if err := os.WriteFile(filepath.Join(cfg.DataDir, EVHURLFile), []byte(evh.URL(evhLn.Addr())+"\n"), 0o600); err != nil {
+			return fmt.Errorf("write %s: %w", EVHURLFile, err)
+		}
+	}
+
 	var lns []net.Listener
 	for _, addr := range cfg.Listen {
 		ln, err := net.Listen("tcp", addr)
@@ -221,7 +256,7 @@ func Run(ctx context.Context, cfg Config) error {
 	defer cancel()
 	var pub atomic.Pointer[bus.Publisher] // once ship has made it
 	var wg sync.WaitGroup
-	errc := make(chan error, len(lns)+2)
+	errc := make(chan error, len(lns)+3)
 	if cfg.AdminListen != "" {
 		ln, err := listenAdmin(cfg.AdminListen, cfg.AdminListenDefault, log)
 		if err != nil {
@@ -252,6 +287,21 @@ func Run(ctx context.Context, cfg Config) error {
 	for _, ln := range lns {
 		wg.Go(func() { errc <- tp.Serve(ctx, ln) })
 		log.Info("tap listening", "addr", ln.Addr().String(), "gateway", tcfg.Gateway)
+	}
+	if evhLn != nil {
+		rcv := &evh.Receiver{
+			Gateway: tcfg.Gateway, FromEmitter: cfg.EVHFromEmitter, Tap: tp.ID(),
+			Emitter: SpoolEmitter{Spool: sp}, User: cfg.EVHUser, Password: cfg.EVHPassword,
+			EventBodyLimit: tcfg.EventBodyLimit, Health: cfg.Health,
+			Logger: log.With("part", "evh", "gateway", tcfg.Gateway),
+		}
+		wg.Go(func() {
+			if err := rcv.Serve(ctx, evhLn); err != nil {
+				cfg.Health.Set(evh.HealthPart, err)
+				errc <- fmt.Errorf("janus event receiver: %w", err)
+			}
+		})
+		log.Info("janus event receiver listening", "url", evh.URL(evhLn.Addr()))
 	}
 	pubDone := make(chan struct{})
 	go func() {

@@ -61,6 +61,10 @@ func serveCommand() *cli.Command {
 		&cli.IntFlag{Name: "stream-replicas", Usage: "copies of the event stream in a NATS cluster (default: 1 for a new stream, an existing stream's own)", EnvVars: env("stream-replicas")},
 		&cli.DurationFlag{Name: "dedupe-window", Value: bus.DefaultDuplicates, Usage: "the stream's duplicate window: a retried publish within it is stored once (its msg ids are held in the NATS server's memory, ~120 bytes per event)", EnvVars: env("dedupe-window")},
 		&cli.StringFlag{Name: "db", Usage: "SQLite projection (default: <data>/janustap.db)", EnvVars: env("db")},
+		&cli.StringFlag{Name: "evh-listen", Value: "127.0.0.1:8090", Usage: "address for Janus's HTTP event handler (sampleevh) to post its events to; off: none. When the default is taken, a free loopback port is used and written to <data>/evh-url", EnvVars: env("evh-listen")},
+		&cli.StringFlag{Name: "evh-user", Usage: "basic authentication user sampleevh must send (its backend_user; empty: none)", EnvVars: env("evh-user")},
+		&cli.StringFlag{Name: "evh-password", Usage: "basic authentication password (sampleevh's backend_pwd)", EnvVars: env("evh-password")},
+		&cli.BoolFlag{Name: "evh-gateway-from-emitter", Usage: "name each Janus event's gateway after its emitter (Janus's server_name) instead of --gateway", EnvVars: env("evh-gateway-from-emitter")},
 		&cli.StringFlag{Name: "pprof", Usage: "serve Go's profiler (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (empty: off)", EnvVars: env("pprof")},
 	}
 	return &cli.Command{
@@ -112,6 +116,12 @@ func serveCommand() *cli.Command {
 				Health:             &health.Status{},
 				Metrics:            metrics.New(),
 				Logger:             log,
+
+				EVHListen:        c.String("evh-listen"),
+				EVHListenDefault: !c.IsSet("evh-listen"),
+				EVHUser:          c.String("evh-user"),
+				EVHPassword:      c.String("evh-password"),
+				EVHFromEmitter:   c.Bool("evh-gateway-from-emitter"),
 			})
 		},
 	}

@@ -111,3 +111,69 @@ func writeConfig(src, dst string, p ports, disablePlugins []string) (adminSecret
 	}
 	return adminSecret, nil
 }
+
+// EventHandler turns on Janus's event handlers and has the HTTP one
+// (sampleevh) post every event to URL, as janus-up.sh does with
+// JANUS_EVH_URL.
+type EventHandler struct {
+	// URL is sampleevh's backend, such as http://127.0.0.1:8090/.
+	URL string
+	// StatsPeriod is janus.jcfg's stats_period, the seconds between two
+	// media statistics events of a PeerConnection; 0 keeps the packaged 5.
+	StatsPeriod int
+	// Ungrouped posts each event alone instead of in JSON arrays.
+	Ungrouped bool
+	// Compress gzips each POST (sampleevh's compress).
+	Compress bool
+	// User and Password, when User is set, are sent as basic authentication
+	// (backend_user, backend_pwd).
+	User, Password string
+}
+
+// writeEventHandler edits the config in dst for eh: janus.jcfg's events
+// broadcast (and stats_period), and janus.eventhandler.sampleevh.jcfg.
+func writeEventHandler(dst string, eh *EventHandler) error {
+	if strings.ContainsAny(eh.URL+eh.User+eh.Password, "\"\n\\") {
+		return fmt.Errorf("event handler settings must not contain quotes, backslashes or line breaks")
+	}
+	quote := func(s string) string { return `"` + s + `"` }
+	core := []edit{
+		setting("broadcast", "true", "true"),
+		// The other handlers would load only to say they are off (GELF's
+		// says so as FATAL).
+		setting("disable", `"libjanus_sampleevh\.so"`, `"libjanus_wsevh.so,libjanus_rabbitmqevh.so,libjanus_mqttevh.so,libjanus_nanomsgevh.so,libjanus_gelfevh.so"`),
+	}
+	if eh.StatsPeriod != 0 {
+		core = append(core, setting("stats_period", "5", strconv.Itoa(eh.StatsPeriod)))
+	}
+	evh := []edit{
+		setting("enabled", "false", "true"),
+		setting("backend", `"[^"]*"`, quote(eh.URL)),
+	}
+	if eh.Ungrouped {
+		evh = append(evh, setting("grouping", "true", "false"))
+	}
+	if eh.Compress {
+		evh = append(evh, setting("compress", "true", "true"))
+	}
+	if eh.User != "" {
+		evh = append(evh, setting("backend_user", `"[^"]*"`, quote(eh.User)), setting("backend_pwd", `"[^"]*"`, quote(eh.Password)))
+	}
+	for name, es := range map[string][]edit{"janus.jcfg": core, "janus.eventhandler.sampleevh.jcfg": evh} {
+		path := filepath.Join(dst, name)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("read janus config: %w", err)
+		}
+		text := string(b)
+		for _, e := range es {
+			if text, err = e.apply(name, text); err != nil {
+				return err
+			}
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			return fmt.Errorf("write janus config: %w", err)
+		}
+	}
+	return nil
+}

@@ -132,3 +132,39 @@ func TestTail(t *testing.T) {
 		})
 	}
 }
+
+func TestWriteEventHandler(t *testing.T) {
+	t.Parallel()
+	needPackagedConfig(t)
+	dst := filepath.Join(t.TempDir(), "conf")
+	if _, err := writeConfig(packagedConfig, dst, ports{http: 41001, adminHTTP: 41002, ws: 41003, adminWS: 41004}, nil); err != nil {
+		t.Fatal(err)
+	}
+	eh := &EventHandler{URL: "http://127.0.0.1:41005/evh", StatsPeriod: 1, Ungrouped: true, Compress: true, User: "u", Password: "p"}
+	if err := writeEventHandler(dst, eh); err != nil {
+		t.Fatal(err)
+	}
+	for file, lines := range map[string][]string{
+		"janus.jcfg": {`broadcast = true`, `stats_period = 1`},
+		"janus.eventhandler.sampleevh.jcfg": {`enabled = true`, `backend = "http://127.0.0.1:41005/evh"`, `grouping = false`,
+			`compress = true`, `backend_user = "u"`, `backend_pwd = "p"`},
+	} {
+		b, err := os.ReadFile(filepath.Join(dst, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		have := make(map[string]bool)
+		for line := range strings.Lines(string(b)) {
+			line, _, _ = strings.Cut(line, "#")
+			have[strings.TrimSpace(line)] = true
+		}
+		for _, want := range lines {
+			if !have[want] {
+				t.Errorf("%s has no line %q", file, want)
+			}
+		}
+	}
+	if err := writeEventHandler(dst, &EventHandler{URL: `http://x/"`}); err == nil {
+		t.Error("writeEventHandler accepted a URL with a quote")
+	}
+}

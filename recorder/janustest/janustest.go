@@ -61,6 +61,9 @@ type Options struct {
 	// BasePort, admin HTTP on BasePort-1000, WebSocket on BasePort+100 and
 	// admin WebSocket on BasePort-900. Zero picks four free ports.
 	BasePort int
+	// Events, when not nil, turns on Janus's event handlers and has
+	// sampleevh post them (see EventHandler).
+	Events *EventHandler
 	// Logger receives retries, restarts and slow stops. Nil discards them
 	// (Start logs to the test instead).
 	Logger *slog.Logger
@@ -188,6 +191,11 @@ func Run(ctx context.Context, dir string, opts Options) (*Janus, error) {
 		secret, err := writeConfig(packagedConfig, conf, p, opts.DisablePlugins)
 		if err != nil {
 			return nil, err
+		}
+		if opts.Events != nil {
+			if err := writeEventHandler(conf, opts.Events); err != nil {
+				return nil, err
+			}
 		}
 		j := &Janus{
 			HTTP:        fmt.Sprintf("http://127.0.0.1:%d/janus", p.http),

@@ -1,0 +1,223 @@
+package recorder_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/janustap/janustap/recorder"
+	"github.com/janustap/janustap/recorder/evh"
+	"github.com/janustap/janustap/recorder/janustest"
+	"github.com/janustap/janustap/recorder/store"
+	"github.com/janustap/janustap/schema"
+)
+
+// serveEVH runs a Janus whose sampleevh posts to serve's receiver, and
+// serve in front of it. It returns serve and the receiver's URL.
+func serveEVH(t *testing.T, eh janustest.EventHandler, janusArgs ...string) (*served, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eh.URL = evh.URL(ln.Addr())
+	j := janustest.Start(t, janustest.Options{Events: &eh, Args: janusArgs})
+	s := serve(t, j, "", func(c *recorder.Config) { c.EVHListener = ln })
+	return s, eh.URL
+}
+
+// TestServeEVH runs the echotest through serve while Janus posts its events
+// to serve's receiver: the log holds Janus's own view of each session and
+// handle beside the signaling, retried POSTs are stored once, bad POSTs
+// are refused with a 4xx without disturbing signaling, and the projection
+// rebuilt from the log equals the live one.
+func TestServeEVH(t *testing.T) {
+	s, evhURL := serveEVH(t, janustest.EventHandler{StatsPeriod: 1})
+	sessions := runFlows(t, s.http(), s.ws())
+	js := logOf(t, s)
+
+	// Janus's created, attached, detached and destroyed events of each
+	// session the clients made, keyed as the signaling is.
+	var janusEvents []*schema.Event
+	janustest.WaitFor(t, 20*time.Second, func() error {
+		evs, err := readStream(t.Context(), js)
+		if err != nil {
+			return err
+		}
+		janusEvents = janusEvents[:0]
+		seen := map[string]int{}
+		for _, ev := range evs {
+			if ev.Kind != schema.JanusEvent {
+				continue
+			}
+			janusEvents = append(janusEvents, ev)
+			env, err := schema.ParseEvhEnvelope(ev.Body)
+			if err != nil {
+				return fmt.Errorf("event %s: %w", ev.ID, err)
+			}
+			if ev.Gateway != "gw1" || ev.Transport != schema.EVH || ev.SessionID() != env.SessionID {
+				return fmt.Errorf("event %s: gateway %s transport %s session %d", ev.ID, ev.Gateway, ev.Transport, ev.SessionID())
+			}
+			var name struct {
+				Name string `json:"name"`
+			}
+			if env.Type == schema.EvhSession || env.Type == schema.EvhHandle {
+				if err := jsonUnmarshal(env.Event, &name); err != nil {
+					return err
+				}
+				seen[fmt.Sprintf("%d %s", env.SessionID, name.Name)]++
+			}
+		}
+		for _, sess := range sessions {
+			for _, n := range []string{"created", "attached", "detached", "destroyed"} {
+				if seen[fmt.Sprintf("%d %s", sess.ID, n)] != 1 {
+					return fmt.Errorf("session %d: %d %q events from Janus, want 1 (seen %v)", sess.ID, seen[fmt.Sprintf("%d %s", sess.ID, n)], n, seen)
+				}
+			}
+		}
+		return nil
+	})
+
+	post := func(body []byte, hdr ...string) int {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), "POST", evhURL, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	// Retried POSTs: the same events again, alone and grouped, then one new
+	// event; once that is in the log, the log grew by one.
+	before, err := streamCount(t.Context(), js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	retry := janusEvents[:3]
+	for _, ev := range retry {
+		if got := post(ev.Body); got != http.StatusOK {
+			t.Fatalf("retried POST answered %d", got)
+		}
+	}
+	group := "[" + string(retry[0].Body) + "," + string(retry[1].Body) + "]"
+	if got := post([]byte(group)); got != http.StatusOK {
+		t.Fatalf("retried grouped POST answered %d", got)
+	}
+
+	// Bad POSTs get a 4xx and leave nothing in the log.
+	for _, tt := range []struct {
+		name string
+		body []byte
+		want int
+	}{
+		{"malformed", []byte(`[{"type":1,`), http.StatusBadRequest},
+		{"not_events", []byte(`{"janus":"keepalive","marker":"refused-7"}`), http.StatusBadRequest},
+		{"oversized", bytes.Repeat([]byte(" "), 17<<20), http.StatusRequestEntityTooLarge},
+	} {
+		if got := post(tt.body); got != tt.want {
+			t.Errorf("%s POST answered %d, want %d", tt.name, got, tt.want)
+		}
+	}
+	// Signaling through the tap is unaffected.
+	resp, err := http.Get(s.http() + "/info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /info through the tap: %d", resp.StatusCode)
+	}
+
+	fresh := `{"emitter":"test","type":256,"subtype":2,"timestamp":1796500099000000,"event":{"status":"sentinel"}}`
+	if got := post([]byte(fresh)); got != http.StatusOK {
+		t.Fatalf("POST answered %d", got)
+	}
+	janustest.WaitFor(t, 10*time.Second, func() error {
+		evs, err := readStream(t.Context(), js)
+		if err != nil {
+			return err
+		}
+		ids := map[string]int{}
+		sentinel := false
+		for _, ev := range evs {
+			ids[ev.ID]++
+			sentinel = sentinel || strings.Contains(string(ev.Body), "sentinel")
+			if strings.Contains(string(ev.Body), "refused-7") {
+				t.Fatalf("a refused POST is in the log: %s", ev.Body)
+			}
+		}
+		if !sentinel {
+			return fmt.Errorf("sentinel not in the log yet")
+		}
+		for _, ev := range retry {
+			if ids[ev.ID] != 1 {
+				t.Fatalf("event %s posted three times is %d times in the log", ev.ID, ids[ev.ID])
+			}
+		}
+		return nil
+	})
+	after, err := streamCount(t.Context(), js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after <= before {
+		t.Fatalf("log has %d events, had %d", after, before)
+	}
+
+	// The projection rebuilt from the log equals the live one.
+	db := openDB(t, filepath.Join(s.dir, recorder.DBFile))
+	janustest.WaitFor(t, 20*time.Second, func() error {
+		c, err := db.Count(t.Context())
+		if err != nil {
+			return err
+		}
+		if uint64(c.Events) != after {
+			return fmt.Errorf("database has %d events, log %d", c.Events, after)
+		}
+		return nil
+	})
+	rebuilt := openDB(t, filepath.Join(t.TempDir(), "rebuilt.db"))
+	p := &recorder.Projector{JS: js, DB: rebuilt, UntilCaughtUp: true, Batch: 7}
+	if err := p.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Equal(t.Context(), db, rebuilt); err != nil {
+		t.Fatalf("rebuilt database differs from the live one: %v", err)
+	}
+}
+
+func TestEVHListenFallback(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	addr := taken.Addr().String()
+	if _, err := evh.Listen(addr, false, nil); err == nil {
+		t.Fatal("evh.Listen on a taken address that was asked for: no error")
+	}
+	ln, err := evh.Listen(addr, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if ln.Addr().String() == addr || !strings.HasPrefix(ln.Addr().String(), "127.0.0.1:") {
+		t.Errorf("fallback listens on %s (taken: %s)", ln.Addr(), addr)
+	}
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
