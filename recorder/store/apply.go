@@ -379,6 +379,7 @@ type statements struct {
 	setSession, setHandle                                *rawStmt
 	countSessionSet, countHandleSet, answerTx            *rawStmt
 	getProgress, putProgress, getDataVersion             *rawStmt
+	evh                                                  map[string]*rawStmt // by query; see evhStmt
 	all                                                  []*rawStmt
 }
 
@@ -584,6 +585,9 @@ func (a *applier) apply(seq int64, ev *schema.Event) error {
 	g.events++
 	g.firstSeen = min(g.firstSeen, at)
 	g.lastSeen = max(g.lastSeen, at)
+	if ev.Kind == schema.JanusEvent {
+		return a.applyEvh(seq, ev)
+	}
 
 	// Count the event in the session and handle it names. Rows made below
 	// count it (and the events before it) when they are made.

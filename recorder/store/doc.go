@@ -94,6 +94,49 @@
 // of a session are the events with request_seq = stream_seq, found through
 // the indexes of events.
 //
+// Janus's own events (kind janus-event, transport evh, reported by its event
+// handlers) are rows of events like the others, with their session_id and
+// handle_id, and make the rows of five tables of their own (migration
+// 0003), keyed like sessions and handles so that they join them. Their
+// times (janus_time, *_at, first_time, last_time) are Janus's clock; tap
+// time = Janus time + janus_clock.offset_us.
+//
+// janus_events: one per Janus event other than media statistics, by
+// stream_seq: gateway, session_id, handle_id, janus_time, time (the tap's,
+// on receipt), type (schema.EvhTypeName: session, handle, jsep, webrtc-ice,
+// webrtc-lcand, webrtc-rcand, webrtc-pair, webrtc-dtls, webrtc-pc,
+// media-state, media-slowlink, plugin, transport, core-startup...), name
+// (what it says: created, attached, remote offer, gathering, connected,
+// failed, trying, webrtcup, hangup, receiving, not-receiving, slowlink) and
+// value (a candidate, the selected pair, a hangup reason, the media kind,
+// the transport plugin).
+//
+// janus_stats: one per media statistics event (stats_period): the handle,
+// janus_time, mid, media, codec, rtt, lost, lost_by_remote, jitter_local,
+// jitter_remote, link qualities, packets, bytes (and per last second),
+// NACKs and retransmissions as Janus reported them.
+//
+// janus_handles: one per (gateway, handle_id): session_id, plugin,
+// opaque_id, attached_at, detached_at; ice_state (the last) and ice_states
+// (every state in order, space-separated), ice_connected_at, ice_failed_at;
+// local_candidates and remote_candidates (counts); selected_pair with
+// local_type and remote_type; dtls_state, dtls_states, dtls_connected_at;
+// webrtcup_at; hangup_at and hangup_reason; receiving (the mids last said
+// to receive media), receiving_at (the first), media_events, slowlinks,
+// stats (counts); local_sdp and remote_sdp (Janus's, the last of each);
+// first_time, last_time.
+//
+// janus_sessions: one per (gateway, session_id): transport (the Janus
+// transport plugin), created_at, destroyed_at, timeout_at, first_time,
+// last_time.
+//
+// janus_clock: one per gateway: offset_us, the least of (tap time − Janus
+// time) over the events received (each reaches the tap after Janus stamped
+// it) and over the session creates (the create's answer as the tap
+// forwarded it, against Janus's created event), and samples. Each is the
+// offset plus a delay, so the least is the closest; queries correct Janus's
+// times with the offset as it stands when they run.
+//
 // # Correlation
 //
 // A reply is linked to its request by Parent over HTTP; over WebSocket by

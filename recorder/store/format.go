@@ -12,6 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 	"unicode/utf8"
+
+	"github.com/janustap/janustap/schema"
 )
 
 // timeLayout is how the text output writes times: UTC, to the millisecond.
@@ -87,7 +89,19 @@ func timelineCells(e *TimelineEntry, start time.Time) []string {
 	if e.Truncated {
 		notes = append(notes, "truncated")
 	}
-	cells := []string{"+" + fmtMs(e.Time.Sub(start)), string(e.Direction), string(e.Transport), string(e.Kind), what, "", "", e.PluginShort(), "", strings.Join(notes, "  ")}
+	kind := string(e.Kind)
+	if e.Transport == schema.EVH {
+		// Janus's own event: its type in place of a direction, what it
+		// says, and its time on Janus's clock.
+		kind = "janus"
+		if e.Detail != "" {
+			notes = append([]string{e.Detail}, notes...)
+		}
+		if !e.JanusTime.IsZero() {
+			notes = append(notes, "janus_clock="+e.JanusTime.UTC().Format("15:04:05.000000"))
+		}
+	}
+	cells := []string{"+" + fmtMs(e.Time.Sub(start)), string(e.Direction), string(e.Transport), kind, what, "", "", e.PluginShort(), "", strings.Join(notes, "  ")}
 	if e.HandleID != 0 {
 		cells[5] = "h=" + strconv.FormatUint(e.HandleID, 10)
 	}

@@ -376,6 +376,12 @@ type TimelineEntry struct {
 	Body         []byte
 	Truncated    bool
 	Redacted     bool
+	// JanusTime is the time on Janus's clock of a Janus event (transport
+	// evh), whose Time is JanusTime corrected by the gateway's clock
+	// offset; Detail is what the event says beyond its Janus (the state or
+	// name it reports): a candidate, a pair, a reason, a mid.
+	JanusTime time.Time
+	Detail    string
 }
 
 // PluginShort returns the plugin data in short form: the plugin without
@@ -426,6 +432,9 @@ func scanTimeline(rows *sql.Rows) ([]TimelineEntry, error) {
 			e.Body = ev.Body
 		}
 		e.Time = micros(at)
+		if e.Transport == schema.EVH {
+			describeJanusEvent(&e)
+		}
 		if e.RequestSeq != 0 && e.RequestSeq != e.StreamSeq && reqAt != 0 {
 			t := txRow{txRequest: txRequest{requestAt: reqAt, requestTap: reqTap, requestMono: reqMono}}
 			e.SinceRequest = time.Duration(t.latency(&schema.Event{Tap: tap, Mono: mono, Time: e.Time})) * time.Microsecond
@@ -453,6 +462,9 @@ func (db *DB) Timeline(ctx context.Context, gateway string, session uint64) ([]T
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("read timeline of session %d of %s: %w", session, gateway, ErrNotFound)
+	}
+	if err := db.correctJanusTimes(ctx, gateway, out); err != nil {
+		return nil, fmt.Errorf("read timeline of session %d of %s: %w", session, gateway, err)
 	}
 	return out, nil
 }

@@ -1,0 +1,249 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/janustap/janustap/schema"
+)
+
+// JanusHandleRow is Janus's own account of a handle, from its event
+// handlers. Times are Janus's clock, corrected by the gateway's offset
+// (JanusClock) to the tap's.
+type JanusHandleRow struct {
+	Gateway   string
+	ID        uint64
+	SessionID uint64
+	Plugin    string
+	OpaqueID  string
+
+	AttachedAt, DetachedAt time.Time
+	// ICEState is the last ICE state; ICEStates every one in order.
+	ICEState         string
+	ICEStates        []string
+	ICEConnectedAt   time.Time
+	ICEFailedAt      time.Time
+	LocalCandidates  int
+	RemoteCandidates int
+	// SelectedPair is Janus's "local <-> remote" text; LocalType and
+	// RemoteType the candidate types (host, srflx, relay, prflx).
+	SelectedPair          string
+	LocalType, RemoteType string
+	DTLSState             string
+	DTLSStates            []string
+	DTLSConnectedAt       time.Time
+	WebRTCUpAt            time.Time
+	HangupAt              time.Time
+	HangupReason          string
+	// Receiving lists the mids last said to be receiving media.
+	Receiving   []string
+	ReceivingAt time.Time // when media was first received
+	MediaEvents int
+	Slowlinks   int
+	Stats       int // media statistics events
+	LocalSDP    string
+	RemoteSDP   string
+	FirstTime   time.Time
+	LastTime    time.Time
+}
+
+// JanusSessionRow is Janus's own account of a session.
+type JanusSessionRow struct {
+	Gateway     string
+	ID          uint64
+	Transport   string // the Janus transport plugin it was created over
+	CreatedAt   time.Time
+	DestroyedAt time.Time
+	TimeoutAt   time.Time
+}
+
+// JanusStatsRow sums up the media statistics of one mid of a handle.
+type JanusStatsRow struct {
+	HandleID uint64
+	Mid      string
+	Media    string
+	Codec    string
+	Samples  int
+	// MaxRTT is the largest round-trip time reported, ms.
+	MaxRTT int64
+	// Lost and LostByRemote are the packets lost, as last reported.
+	Lost, LostByRemote int64
+	// MaxJitter is the largest local jitter reported.
+	MaxJitter int64
+	// The counters as last reported.
+	PacketsReceived, PacketsSent, BytesReceived, BytesSent, NACKsReceived, NACKsSent int64
+}
+
+// JanusClock returns the estimated offset of a gateway's clock from the
+// tap's (tap time = Janus time + offset) and how many samples it rests on;
+// zero and 0 when there is none.
+func (db *DB) JanusClock(ctx context.Context, gateway string) (time.Duration, int, error) {
+	var us, n int64
+	err := db.r.QueryRowContext(ctx, "SELECT offset_us, samples FROM janus_clock WHERE gateway = ?", gateway).Scan(&us, &n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, nil
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("read clock of %s: %w", gateway, err)
+	}
+	return time.Duration(us) * time.Microsecond, int(n), nil
+}
+
+// JanusHandles returns Janus's account of the handles of a session, by the
+// time Janus first named them.
+func (db *DB) JanusHandles(ctx context.Context, gateway string, session uint64) ([]JanusHandleRow, error) {
+	off, _, err := db.JanusClock(ctx, gateway)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT handle_id, session_id, plugin, opaque_id, attached_at, detached_at,
+		ice_state, ice_states, ice_connected_at, ice_failed_at, local_candidates, remote_candidates, selected_pair,
+		local_type, remote_type, dtls_state, dtls_states, dtls_connected_at, webrtcup_at, hangup_at, hangup_reason,
+		receiving, receiving_at, media_events, slowlinks, stats, local_sdp, remote_sdp, first_time, last_time
+		FROM janus_handles WHERE gateway = ? AND session_id = ? ORDER BY first_time, handle_id`, gateway, dbID(session))
+	if err != nil {
+		return nil, fmt.Errorf("read janus handles of session %d: %w", session, err)
+	}
+	defer rows.Close()
+	var out []JanusHandleRow
+	for rows.Next() {
+		h := JanusHandleRow{Gateway: gateway}
+		var att, det, iceC, iceF, dtlsC, up, hang, recvAt, first, last int64
+		var iceStates, dtlsStates, recv string
+		if err := rows.Scan(nInt(&h.ID), nInt(&h.SessionID), nText(&h.Plugin), nText(&h.OpaqueID), nInt(&att), nInt(&det),
+			nText(&h.ICEState), nText(&iceStates), nInt(&iceC), nInt(&iceF), &h.LocalCandidates, &h.RemoteCandidates,
+			nText(&h.SelectedPair), nText(&h.LocalType), nText(&h.RemoteType), nText(&h.DTLSState), nText(&dtlsStates),
+			nInt(&dtlsC), nInt(&up), nInt(&hang), nText(&h.HangupReason), nText(&recv), nInt(&recvAt), &h.MediaEvents,
+			&h.Slowlinks, &h.Stats, nText(&h.LocalSDP), nText(&h.RemoteSDP), &first, &last); err != nil {
+			return nil, fmt.Errorf("read janus handles of session %d: %w", session, err)
+		}
+		at := func(us int64) time.Time {
+			if us == 0 {
+				return time.Time{}
+			}
+			return schema.JanusTime(us).Add(off)
+		}
+		h.AttachedAt, h.DetachedAt, h.ICEConnectedAt, h.ICEFailedAt = at(att), at(det), at(iceC), at(iceF)
+		h.DTLSConnectedAt, h.WebRTCUpAt, h.HangupAt, h.ReceivingAt = at(dtlsC), at(up), at(hang), at(recvAt)
+		h.FirstTime, h.LastTime = at(first), at(last)
+		h.ICEStates, h.DTLSStates, h.Receiving = strings.Fields(iceStates), strings.Fields(dtlsStates), strings.Fields(recv)
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// JanusSession returns Janus's account of a session, or nil when Janus
+// reported nothing of it.
+func (db *DB) JanusSession(ctx context.Context, gateway string, id uint64) (*JanusSessionRow, error) {
+	off, _, err := db.JanusClock(ctx, gateway)
+	if err != nil {
+		return nil, err
+	}
+	s := &JanusSessionRow{Gateway: gateway, ID: id}
+	var created, destroyed, timeout int64
+	err = db.r.QueryRowContext(ctx, `SELECT transport, created_at, destroyed_at, timeout_at FROM janus_sessions
+		WHERE gateway = ? AND session_id = ?`, gateway, dbID(id)).Scan(nText(&s.Transport), nInt(&created), nInt(&destroyed), nInt(&timeout))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read janus session %d: %w", id, err)
+	}
+	at := func(us int64) time.Time {
+		if us == 0 {
+			return time.Time{}
+		}
+		return schema.JanusTime(us).Add(off)
+	}
+	s.CreatedAt, s.DestroyedAt, s.TimeoutAt = at(created), at(destroyed), at(timeout)
+	return s, nil
+}
+
+// JanusStats sums up the media statistics of a session's handles, one row
+// per handle and mid.
+func (db *DB) JanusStats(ctx context.Context, gateway string, session uint64) ([]JanusStatsRow, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT handle_id, coalesce(mid, ''), coalesce(max(media), ''), coalesce(max(codec), ''),
+		count(*), coalesce(max(rtt), 0), coalesce(max(jitter_local), 0),
+		coalesce(max(lost), 0), coalesce(max(lost_by_remote), 0),
+		coalesce(max(packets_received), 0), coalesce(max(packets_sent), 0), coalesce(max(bytes_received), 0),
+		coalesce(max(bytes_sent), 0), coalesce(max(nacks_received), 0), coalesce(max(nacks_sent), 0)
+		FROM janus_stats WHERE gateway = ? AND session_id = ? GROUP BY handle_id, mid ORDER BY handle_id, mid`,
+		gateway, dbID(session))
+	if err != nil {
+		return nil, fmt.Errorf("read janus stats of session %d: %w", session, err)
+	}
+	defer rows.Close()
+	var out []JanusStatsRow
+	for rows.Next() {
+		var r JanusStatsRow
+		if err := rows.Scan(nInt(&r.HandleID), &r.Mid, &r.Media, &r.Codec, &r.Samples, &r.MaxRTT, &r.MaxJitter,
+			&r.Lost, &r.LostByRemote, &r.PacketsReceived, &r.PacketsSent, &r.BytesReceived, &r.BytesSent,
+			&r.NACKsReceived, &r.NACKsSent); err != nil {
+			return nil, fmt.Errorf("read janus stats of session %d: %w", session, err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// correctJanusTimes gives the Janus events of a timeline their time on
+// Janus's clock corrected by the gateway's offset, and orders the timeline
+// by time again (stably: events of one time keep their stream order).
+func (db *DB) correctJanusTimes(ctx context.Context, gateway string, entries []TimelineEntry) error {
+	if !slices.ContainsFunc(entries, func(e TimelineEntry) bool { return e.Transport == schema.EVH }) {
+		return nil
+	}
+	off, _, err := db.JanusClock(ctx, gateway)
+	if err != nil {
+		return err
+	}
+	for i := range entries {
+		e := &entries[i]
+		if e.Transport != schema.EVH || e.JanusTime.IsZero() {
+			continue
+		}
+		e.Time = e.JanusTime.Add(off)
+	}
+	slices.SortStableFunc(entries, func(a, b TimelineEntry) int { return a.Time.Compare(b.Time) })
+	return nil
+}
+
+// describeJanusEvent fills the fields a timeline shows of a Janus event:
+// JanusTime, Janus (what happened) and Detail.
+func describeJanusEvent(e *TimelineEntry) {
+	env, err := schema.ParseEvhEnvelope(e.Body)
+	if err != nil {
+		return
+	}
+	var b evhBody
+	if len(env.Event) > 0 && env.Event[0] == '{' {
+		_ = jsonUnmarshal(env.Event, &b)
+	}
+	if env.Timestamp > 0 {
+		e.JanusTime = schema.JanusTime(env.Timestamp)
+	}
+	name, value := evhWhat(env, &b)
+	if env.Type == schema.EvhMedia && env.Subtype == schema.EvhMediaStats {
+		name = "stats"
+		value = fmt.Sprintf("%s rtt=%d lost=%d in=%dB out=%dB", b.Media, numOr0(b.RTT), numOr0(b.Lost), numOr0(b.BytesReceived), numOr0(b.BytesSent))
+	}
+	if env.Type == schema.EvhMedia && env.Subtype == schema.EvhMediaSlowLink {
+		value = ""
+	}
+	if m := b.mid(); m != "" {
+		value = strings.TrimSpace("mid=" + m + " " + value)
+	}
+	e.Janus, e.Detail = name, value
+}
+
+func numOr0(f *float64) int64 {
+	if f == nil {
+		return 0
+	}
+	return int64(*f)
+}
