@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -220,4 +221,85 @@ func EvhEvent(ev *Event, gateway string, env EvhEnvelope, b []byte) {
 	if *j != (Janus{}) {
 		ev.Janus = j
 	}
+}
+
+// evhWords are the fields of a Janus event's object that say what happened.
+type evhWords struct {
+	Name      string `json:"name"`
+	Plugin    string `json:"plugin"`
+	Transport struct {
+		Transport string `json:"transport"`
+	} `json:"transport"`
+	Owner string `json:"owner"`
+	JSEP  struct {
+		Type string `json:"type"`
+	} `json:"jsep"`
+	ICE        string `json:"ice"`
+	LocalCand  string `json:"local-candidate"`
+	RemoteCand string `json:"remote-candidate"`
+	Pair       string `json:"selected-pair"`
+	DTLS       string `json:"dtls"`
+	Connection string `json:"connection"`
+	Reason     string `json:"reason"`
+	Media      string `json:"media"`
+	Receiving  *bool  `json:"receiving"`
+	Status     string `json:"status"`
+}
+
+// EvhDescribe says what a Janus event reports, in a word and a detail:
+// created/destroyed/timeout (session, with the transport plugin),
+// attached/detached (handle, with the plugin), "remote offer" (jsep),
+// gathering/connecting/connected/ready/failed (ICE), local-candidate and
+// remote-candidate (with the candidate), selected-pair (with the pair),
+// trying/connected/... (DTLS), webrtcup/hangup (with the reason),
+// receiving/not-receiving (with the media), slowlink, stats, the plugin of a
+// plugin event, the status of a core event.
+func EvhDescribe(env EvhEnvelope) (name, detail string) {
+	var w evhWords
+	if len(env.Event) > 0 && env.Event[0] == '{' {
+		_ = json.Unmarshal(env.Event, &w) // a field of another type stays empty
+	}
+	switch env.Type {
+	case EvhSession:
+		return w.Name, w.Transport.Transport
+	case EvhHandle:
+		return w.Name, w.Plugin
+	case EvhJSEP:
+		return strings.TrimSpace(w.Owner + " " + w.JSEP.Type), ""
+	case EvhPlugin:
+		return w.Plugin, ""
+	case EvhCore:
+		return w.Status, ""
+	case EvhWebRTC:
+		switch env.Subtype {
+		case EvhWebRTCICE:
+			return w.ICE, ""
+		case EvhWebRTCLocalCand:
+			return "local-candidate", w.LocalCand
+		case EvhWebRTCRemoteCand:
+			return "remote-candidate", w.RemoteCand
+		case EvhWebRTCSelectedPair:
+			return "selected-pair", w.Pair
+		case EvhWebRTCDTLS:
+			return w.DTLS, ""
+		case EvhWebRTCPC:
+			return w.Connection, w.Reason
+		}
+	case EvhMedia:
+		switch env.Subtype {
+		case EvhMediaState:
+			switch {
+			case w.Receiving == nil:
+				return w.Media, ""
+			case *w.Receiving:
+				return "receiving", w.Media
+			}
+			return "not-receiving", w.Media
+		case EvhMediaSlowLink:
+			return "slowlink", w.Media
+		case EvhMediaStats:
+			return "stats", w.Media
+		}
+	}
+	return "", ""
 }

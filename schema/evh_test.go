@@ -92,3 +92,16 @@ func TestParseEvhEnvelope(t *testing.T) {
 		}
 	}
 }
+
+func TestSummaryJanusEvent(t *testing.T) {
+	body := `{"emitter":"j","type":16,"subtype":6,"timestamp":1796500013676275,"session_id":11,"handle_id":22,"event":{"connection":"hangup","reason":"ICE failed"}}`
+	env, err := schema.ParseEvhEnvelope([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := &schema.Event{}
+	schema.EvhEvent(ev, "janus", env, []byte(body))
+	if got, want := schema.Summary(ev), `janus evh webrtc-pc janus-event s=11 h=22 hangup "ICE failed"`; got != want {
+		t.Errorf("Summary = %q, want %q", got, want)
+	}
+}

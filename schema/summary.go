@@ -67,6 +67,17 @@ func Summary(ev *Event) string {
 	} else if ev.ParseError != "" && len(ev.Body) > 0 {
 		b.WriteString(" unparsed (" + strconv.Itoa(ev.BodySize) + " bytes)")
 	}
+	if ev.Kind == JanusEvent && !ev.Truncated {
+		if env, err := ParseEvhEnvelope(ev.Body); err == nil {
+			name, detail := EvhDescribe(env)
+			if name != "" {
+				b.WriteString(" " + name)
+			}
+			if detail != "" {
+				b.WriteString(" " + strconv.Quote(detail))
+			}
+		}
+	}
 	if ev.Kind == Close {
 		b.WriteString(" code=" + strconv.Itoa(ev.CloseCode))
 		if ev.CloseText != "" {

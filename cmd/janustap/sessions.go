@@ -190,6 +190,10 @@ func sessionsCommand() *cli.Command {
 		&cli.StringFlag{Name: "transport", Usage: "only sessions created over http or ws"},
 		&cli.IntFlag{Name: "limit", Usage: "at most N sessions (0: all)"},
 		&cli.BoolFlag{Name: "json", Usage: "print the rows as a JSON array (field names as in the SQLite tables)"},
+		&cli.BoolFlag{Name: "ice-failed", Usage: "only sessions with a handle whose ICE failed (Janus's events)"},
+		&cli.BoolFlag{Name: "no-webrtcup", Usage: "only sessions with a handle that negotiated a PeerConnection and never reached webrtcup (Janus's events)"},
+		&cli.StringFlag{Name: "hangup", Usage: "only sessions with a handle hung up for this `REASON` (e.g. \"ICE failed\", \"DTLS alert\")"},
+		&cli.BoolFlag{Name: "no-media", Usage: "only sessions with a handle that negotiated a PeerConnection and never received media (Janus's events)"},
 	}
 	flags = append(flags, timeFlags()...)
 	return &cli.Command{
@@ -199,7 +203,8 @@ func sessionsCommand() *cli.Command {
 		Flags:     append(flags, storeFlags()...),
 		Action: func(c *cli.Context) error {
 			f := store.SessionFilter{Gateway: c.String("gateway"), Plugin: c.String("plugin"), OpaqueID: c.String("opaque-id"),
-				WithErrors: c.Bool("with-errors"), TimedOut: c.Bool("timed-out"), Limit: c.Int("limit")}
+				WithErrors: c.Bool("with-errors"), TimedOut: c.Bool("timed-out"), Limit: c.Int("limit"),
+				ICEFailed: c.Bool("ice-failed"), NoWebRTCUp: c.Bool("no-webrtcup"), Hangup: c.String("hangup"), NoMedia: c.Bool("no-media")}
 			var err error
 			if f.From, f.To, err = timeRange(c); err != nil {
 				return err

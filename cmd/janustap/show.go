@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/janustap/janustap/recorder/store"
+	"github.com/janustap/janustap/schema"
 )
 
 func showCommand() *cli.Command {
@@ -18,6 +20,7 @@ func showCommand() *cli.Command {
 		&cli.StringFlag{Name: "gateway", Usage: "gateway of the session (needed when several hold its id)"},
 		&cli.BoolFlag{Name: "full", Usage: "print the body of every message below its line"},
 		&cli.BoolFlag{Name: "json", Usage: "print the session, its handles, transactions and timeline as JSON"},
+		&cli.BoolFlag{Name: "stats", Usage: "list every media statistics event of Janus in the timeline (default: summed up per handle and mid)"},
 	}
 	return &cli.Command{
 		Name:  "show",
@@ -59,13 +62,23 @@ func showCommand() *cli.Command {
 				return notFound(err, fmt.Sprintf("session %d of %s", id, gw))
 			}
 			full := c.Bool("full")
+			jv, err := readJanusView(c, db, gw, id)
+			if err != nil {
+				return err
+			}
+			if !c.Bool("stats") {
+				timeline = slices.DeleteFunc(timeline, func(e store.TimelineEntry) bool {
+					return e.Transport == schema.EVH && e.Direction == "media-stats"
+				})
+			}
 			if c.Bool("json") {
 				out := struct {
 					Session      *sessionJSON `json:"session"`
 					Handles      []handleJSON `json:"handles"`
 					Transactions []txJSON     `json:"transactions"`
 					Timeline     []entryJSON  `json:"timeline"`
-				}{Handles: []handleJSON{}, Transactions: []txJSON{}, Timeline: entriesOf(timeline, full)}
+					Janus        *janusJSON   `json:"janus,omitempty"`
+				}{Handles: []handleJSON{}, Transactions: []txJSON{}, Timeline: entriesOf(timeline, full), Janus: jv.json()}
 				if d != nil {
 					s := sessionOf(&d.SessionRow)
 					out.Session = &s
@@ -86,6 +99,11 @@ func showCommand() *cli.Command {
 				if err := writeHandles(w, d.Handles); err != nil {
 					return err
 				}
+			}
+			if err := jv.write(w); err != nil {
+				return err
+			}
+			if d != nil || jv.any() {
 				fmt.Fprintln(w)
 			}
 			return store.WriteTimeline(w, timeline, full)

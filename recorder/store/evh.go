@@ -197,55 +197,14 @@ func (a *applier) applyEvh(seq int64, ev *schema.Event) error {
 	return a.evhHandle(gw, hand, jt, env, &b)
 }
 
-// evhWhat names what a Janus event says, and its detail.
-func evhWhat(env schema.EvhEnvelope, b *evhBody) (name, value string) {
-	switch env.Type {
-	case schema.EvhSession, schema.EvhHandle:
-		if env.Type == schema.EvhHandle {
-			return b.Name, b.Plugin
-		}
-		var tr struct {
-			Transport string `json:"transport"`
-		}
-		json.Unmarshal(b.Transport, &tr)
-		return b.Name, tr.Transport
-	case schema.EvhJSEP:
-		if b.JSEP != nil {
-			return b.Owner + " " + b.JSEP.Type, ""
-		}
-		return b.Owner, ""
-	case schema.EvhPlugin:
-		return b.Plugin, ""
-	case schema.EvhWebRTC:
-		switch env.Subtype {
-		case schema.EvhWebRTCICE:
-			return b.ICE, ""
-		case schema.EvhWebRTCLocalCand:
-			return "local-candidate", b.LocalCand
-		case schema.EvhWebRTCRemoteCand:
-			return "remote-candidate", b.RemoteCand
-		case schema.EvhWebRTCSelectedPair:
-			return "selected-pair", b.Pair
-		case schema.EvhWebRTCDTLS:
-			return b.DTLS, ""
-		case schema.EvhWebRTCPC:
-			return b.Connection, b.Reason
-		}
-	case schema.EvhMedia:
-		switch env.Subtype {
-		case schema.EvhMediaState:
-			switch {
-			case b.Receiving == nil:
-				return b.Media, ""
-			case *b.Receiving:
-				return "receiving", b.Media
-			}
-			return "not-receiving", b.Media
-		case schema.EvhMediaSlowLink:
-			return "slowlink", string(env.Event)
-		}
+// evhWhat names what a Janus event says, and its detail; for a slow link,
+// the whole event.
+func evhWhat(env schema.EvhEnvelope, _ *evhBody) (name, value string) {
+	name, value = schema.EvhDescribe(env)
+	if env.Type == schema.EvhMedia && env.Subtype == schema.EvhMediaSlowLink {
+		value = string(env.Event)
 	}
-	return "", ""
+	return name, value
 }
 
 // evhClock lowers the gateway's clock offset estimate to d when d is less.

@@ -186,6 +186,12 @@ type SessionFilter struct {
 	TimedOut   bool             // sessions that timed out
 	Transport  schema.Transport // sessions created over that transport
 	Limit      int              // at most that many; 0 means no limit
+
+	// From Janus's own events (janus_handles):
+	ICEFailed  bool   // sessions with a handle whose ICE failed
+	NoWebRTCUp bool   // sessions with a handle that negotiated a PeerConnection (an SDP) and never reached webrtcup
+	Hangup     string // sessions with a handle hung up for this reason (Janus's, or the signaling's hangup event)
+	NoMedia    bool   // sessions with a handle that negotiated a PeerConnection and never received media
 }
 
 // sessionQuery selects the session columns and the plugins of its handles.
@@ -240,6 +246,23 @@ func (db *DB) Sessions(ctx context.Context, f SessionFilter) ([]SessionRow, erro
 	}
 	if f.Transport != "" {
 		where, args = append(where, "s.transport = ?"), append(args, string(f.Transport))
+	}
+	janusHandle := func(cond string) string {
+		return "EXISTS (SELECT 1 FROM janus_handles jh WHERE jh.gateway = s.gateway AND jh.session_id = s.session_id AND " + cond + ")"
+	}
+	if f.ICEFailed {
+		where = append(where, janusHandle("jh.ice_failed_at IS NOT NULL"))
+	}
+	if f.NoWebRTCUp {
+		where = append(where, janusHandle("(jh.remote_sdp IS NOT NULL OR jh.local_sdp IS NOT NULL) AND jh.webrtcup_at IS NULL"))
+	}
+	if f.NoMedia {
+		where = append(where, janusHandle("(jh.remote_sdp IS NOT NULL OR jh.local_sdp IS NOT NULL) AND jh.receiving_at IS NULL"))
+	}
+	if f.Hangup != "" {
+		where = append(where, "("+janusHandle("jh.hangup_reason = ?")+" OR EXISTS (SELECT 1 FROM handles h WHERE "+
+			"h.gateway = s.gateway AND h.session_id = s.session_id AND h.hangup_reason = ?))")
+		args = append(args, f.Hangup, f.Hangup)
 	}
 	q := sessionQuery
 	if len(where) > 0 {
