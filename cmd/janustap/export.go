@@ -351,14 +351,20 @@ func maxTime(a, b time.Time) time.Time {
 var hostKeys = []string{"log-path", "cwd-path", "local-ip", "public-ip", "public-ips", "public_ip",
 	"local-candidates", "local-candidate", "selected-pair"}
 
+// evhHostKeys are the keys of host details in Janus's own events: the
+// candidates (the remote one is the client's), the selected pair and the
+// addresses of its candidates, and its startup event's server info.
+var evhHostKeys = append(slices.Clip(hostKeys), "remote-candidate", "address")
+
 // redactHostDetails replaces the host details in the body of an encoded
 // event by schema.RedactedMarker, when it is a server_info answer (over
-// either API) or an admin API answer. It returns the event re-encoded, with
+// either API), an admin API answer or an event Janus reported of itself
+// (its candidates, selected pair and addresses). It returns the event re-encoded, with
 // Redacted set and the label redacted=host-details, or raw itself when there
 // was nothing to redact.
 func redactHostDetails(raw []byte) ([]byte, bool, error) {
 	hit := false
-	for _, k := range hostKeys {
+	for _, k := range evhHostKeys {
 		if bytes.Contains(raw, []byte(k)) {
 			hit = true
 			break
@@ -371,10 +377,16 @@ func redactHostDetails(raw []byte) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	if ev.Direction != schema.ToClient || !ev.Transport.IsAdmin() && (ev.Janus == nil || ev.Janus.Janus != "server_info") {
+	keys := hostKeys
+	switch {
+	case ev.Kind == schema.JanusEvent:
+		// Janus's own events: its candidates, the selected pair and its
+		// addresses, and the server info of its startup event.
+		keys = evhHostKeys
+	case ev.Direction != schema.ToClient || !ev.Transport.IsAdmin() && (ev.Janus == nil || ev.Janus.Janus != "server_info"):
 		return raw, false, nil
 	}
-	body, changed := redactValues(ev.Body, hostKeys)
+	body, changed := redactValues(ev.Body, keys)
 	if !changed {
 		return raw, false, nil
 	}

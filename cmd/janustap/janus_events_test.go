@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -10,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/janustap/janustap/recorder/bus/bustest"
+	"github.com/janustap/janustap/replayer"
 	"github.com/janustap/janustap/schema"
 )
 
@@ -156,4 +159,80 @@ func TestQueryJanusEvents(t *testing.T) {
 		}
 		checkCmdGolden(t, filepath.Join("query", "tail-janus"), []byte(b.String()))
 	})
+}
+
+// TestExportImportJanusEvents exports a session with Janus's events, as
+// JSON Lines and as HAR, and imports the JSON Lines into a fresh log: the
+// events keep their ids and go to their type's subject.
+func TestExportImportJanusEvents(t *testing.T) {
+	db := projectEvents(t, withJanusEvents())
+	S := strconv.Itoa(synthHTTP)
+	out := mustRun(t, "export", "--db", db, "--gateway", "gw-a", "--session", S, "--keep-host-details")
+	got, err := replayer.ReadJSONL(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, ev := range synthJanusEvents() {
+		if ev.SessionID() == synthHTTP {
+			want = append(want, ev.ID)
+		}
+	}
+	var janus []*schema.Event
+	for _, ev := range got {
+		if ev.Kind == schema.JanusEvent {
+			janus = append(janus, ev)
+		}
+	}
+	if !slices.Equal(ids(janus), want) {
+		t.Fatalf("exported janus events %v, want %v", ids(janus), want)
+	}
+
+	redacted := mustRun(t, "export", "--db", db, "--gateway", "gw-a", "--session", S)
+	if strings.Contains(redacted, "192.0.2.2") {
+		for _, l := range strings.Split(redacted, "\n") {
+			if strings.Contains(l, "192.0.2.2") {
+				t.Errorf("export without --keep-host-details keeps Janus's candidates and addresses: %s", l)
+			}
+		}
+	}
+
+	h := mustRun(t, "export", "--db", db, "--gateway", "gw-a", "--session", S, "--format", "har", "--keep-host-details")
+	var doc struct {
+		Log struct {
+			JanusEvents []struct {
+				ID    string          `json:"id"`
+				Type  string          `json:"type"`
+				Event json.RawMessage `json:"event"`
+			} `json:"_janusEvents"`
+		} `json:"log"`
+	}
+	if err := json.Unmarshal([]byte(h), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Log.JanusEvents) != len(want) || doc.Log.JanusEvents[0].Type != "session" ||
+		!strings.Contains(string(doc.Log.JanusEvents[0].Event), `"created"`) {
+		t.Errorf("HAR _janusEvents: %d, first %+v", len(doc.Log.JanusEvents), doc.Log.JanusEvents[:min(1, len(doc.Log.JanusEvents))])
+	}
+
+	s := bustest.Start(t)
+	file := filepath.Join(t.TempDir(), "capture.jsonl")
+	if err := os.WriteFile(file, []byte(out), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, "import", "--nats", s.ClientURL(), file)
+	evs, subjects := logEvents(t, s.ClientURL())
+	n := 0
+	for i, ev := range evs {
+		if ev.Kind != schema.JanusEvent {
+			continue
+		}
+		n++
+		if want := "janustap.gw-a.evh." + string(ev.Direction); subjects[i] != want {
+			t.Errorf("janus event %s on %s, want %s", ev.ID, subjects[i], want)
+		}
+	}
+	if n != len(want) {
+		t.Errorf("%d janus events imported, want %d", n, len(want))
+	}
 }

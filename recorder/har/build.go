@@ -65,6 +65,7 @@ func Build(evs []*schema.Event, opts Options) *HAR {
 	for _, s := range all {
 		doc.Log.Entries = append(doc.Log.Entries, s.entry)
 	}
+	doc.Log.JanusEvents = b.janus
 	switch {
 	case b.unattached == 1:
 		doc.Log.Comment = "1 event belongs to no HTTP exchange or WebSocket connection and is not in this file"
@@ -123,6 +124,7 @@ type builder struct {
 	corder     []*wsConn
 	order      int
 	unattached int
+	janus      []JanusEvent
 }
 
 func (b *builder) exchange(id string, ev *schema.Event) *exchange {
@@ -203,6 +205,14 @@ func (b *builder) add(ev *schema.Event) {
 	case schema.Close:
 		c := b.conn(ev)
 		c.closes = append(c.closes, ev)
+	case schema.JanusEvent:
+		raw := json.RawMessage(ev.Body)
+		if ev.Truncated || !json.Valid(ev.Body) {
+			raw, _ = json.Marshal(string(ev.Body))
+		}
+		b.janus = append(b.janus, JanusEvent{ID: ev.ID, Gateway: ev.Gateway,
+			Time: ev.Time.UTC().Format("2006-01-02T15:04:05.000000Z"), Type: string(ev.Direction),
+			SessionID: ev.SessionID(), HandleID: ev.HandleID(), Event: raw})
 	default:
 		b.unattached++
 	}

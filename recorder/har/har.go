@@ -20,6 +20,25 @@ type Log struct {
 	Creator Creator `json:"creator"`
 	Entries []Entry `json:"entries"`
 	Comment string  `json:"comment,omitempty"`
+	// JanusEvents are the events Janus itself reported through its event
+	// handlers (schema.JanusEvent), in capture order: a custom field, since
+	// they are no HTTP exchange.
+	JanusEvents []JanusEvent `json:"_janusEvents,omitempty"`
+}
+
+// JanusEvent is one event Janus reported of itself.
+type JanusEvent struct {
+	ID      string `json:"id"`
+	Gateway string `json:"gateway"`
+	// Time is when the tap received it, ISO 8601 with microseconds, UTC.
+	Time string `json:"time"`
+	// Type is its type and subtype as a name (webrtc-ice, media-stats...).
+	Type      string `json:"type"`
+	SessionID uint64 `json:"session_id,omitempty"`
+	HandleID  uint64 `json:"handle_id,omitempty"`
+	// Event is the event as Janus posted it (its envelope with its own
+	// timestamp); a string when it is not JSON (cut by the tap's limit).
+	Event json.RawMessage `json:"event"`
 }
 
 // Creator names the program that wrote the HAR.
