@@ -2,6 +2,7 @@ package recorder_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/janustap/janustap/recorder"
 	"github.com/janustap/janustap/recorder/evh"
+	"github.com/janustap/janustap/recorder/janusapi"
 	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/store"
 	"github.com/janustap/janustap/schema"
@@ -221,3 +223,108 @@ func TestEVHListenFallback(t *testing.T) {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// TestServeEVHICEFailed offers a PeerConnection to the echotest through
+// serve, withholds the client's candidates and trickles instead one that
+// leads nowhere (a UDP socket that never answers), then "completed": Janus's
+// connectivity checks fail, it reports ICE failing, which the projection
+// holds for the handle that the signaling attached, and the sessions filter
+// finds. (With no remote candidate at all, Janus never starts the checks
+// and stays in "gathering": libnice only fails checks it made.)
+func TestServeEVHICEFailed(t *testing.T) {
+	s, _ := serveEVH(t, janustest.EventHandler{})
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	hc := janusapi.NewHTTP(s.http())
+	defer hc.Close()
+	sess := &janusapi.Session{C: hc}
+	if err := sess.Create(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h, err := sess.Attach(ctx, janusapi.EchoTest, map[string]any{"opaque_id": "ice-fails"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, _, err := sess.Message(ctx, h, map[string]any{"audio": true, "video": true}, janusapi.Offer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ev, err := sess.WaitEvent(ctx, janusapi.ForTx(j.Transaction)); err != nil || ev.JSEP != "answer" {
+		t.Fatalf("echotest answer: %+v, %v", ev, err)
+	}
+	deaf, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer deaf.Close()
+	port := deaf.LocalAddr().(*net.UDPAddr).Port
+	cand := map[string]any{"candidate": fmt.Sprintf("candidate:1 1 udp 2122260223 127.0.0.1 %d typ host generation 0", port), "sdpMid": "0", "sdpMLineIndex": 0}
+	for _, c := range []map[string]any{cand, {"completed": true}} {
+		if _, _, err := sess.Request(ctx, "trickle", h, map[string]any{"candidate": c}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	db := openDB(t, filepath.Join(s.dir, recorder.DBFile))
+	janustest.WaitFor(t, 45*time.Second, func() error {
+		hs, err := db.JanusHandles(ctx, "gw1", sess.ID)
+		if err != nil {
+			return err
+		}
+		if len(hs) != 1 || hs[0].ID != h || hs[0].ICEFailedAt.IsZero() {
+			return fmt.Errorf("janus handles of session %d: %+v; want handle %d with ICE failed", sess.ID, hs, h)
+		}
+		return nil
+	})
+	found, err := db.Sessions(ctx, store.SessionFilter{ICEFailed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 1 || found[0].ID != sess.ID {
+		t.Errorf("sessions with ICE failed: %+v, want session %d", found, sess.ID)
+	}
+	hs, err := db.JanusHandles(ctx, "gw1", sess.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hs[0].WebRTCUpAt.IsZero() || hs[0].RemoteSDP == "" || hs[0].LocalSDP == "" || hs[0].RemoteCandidates != 1 {
+		t.Errorf("janus handle: %+v", hs[0])
+	}
+	t.Logf("ICE states %v, hangup %q", hs[0].ICEStates, hs[0].HangupReason)
+}
+
+// TestServeEVHTimeout leaves a session without keepalives: Janus times it
+// out (session_timeout 2 s) and says so in its events, which the projection
+// holds beside the session the signaling created.
+func TestServeEVHTimeout(t *testing.T) {
+	s, _ := serveEVH(t, janustest.EventHandler{}, "-s", "2")
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	hc := janusapi.NewHTTP(s.http())
+	defer hc.Close()
+	sess := &janusapi.Session{C: hc}
+	if err := sess.Create(ctx); err != nil {
+		t.Fatal(err)
+	}
+	db := openDB(t, filepath.Join(s.dir, recorder.DBFile))
+	janustest.WaitFor(t, 30*time.Second, func() error {
+		js, err := db.JanusSession(ctx, "gw1", sess.ID)
+		if err != nil {
+			return err
+		}
+		if js == nil || js.TimeoutAt.IsZero() || js.CreatedAt.IsZero() {
+			return fmt.Errorf("janus session %d: %+v, want created and timed out", sess.ID, js)
+		}
+		if d := js.TimeoutAt.Sub(js.CreatedAt); d < 2*time.Second {
+			t.Errorf("timed out %v after its creation, session_timeout is 2s", d)
+		}
+		return nil
+	})
+	d, err := db.Session(ctx, "gw1", sess.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.CreatedAt.IsZero() {
+		t.Errorf("signaling's session %d has no create", sess.ID)
+	}
+}
