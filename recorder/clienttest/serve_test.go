@@ -49,7 +49,7 @@ func (s *served) ws() string   { return "ws://" + s.addr + "/" }
 
 // serve runs recorder.Run in front of j until the test ends, as
 // recorder_test's serveTB does, and connects to its log and database.
-func serve(t *testing.T, j *janustest.Janus) *served {
+func serve(t *testing.T, j *janustest.Janus, opts ...func(*recorder.Config)) *served {
 	t.Helper()
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -60,16 +60,18 @@ func serve(t *testing.T, j *janustest.Janus) *served {
 		Handler: slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}),
 		msg:     recorderRunning, seen: sync.OnceFunc(func() { close(recording) }),
 	}
-	go func() {
-		done <- recorder.Run(ctx, recorder.Config{
-			Tap:          tap.Config{Gateway: gateway, JanusHTTP: j.HTTP, JanusWS: j.WS, AdminHTTP: j.AdminHTTP, AdminWS: j.AdminWS},
-			Listen:       []string{"127.0.0.1:0"},
-			DataDir:      dir,
-			EmbeddedPort: -1,
-			Logger:       slog.New(log),
-			Ready:        func(a []net.Addr) { ready <- a },
-		})
-	}()
+	cfg := recorder.Config{
+		Tap:          tap.Config{Gateway: gateway, JanusHTTP: j.HTTP, JanusWS: j.WS, AdminHTTP: j.AdminHTTP, AdminWS: j.AdminWS},
+		Listen:       []string{"127.0.0.1:0"},
+		DataDir:      dir,
+		EmbeddedPort: -1,
+		Logger:       slog.New(log),
+		Ready:        func(a []net.Addr) { ready <- a },
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	go func() { done <- recorder.Run(ctx, cfg) }()
 	s := &served{dir: dir}
 	select {
 	case addrs := <-ready:
