@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,6 +19,7 @@ import (
 	"github.com/janustap/janustap/recorder/janusapi"
 	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/store"
+	"github.com/janustap/janustap/recorder/tap"
 	"github.com/janustap/janustap/schema"
 )
 
@@ -326,5 +329,48 @@ func TestServeEVHTimeout(t *testing.T) {
 	}
 	if d.CreatedAt.IsZero() {
 		t.Errorf("signaling's session %d has no create", sess.ID)
+	}
+}
+
+// TestServeEVHListenTaken runs serve with its receiver's address taken: left
+// at its default, serve listens on a free loopback port and writes its URL
+// to EVHURLFile; asked for explicitly, it refuses to start.
+func TestServeEVHListenTaken(t *testing.T) {
+	j := janustest.Start(t, janustest.Options{})
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	addr := taken.Addr().String()
+
+	s := serve(t, j, "", func(c *recorder.Config) { c.EVHListen, c.EVHListenDefault = addr, true })
+	b, err := os.ReadFile(filepath.Join(s.dir, recorder.EVHURLFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := strings.TrimSpace(string(b))
+	if !strings.HasPrefix(url, "http://127.0.0.1:") || strings.Contains(url, addr) {
+		t.Fatalf("%s says %q, want a free loopback port other than %s", recorder.EVHURLFile, url, addr)
+	}
+	resp, err := http.Post(url, "application/json", strings.NewReader(`{"type":256,"subtype":1,"timestamp":1,"event":{"status":"started"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("POST to %s: %d", url, resp.StatusCode)
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	err = recorder.Run(ctx, recorder.Config{
+		Tap:    tap.Config{Gateway: "gw1", JanusHTTP: j.HTTP},
+		Listen: []string{"127.0.0.1:0"}, DataDir: t.TempDir(), EmbeddedPort: -1, NoRecord: true,
+		EVHListen: addr,
+		Logger:    slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err == nil || !strings.Contains(err.Error(), addr) {
+		t.Errorf("serve with --evh-listen %s taken: %v, want an error naming it", addr, err)
 	}
 }

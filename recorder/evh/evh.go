@@ -125,6 +125,7 @@ func (r *Receiver) Serve(ctx context.Context, ln net.Listener) error {
 		return errors.New("evh receiver: no gateway or no emitter")
 	}
 	r.started()
+	r.Health.Set(HealthPart, nil)
 	srv := &http.Server{
 		Handler:           r,
 		ReadHeaderTimeout: 10 * time.Second,
