@@ -247,3 +247,13 @@ func numOr0(f *float64) int64 {
 	}
 	return int64(*f)
 }
+
+// JanusCounts returns how many Janus events the projection holds: the rows
+// of janus_events and of janus_stats.
+func (db *DB) JanusCounts(ctx context.Context) (events, stats int64, err error) {
+	err = db.r.QueryRowContext(ctx, "SELECT (SELECT count(*) FROM janus_events), (SELECT count(*) FROM janus_stats)").Scan(&events, &stats)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count janus events: %w", err)
+	}
+	return events, stats, nil
+}
