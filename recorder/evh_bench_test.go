@@ -45,7 +45,7 @@ func BenchmarkEVHLoad(b *testing.B) {
 	}
 	url := evh.URL(ln.Addr())
 	j := janustest.Start(b, janustest.Options{})
-	s := serveTB(b, j, "", func(c *recorder.Config) { c.EVHListener = ln })
+	s := serveTB(b, j, func(c *recorder.Config) { c.EVHListener = ln })
 	ctx := context.Background()
 	keepalive := newKeepalive(b, ctx, "http", s.http(), s.ws())
 
