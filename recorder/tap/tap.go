@@ -435,7 +435,7 @@ func (t *Tap) refused(c *conn, status int, reason string) {
 func (t *Tap) newEvent(c *conn, tr schema.Transport, dir schema.Direction, kind schema.Kind) *schema.Event {
 	now := t.cfg.Now()
 	return &schema.Event{
-		V:         schema.Version,
+		V:         schema.VersionOf(kind),
 		ID:        t.ids.New(now),
 		Gateway:   t.cfg.Gateway,
 		Tap:       t.id,
