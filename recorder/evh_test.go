@@ -374,3 +374,49 @@ func TestServeEVHListenTaken(t *testing.T) {
 		t.Errorf("serve with --evh-listen %s taken: %v, want an error naming it", addr, err)
 	}
 }
+
+// TestServeEVHGzipAuth has Janus post each event alone, gzipped, with basic
+// authentication, as sampleevh does with grouping off, compress on and
+// backend_user set: serve takes them all.
+func TestServeEVHGzipAuth(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eh := janustest.EventHandler{URL: evh.URL(ln.Addr()), Ungrouped: true, Compress: true, User: "janus", Password: "s3cret"}
+	j := janustest.Start(t, janustest.Options{Events: &eh})
+	s := serve(t, j, "", func(c *recorder.Config) {
+		c.EVHListener, c.EVHUser, c.EVHPassword = ln, "janus", "s3cret"
+	})
+	sessions := runFlows(t, s.http(), s.ws())
+	db := openDB(t, filepath.Join(s.dir, recorder.DBFile))
+	janustest.WaitFor(t, 20*time.Second, func() error {
+		for _, sess := range sessions {
+			js, err := db.JanusSession(t.Context(), "gw1", sess.ID)
+			if err != nil {
+				return err
+			}
+			if js == nil || js.CreatedAt.IsZero() || js.DestroyedAt.IsZero() {
+				return fmt.Errorf("janus session %d: %+v, want created and destroyed", sess.ID, js)
+			}
+			hs, err := db.JanusHandles(t.Context(), "gw1", sess.ID)
+			if err != nil {
+				return err
+			}
+			if len(hs) != 1 || hs[0].AttachedAt.IsZero() || hs[0].DetachedAt.IsZero() {
+				return fmt.Errorf("janus handles of session %d: %+v", sess.ID, hs)
+			}
+		}
+		return nil
+	})
+	// Each POST held one event: none is part of a batch.
+	evs, err := readStream(t.Context(), logOf(t, s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range evs {
+		if ev.Kind == schema.JanusEvent && (ev.Batch || ev.Parts != 0) {
+			t.Errorf("event %s is part %d of %d of a batch; Janus posted each alone", ev.ID, ev.Part, ev.Parts)
+		}
+	}
+}
