@@ -18,6 +18,7 @@ import (
 	"github.com/janustap/janustap/recorder/evh"
 	"github.com/janustap/janustap/recorder/janusapi"
 	"github.com/janustap/janustap/recorder/janustest"
+	"github.com/janustap/janustap/recorder/metrics"
 	"github.com/janustap/janustap/recorder/store"
 	"github.com/janustap/janustap/recorder/tap"
 	"github.com/janustap/janustap/schema"
@@ -417,6 +418,40 @@ func TestServeEVHGzipAuth(t *testing.T) {
 	for _, ev := range evs {
 		if ev.Kind == schema.JanusEvent && (ev.Batch || ev.Parts != 0) {
 			t.Errorf("event %s is part %d of %d of a batch; Janus posted each alone", ev.ID, ev.Part, ev.Parts)
+		}
+	}
+}
+
+// TestServeEVHMetrics finds the receiver's counters on /metrics.
+func TestServeEVHMetrics(t *testing.T) {
+	j := janustest.Start(t, janustest.Options{})
+	s := serve(t, j, "", func(c *recorder.Config) {
+		c.AdminListen, c.Metrics, c.EVHListen = "127.0.0.1:0", metrics.New(), "127.0.0.1:0"
+	})
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(s.dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	for _, body := range []string{`[{"type":1,"timestamp":1,"session_id":7,"event":{"name":"created"}},{"type":1,"timestamp":2,"session_id":7,"event":{"name":"destroyed"}}]`, `{"type":`} {
+		resp, err := http.Post(read(recorder.EVHURLFile), "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	resp, err := http.Get(read(recorder.AdminURLFile) + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	for _, want := range []string{"janustap_evh_events_total 2", "janustap_evh_posts_total 1", "janustap_evh_rejected_total 1"} {
+		if !strings.Contains(b.String(), want+"\n") {
+			t.Errorf("/metrics has no line %q", want)
 		}
 	}
 }

@@ -295,6 +295,14 @@ func Run(ctx context.Context, cfg Config) error {
 			EventBodyLimit: tcfg.EventBodyLimit, Health: cfg.Health,
 			Logger: log.With("part", "evh", "gateway", tcfg.Gateway),
 		}
+		if cfg.Metrics != nil {
+			cfg.Metrics.Counter("janustap_evh_events_total", "Janus events received from its event handler and spooled.",
+				func() float64 { return float64(rcv.Stats().Events) })
+			cfg.Metrics.Counter("janustap_evh_posts_total", "Event handler POSTs answered 200.",
+				func() float64 { return float64(rcv.Stats().Posts) })
+			cfg.Metrics.Counter("janustap_evh_rejected_total", "Event handler POSTs refused with a 4xx (malformed, oversized, unauthorised).",
+				func() float64 { return float64(rcv.Stats().Rejected) })
+		}
 		wg.Go(func() {
 			if err := rcv.Serve(ctx, evhLn); err != nil {
 				cfg.Health.Set(evh.HealthPart, err)
