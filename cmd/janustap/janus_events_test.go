@@ -91,6 +91,7 @@ func TestQueryJanusEvents(t *testing.T) {
 	}{
 		{"show-http-janus", []string{"show", "--gateway", "gw-a", S}},
 		{"show-http-janus-stats", []string{"show", "--gateway", "gw-a", "--stats", S}},
+		{"show-http-janus-json", []string{"show", "--gateway", "gw-a", "--json", S}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{tc.args[0], "--db", db}, tc.args[1:]...)
@@ -103,8 +104,9 @@ func TestQueryJanusEvents(t *testing.T) {
 			Janus struct {
 				ClockOffsetUS int64 `json:"clock_offset_us"`
 				Handles       []struct {
-					ICEState string
-					Stats    int
+					ICEState  string   `json:"ice_state"`
+					ICEStates []string `json:"ice_states"`
+					Stats     int      `json:"stats"`
 				} `json:"handles"`
 			} `json:"janus"`
 		}
@@ -116,7 +118,7 @@ func TestQueryJanusEvents(t *testing.T) {
 		if got, want := v.Janus.ClockOffsetUS, int64(40_100); got != want {
 			t.Errorf("clock offset %d µs, want %d", got, want)
 		}
-		if len(v.Janus.Handles) != 1 || v.Janus.Handles[0].ICEState != "connected" || v.Janus.Handles[0].Stats != 2 {
+		if len(v.Janus.Handles) != 1 || v.Janus.Handles[0].ICEState != "connected" || len(v.Janus.Handles[0].ICEStates) != 3 || v.Janus.Handles[0].Stats != 2 {
 			t.Errorf("janus handles %+v", v.Janus.Handles)
 		}
 	})

@@ -415,8 +415,13 @@ type entryJSON struct {
 	Error          string   `json:"error"`
 	Truncated      bool     `json:"truncated"`
 	Redacted       bool     `json:"redacted"`
-	Body           *string  `json:"body,omitempty"`
-	BodyBase64     []byte   `json:"body_base64,omitempty"`
+	// JanusTime and Detail are set on Janus's own events (transport evh):
+	// the event's time on Janus's clock (time is it corrected to the
+	// tap's) and what it says beyond janus (a candidate, a pair, a reason).
+	JanusTime  *jsonTime `json:"janus_time,omitempty"`
+	Detail     string    `json:"detail,omitempty"`
+	Body       *string   `json:"body,omitempty"`
+	BodyBase64 []byte    `json:"body_base64,omitempty"`
 }
 
 func entryOf(e *store.TimelineEntry, full bool) entryJSON {
@@ -427,6 +432,10 @@ func entryOf(e *store.TimelineEntry, full bool) entryJSON {
 		PluginError: e.PluginError, ErrorCode: e.ErrorCode, ErrorReason: e.ErrorReason, JSEP: e.JSEP, HasJSEP: e.HasJSEP,
 		CloseCode: e.CloseCode, Error: e.Error, Truncated: e.Truncated, Redacted: e.Redacted}
 	out.SinceRequestUS = micros(e.SinceRequest, e.RequestSeq != 0 && e.RequestSeq != e.StreamSeq)
+	if !e.JanusTime.IsZero() {
+		jt := jsonTime(e.JanusTime)
+		out.JanusTime, out.Detail = &jt, e.Detail
+	}
 	if full && len(e.Body) > 0 {
 		if utf8.Valid(e.Body) {
 			s := string(e.Body)

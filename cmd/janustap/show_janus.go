@@ -109,19 +109,110 @@ func abs(d time.Duration) time.Duration {
 	return d
 }
 
-// janusJSON is the JSON form of a janusView.
+// janusJSON is the JSON form of a janusView. Field names are those of the
+// SQLite columns (recorder/store/doc.go); times are on the tap's clock
+// (Janus's corrected by clock_offset_us), null when Janus did not report
+// them.
 type janusJSON struct {
-	ClockOffsetUS int64                  `json:"clock_offset_us"`
-	ClockSamples  int                    `json:"clock_samples"`
-	Session       *store.JanusSessionRow `json:"session"`
-	Handles       []store.JanusHandleRow `json:"handles"`
-	Stats         []store.JanusStatsRow  `json:"stats"`
+	ClockOffsetUS int64             `json:"clock_offset_us"`
+	ClockSamples  int               `json:"clock_samples"`
+	Session       *janusSessionJSON `json:"session"`
+	Handles       []janusHandleJSON `json:"handles"`
+	Stats         []janusStatsJSON  `json:"stats"`
+}
+
+type janusSessionJSON struct {
+	SessionID   uint64   `json:"session_id"`
+	Transport   string   `json:"transport"`
+	CreatedAt   jsonTime `json:"created_at"`
+	DestroyedAt jsonTime `json:"destroyed_at"`
+	TimeoutAt   jsonTime `json:"timeout_at"`
+}
+
+type janusHandleJSON struct {
+	HandleID         uint64   `json:"handle_id"`
+	SessionID        uint64   `json:"session_id"`
+	Plugin           string   `json:"plugin"`
+	OpaqueID         string   `json:"opaque_id"`
+	AttachedAt       jsonTime `json:"attached_at"`
+	DetachedAt       jsonTime `json:"detached_at"`
+	ICEState         string   `json:"ice_state"`
+	ICEStates        []string `json:"ice_states"`
+	ICEConnectedAt   jsonTime `json:"ice_connected_at"`
+	ICEFailedAt      jsonTime `json:"ice_failed_at"`
+	LocalCandidates  int      `json:"local_candidates"`
+	RemoteCandidates int      `json:"remote_candidates"`
+	SelectedPair     string   `json:"selected_pair"`
+	LocalType        string   `json:"local_type"`
+	RemoteType       string   `json:"remote_type"`
+	DTLSState        string   `json:"dtls_state"`
+	DTLSStates       []string `json:"dtls_states"`
+	DTLSConnectedAt  jsonTime `json:"dtls_connected_at"`
+	WebRTCUpAt       jsonTime `json:"webrtcup_at"`
+	HangupAt         jsonTime `json:"hangup_at"`
+	HangupReason     string   `json:"hangup_reason"`
+	Receiving        []string `json:"receiving"`
+	ReceivingAt      jsonTime `json:"receiving_at"`
+	MediaEvents      int      `json:"media_events"`
+	Slowlinks        int      `json:"slowlinks"`
+	Stats            int      `json:"stats"`
+	LocalSDP         string   `json:"local_sdp"`
+	RemoteSDP        string   `json:"remote_sdp"`
+	FirstTime        jsonTime `json:"first_time"`
+	LastTime         jsonTime `json:"last_time"`
+}
+
+type janusStatsJSON struct {
+	HandleID        uint64 `json:"handle_id"`
+	Mid             string `json:"mid"`
+	Media           string `json:"media"`
+	Codec           string `json:"codec"`
+	Samples         int    `json:"samples"`
+	MaxRTT          int64  `json:"rtt_max"`
+	Lost            int64  `json:"lost"`
+	LostByRemote    int64  `json:"lost_by_remote"`
+	MaxJitter       int64  `json:"jitter_local_max"`
+	PacketsReceived int64  `json:"packets_received"`
+	PacketsSent     int64  `json:"packets_sent"`
+	BytesReceived   int64  `json:"bytes_received"`
+	BytesSent       int64  `json:"bytes_sent"`
+	NACKsReceived   int64  `json:"nacks_received"`
+	NACKsSent       int64  `json:"nacks_sent"`
 }
 
 func (v *janusView) json() *janusJSON {
 	if !v.any() {
 		return nil
 	}
-	return &janusJSON{ClockOffsetUS: v.offset.Microseconds(), ClockSamples: v.samples, Session: v.session,
-		Handles: v.handles, Stats: v.stats}
+	out := &janusJSON{ClockOffsetUS: v.offset.Microseconds(), ClockSamples: v.samples,
+		Handles: []janusHandleJSON{}, Stats: []janusStatsJSON{}}
+	if s := v.session; s != nil {
+		out.Session = &janusSessionJSON{SessionID: s.ID, Transport: s.Transport, CreatedAt: jsonTime(s.CreatedAt),
+			DestroyedAt: jsonTime(s.DestroyedAt), TimeoutAt: jsonTime(s.TimeoutAt)}
+	}
+	for _, h := range v.handles {
+		out.Handles = append(out.Handles, janusHandleJSON{HandleID: h.ID, SessionID: h.SessionID, Plugin: h.Plugin,
+			OpaqueID: h.OpaqueID, AttachedAt: jsonTime(h.AttachedAt), DetachedAt: jsonTime(h.DetachedAt),
+			ICEState: h.ICEState, ICEStates: nonNil(h.ICEStates), ICEConnectedAt: jsonTime(h.ICEConnectedAt),
+			ICEFailedAt: jsonTime(h.ICEFailedAt), LocalCandidates: h.LocalCandidates, RemoteCandidates: h.RemoteCandidates,
+			SelectedPair: h.SelectedPair, LocalType: h.LocalType, RemoteType: h.RemoteType, DTLSState: h.DTLSState,
+			DTLSStates: nonNil(h.DTLSStates), DTLSConnectedAt: jsonTime(h.DTLSConnectedAt), WebRTCUpAt: jsonTime(h.WebRTCUpAt),
+			HangupAt: jsonTime(h.HangupAt), HangupReason: h.HangupReason, Receiving: nonNil(h.Receiving),
+			ReceivingAt: jsonTime(h.ReceivingAt), MediaEvents: h.MediaEvents, Slowlinks: h.Slowlinks, Stats: h.Stats,
+			LocalSDP: h.LocalSDP, RemoteSDP: h.RemoteSDP, FirstTime: jsonTime(h.FirstTime), LastTime: jsonTime(h.LastTime)})
+	}
+	for _, st := range v.stats {
+		out.Stats = append(out.Stats, janusStatsJSON{HandleID: st.HandleID, Mid: st.Mid, Media: st.Media, Codec: st.Codec,
+			Samples: st.Samples, MaxRTT: st.MaxRTT, Lost: st.Lost, LostByRemote: st.LostByRemote, MaxJitter: st.MaxJitter,
+			PacketsReceived: st.PacketsReceived, PacketsSent: st.PacketsSent, BytesReceived: st.BytesReceived,
+			BytesSent: st.BytesSent, NACKsReceived: st.NACKsReceived, NACKsSent: st.NACKsSent})
+	}
+	return out
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
