@@ -327,6 +327,20 @@ func ValidGateway(name string) error {
 	return nil
 }
 
+// validEvhType says whether t can be a type name of EvhTypeName: lower-case
+// letters, digits and '-', 1 to 32 bytes.
+func validEvhType(t string) bool {
+	if t == "" || len(t) > 32 {
+		return false
+	}
+	for _, c := range []byte(t) {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
 // ulidAlphabet is Crockford's base 32, as ULIDs are written.
 const ulidAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -334,14 +348,25 @@ const ulidAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 // kind, direction and transport are ones this version knows, its id is a
 // ULID, it has a time, and its gateway name is subject-safe (ValidGateway).
 func (ev *Event) Validate() error {
-	if !slices.Contains([]Kind{Request, Response, PollEvent, Frame, Open, Close, Failure}, ev.Kind) {
-		return fmt.Errorf("event %s: unknown kind %q", ev.ID, ev.Kind)
-	}
-	if ev.Direction != ToGateway && ev.Direction != ToClient {
-		return fmt.Errorf("event %s: unknown direction %q", ev.ID, ev.Direction)
-	}
-	if !slices.Contains(Transports, ev.Transport) {
-		return fmt.Errorf("event %s: unknown transport %q", ev.ID, ev.Transport)
+	if ev.Kind == JanusEvent || ev.Transport == EVH {
+		// Janus's own event: transport evh, its type in place of a
+		// direction.
+		if ev.Kind != JanusEvent || ev.Transport != EVH {
+			return fmt.Errorf("event %s: kind %q with transport %q (a Janus event has kind %s and transport %s)", ev.ID, ev.Kind, ev.Transport, JanusEvent, EVH)
+		}
+		if !validEvhType(string(ev.Direction)) {
+			return fmt.Errorf("event %s: Janus event type %q is not a type name", ev.ID, ev.Direction)
+		}
+	} else {
+		if !slices.Contains([]Kind{Request, Response, PollEvent, Frame, Open, Close, Failure}, ev.Kind) {
+			return fmt.Errorf("event %s: unknown kind %q", ev.ID, ev.Kind)
+		}
+		if ev.Direction != ToGateway && ev.Direction != ToClient {
+			return fmt.Errorf("event %s: unknown direction %q", ev.ID, ev.Direction)
+		}
+		if !slices.Contains(Transports, ev.Transport) {
+			return fmt.Errorf("event %s: unknown transport %q", ev.ID, ev.Transport)
+		}
 	}
 	if len(ev.ID) != 26 || ev.ID[0] > '7' || strings.Trim(ev.ID, ulidAlphabet) != "" {
 		return fmt.Errorf("event id %q is not a ULID", ev.ID)

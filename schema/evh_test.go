@@ -3,6 +3,7 @@ package schema_test
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/janustap/janustap/schema"
@@ -146,4 +147,35 @@ func FuzzEvh(f *testing.F) {
 			schema.Summary(dec)
 		}
 	})
+}
+
+func TestValidateJanusEvent(t *testing.T) {
+	body := `{"type":16,"subtype":1,"timestamp":1796500013388785,"session_id":1,"handle_id":2,"event":{"ice":"gathering"}}`
+	env, err := schema.ParseEvhEnvelope([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := schema.Event{Tap: "t", Conn: "t-e1", Seq: 1, Time: schema.JanusTime(1796500013400000)}
+	schema.EvhEvent(&good, "janus", env, []byte(body))
+	if err := good.Validate(); err != nil {
+		t.Fatalf("Validate() = %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*schema.Event)
+		want string
+	}{
+		{"kind", func(ev *schema.Event) { ev.Kind = schema.Frame }, "a Janus event has kind"},
+		{"transport", func(ev *schema.Event) { ev.Transport = schema.WS }, "a Janus event has kind"},
+		{"type_dot", func(ev *schema.Event) { ev.Direction = "webrtc.ice" }, "is not a type name"},
+		{"type_empty", func(ev *schema.Event) { ev.Direction = "" }, "is not a type name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := good
+			tc.edit(&ev)
+			if err := ev.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Validate() = %v, want an error saying %q", err, tc.want)
+			}
+		})
+	}
 }
