@@ -70,7 +70,7 @@ type Receiver struct {
 	Now func() time.Time
 
 	start atomic.Pointer[time.Time]
-	posts atomic.Uint64
+	conns atomic.Uint64 // connection ids handed out, one per POST
 	stats counters
 }
 
@@ -189,7 +189,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 	}
 
-	conn := r.Tap + "-e" + strconv.FormatUint(r.posts.Add(1), 10)
+	conn := r.Tap + "-e" + strconv.FormatUint(r.conns.Add(1), 10)
 	mono := int64(at.Sub(r.started()))
 	grouped := len(body) > 0 && bytes.TrimSpace(body)[0] == '['
 	limit := r.EventBodyLimit

@@ -101,7 +101,7 @@ func (a *applier) evhExec(query string, args ...any) error {
 		return err
 	}
 	if err := s.exec(a.ctx, args...); err != nil {
-		return fmt.Errorf("%s: %w", strings.Fields(query)[0:3], err)
+		return fmt.Errorf("%s: %w", strings.Join(strings.Fields(query)[:3], " "), err)
 	}
 	return nil
 }
