@@ -64,10 +64,12 @@ func TestServeStreamFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := js.Stream(ctx, bus.DefaultStream)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The advisory can come before the stream answers lookups.
+	var st jetstream.Stream
+	janustest.WaitFor(t, 10*time.Second, func() (err error) {
+		st, err = js.Stream(ctx, bus.DefaultStream)
+		return err
+	})
 	if got, want := st.CachedInfo().Config.Duplicates, 3*time.Minute; got != want {
 		t.Errorf("duplicate window %v, want %v (--dedupe-window)", got, want)
 	}
