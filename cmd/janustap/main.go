@@ -60,6 +60,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			sessionsCommand(),
 			showCommand(),
 			txCommand(),
+			whyCommand(),
 			exportCommand(),
 			importCommand(),
 			benchCommand(),

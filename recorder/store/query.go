@@ -677,3 +677,20 @@ func (db *DB) Progress(ctx context.Context) (Progress, error) {
 	p.LastSeq = uint64(last)
 	return p, nil
 }
+
+// ConnClose returns the close events of connection conn of a gateway
+// recorded at time at (a session ended by its WebSocket closing has that
+// close's time as EndedAt): the event that says how the connection went.
+func (db *DB) ConnClose(ctx context.Context, gateway, conn string, at time.Time) ([]TimelineEntry, error) {
+	rows, err := db.r.QueryContext(ctx, timelineQuery+"WHERE e.time = ? AND e.gateway = ? AND e.conn = ? AND e.kind = 'close' "+
+		"ORDER BY e.stream_seq", at.UnixMicro(), gateway, conn)
+	if err != nil {
+		return nil, fmt.Errorf("read close of connection %s of %s: %w", conn, gateway, err)
+	}
+	defer rows.Close()
+	out, err := scanTimeline(rows)
+	if err != nil {
+		return nil, fmt.Errorf("read close of connection %s of %s: %w", conn, gateway, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,246 @@
+package verdict_test
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/janustap/janustap/recorder/janusapi"
+	"github.com/janustap/janustap/recorder/janustest"
+	"github.com/janustap/janustap/recorder/tap/taptest"
+	"github.com/janustap/janustap/schema"
+)
+
+// The -capture flag runs the scenarios below through a tap in front of a
+// real Janus and rewrites testdata/flows/*.jsonl, the captures the rule
+// tests read. The files are then reviewed like code.
+var capture = flag.Bool("capture", false, "capture testdata/flows/*.jsonl again from a real Janus")
+
+// scenario is one captured flow: what the client does, against a Janus
+// started with opts.
+type scenario struct {
+	name string
+	opts janustest.Options
+	run  func(t *testing.T, ctx context.Context, j *janustest.Janus, tp *taptest.Tap)
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// session creates a session over transport through tp.
+func session(t *testing.T, ctx context.Context, tp *taptest.Tap, transport string) *janusapi.Session {
+	t.Helper()
+	url := tp.HTTP()
+	if transport == "ws" {
+		url = tp.WS()
+	}
+	s := &janusapi.Session{C: taptest.Client(t, transport, url), WS: transport == "ws"}
+	must(t, s.Create(ctx))
+	return s
+}
+
+func message(t *testing.T, ctx context.Context, s *janusapi.Session, h uint64, body, jsep map[string]any) *schema.Janus {
+	t.Helper()
+	j, r, err := s.Message(ctx, h, body, jsep)
+	must(t, err)
+	if j == nil {
+		t.Fatalf("message: unparsable reply %s", r.Body)
+	}
+	return j
+}
+
+func waitTx(t *testing.T, ctx context.Context, s *janusapi.Session, tx string) *schema.Janus {
+	t.Helper()
+	_, ev, err := s.WaitEvent(ctx, janusapi.ForTx(tx))
+	must(t, err)
+	return ev
+}
+
+func detachDestroy(t *testing.T, ctx context.Context, s *janusapi.Session, h uint64) {
+	t.Helper()
+	_, _, err := s.Request(ctx, "detach", h, nil)
+	must(t, err)
+	must(t, s.Destroy(ctx))
+}
+
+var scenarios = []scenario{
+	{name: "normal", run: func(t *testing.T, ctx context.Context, _ *janustest.Janus, tp *taptest.Tap) {
+		s := session(t, ctx, tp, "http")
+		h, err := s.Attach(ctx, janusapi.EchoTest, map[string]any{"opaque_id": "normal-call"})
+		must(t, err)
+		j := message(t, ctx, s, h, map[string]any{"audio": true, "video": true}, nil)
+		waitTx(t, ctx, s, j.Transaction)
+		_, _, err = s.Request(ctx, "keepalive", 0, nil)
+		must(t, err)
+		detachDestroy(t, ctx, s, h)
+	}},
+	{name: "plugin-error-428", run: func(t *testing.T, ctx context.Context, _ *janustest.Janus, tp *taptest.Tap) {
+		s := session(t, ctx, tp, "ws")
+		h, err := s.Attach(ctx, janusapi.VideoRoom, map[string]any{"opaque_id": "subscriber-1"})
+		must(t, err)
+		j := message(t, ctx, s, h, map[string]any{"request": "join", "ptype": "subscriber", "room": 1234,
+			"streams": []any{map[string]any{"feed": 424242}}}, nil)
+		if ev := waitTx(t, ctx, s, j.Transaction); ev.PluginError != 428 {
+			t.Fatalf("subscribe to a missing feed: plugin error %d, want 428", ev.PluginError)
+		}
+		detachDestroy(t, ctx, s, h)
+	}},
+	{name: "plugin-error-433", run: func(t *testing.T, ctx context.Context, _ *janustest.Janus, tp *taptest.Tap) {
+		s := session(t, ctx, tp, "http")
+		h, err := s.Attach(ctx, janusapi.VideoRoom, map[string]any{"opaque_id": "room-admin"})
+		must(t, err)
+		if j := message(t, ctx, s, h, map[string]any{"request": "destroy", "room": 1234, "secret": "wrong"}, nil); j.PluginError != 433 {
+			t.Fatalf("destroy with a wrong secret: plugin error %d, want 433", j.PluginError)
+		}
+		detachDestroy(t, ctx, s, h)
+	}},
+	{name: "janus-error-465", run: func(t *testing.T, ctx context.Context, _ *janustest.Janus, tp *taptest.Tap) {
+		s := session(t, ctx, tp, "ws")
+		h, err := s.Attach(ctx, janusapi.EchoTest, map[string]any{"opaque_id": "bad-sdp"})
+		must(t, err)
+		if j := message(t, ctx, s, h, map[string]any{"audio": true}, map[string]any{"type": "offer", "sdp": "v=0\r\nbogus\r\n"}); j.ErrorCode != 465 {
+			t.Fatalf("offer with a bad SDP: error %d, want 465", j.ErrorCode)
+		}
+		detachDestroy(t, ctx, s, h)
+	}},
+	{name: "session-timeout", opts: janustest.Options{Args: []string{"-s", "3"}}, run: func(t *testing.T, ctx context.Context, _ *janustest.Janus, tp *taptest.Tap) {
+		s := session(t, ctx, tp, "ws")
+		_, err := s.Attach(ctx, janusapi.EchoTest, map[string]any{"opaque_id": "sleepy"})
+		must(t, err)
+		_, _, err = s.Request(ctx, "keepalive", 0, nil)
+		must(t, err)
+		// No more keepalives: Janus times the session out.
+		_, _, err = s.WaitEvent(ctx, janusapi.ForType("timeout"))
+		must(t, err)
+	}},
+	{name: "long-polls-stopped", opts: janustest.Options{Args: []string{"-s", "3"}}, run: func(t *testing.T, ctx context.Context, j *janustest.Janus, tp *taptest.Tap) {
+		c := janusapi.NewHTTP(tp.HTTP())
+		s := &janusapi.Session{C: c}
+		must(t, s.Create(ctx))
+		_, err := s.Attach(ctx, janusapi.EchoTest, map[string]any{"opaque_id": "gone-away"})
+		must(t, err)
+		c.Close() // the page closed: its long poll is cut, nothing more comes
+		// Wait until Janus has dropped the session, asking its admin API
+		// (which does not keep it alive), then the client comes back.
+		admin := janusapi.NewHTTP(j.AdminHTTP)
+		defer admin.Close()
+		list := fmt.Sprintf(`{"janus":"list_sessions","transaction":"probe","admin_secret":%q}`, j.AdminSecret)
+		janustest.WaitFor(t, 20*time.Second, func() error {
+			r, err := admin.Do(ctx, []byte(list), 0, 0)
+			if err != nil {
+				return err
+			}
+			if bytes.Contains(r.Body, []byte(fmt.Sprint(s.ID))) {
+				return fmt.Errorf("session still alive: %s", r.Body)
+			}
+			return nil
+		})
+		back := &janusapi.Session{C: janusapi.NewHTTP(tp.HTTP()), ID: s.ID}
+		_, _, err = back.Request(ctx, "keepalive", 0, nil)
+		must(t, err)
+	}},
+	{name: "ws-dropped", run: func(t *testing.T, ctx context.Context, _ *janustest.Janus, tp *taptest.Tap) {
+		s := session(t, ctx, tp, "ws")
+		h, err := s.Attach(ctx, janusapi.EchoTest, map[string]any{"opaque_id": "flaky-network"})
+		must(t, err)
+		j := message(t, ctx, s, h, map[string]any{"audio": true}, nil)
+		waitTx(t, ctx, s, j.Transaction)
+		// The network goes: the socket closes without a close frame.
+		must(t, s.C.(*janusapi.WSClient).Conn().UnderlyingConn().Close())
+		janustest.WaitFor(t, 10*time.Second, func() error {
+			for _, ev := range tp.Mem.Events() {
+				if ev.Kind == schema.Close {
+					return nil
+				}
+			}
+			return fmt.Errorf("no close recorded yet")
+		})
+	}},
+	{name: "janus-unreachable", run: func(t *testing.T, ctx context.Context, j *janustest.Janus, tp *taptest.Tap) {
+		s := session(t, ctx, tp, "http")
+		_, err := s.Attach(ctx, janusapi.EchoTest, map[string]any{"opaque_id": "janus-crashed"})
+		must(t, err)
+		must(t, j.Kill())
+		back := &janusapi.Session{C: janusapi.NewHTTP(tp.HTTP()), ID: s.ID}
+		_, r, err := back.Request(ctx, "keepalive", 0, nil)
+		must(t, err)
+		if r.Status != http.StatusBadGateway {
+			t.Fatalf("keepalive with Janus down: status %d, want 502", r.Status)
+		}
+	}},
+	{name: "pc-never-up", run: func(t *testing.T, ctx context.Context, _ *janustest.Janus, tp *taptest.Tap) {
+		s := session(t, ctx, tp, "http")
+		h, err := s.Attach(ctx, janusapi.EchoTest, map[string]any{"opaque_id": "no-media"})
+		must(t, err)
+		j := message(t, ctx, s, h, map[string]any{"audio": true, "video": true}, janusapi.Offer())
+		if ev := waitTx(t, ctx, s, j.Transaction); ev.JSEP != "answer" {
+			t.Fatalf("offer: event with jsep %q, want answer", ev.JSEP)
+		}
+		detachDestroy(t, ctx, s, h)
+	}},
+	{name: "hangup-ice-failed", run: func(t *testing.T, ctx context.Context, _ *janustest.Janus, tp *taptest.Tap) {
+		s := session(t, ctx, tp, "ws")
+		h, err := s.Attach(ctx, janusapi.EchoTest, map[string]any{"opaque_id": "firewalled"})
+		must(t, err)
+		j := message(t, ctx, s, h, map[string]any{"audio": true, "video": true}, janusapi.Offer())
+		waitTx(t, ctx, s, j.Transaction)
+		// A candidate nobody answers on: ICE checks fail and Janus hangs up.
+		cand := map[string]any{"candidate": "candidate:1 1 udp 2122260223 127.0.0.1 9 typ host generation 0", "sdpMid": "0", "sdpMLineIndex": 0}
+		_, _, err = s.Request(ctx, "trickle", h, map[string]any{"candidate": cand})
+		must(t, err)
+		_, _, err = s.Request(ctx, "trickle", h, map[string]any{"candidate": map[string]any{"completed": true}})
+		must(t, err)
+		wait, cancel := context.WithTimeout(ctx, 90*time.Second)
+		defer cancel()
+		for {
+			_, _, err = s.Request(ctx, "keepalive", 0, nil)
+			must(t, err)
+			step, stop := context.WithTimeout(wait, 20*time.Second)
+			_, ev, err := s.WaitEvent(step, janusapi.ForType("hangup"))
+			stop()
+			if err == nil {
+				t.Logf("hangup: %s", ev.Reason)
+				break
+			}
+			if wait.Err() != nil {
+				t.Fatalf("no hangup in 90s: %v", err)
+			}
+		}
+		detachDestroy(t, ctx, s, h)
+	}},
+}
+
+// TestCapture writes testdata/flows/NAME.jsonl for every scenario when run
+// with -capture; otherwise it is skipped.
+func TestCapture(t *testing.T) {
+	if !*capture {
+		t.Skip("run with -capture to capture testdata/flows again from a real Janus")
+	}
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			j := janustest.Start(t, sc.opts)
+			tp := taptest.New(t, j, "janus")
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			sc.run(t, ctx, j, tp)
+			var out bytes.Buffer
+			for _, ev := range tp.Mem.Events() {
+				b, err := schema.Encode(ev)
+				must(t, err)
+				out.Write(b)
+				out.WriteByte('\n')
+			}
+			must(t, os.WriteFile(filepath.Join("testdata", "flows", sc.name+".jsonl"), out.Bytes(), 0o644))
+		})
+	}
+}

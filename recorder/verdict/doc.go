@@ -1,0 +1,16 @@
+// Package verdict names the likely cause of a failed call from what the
+// store holds of its session: `janustap why` and the banner of the web
+// view's session page.
+//
+// A Verdict is the list of Findings that a table of rules (Rules) makes over
+// the Facts of one session: its row, handles, transactions and timeline,
+// and the close of its WebSocket. Each finding names its rule, a one-line
+// cause, and the messages that show it (Evidence: the message number in the
+// session's timeline, as `janustap show` counts, and the event id). A
+// session no rule finds fault with gets "no problem found".
+//
+// Rules are functions over Facts and know nothing of each other; their
+// order in the table is the order findings are listed in, the likeliest
+// root cause first (the tap could not reach Janus before the client went
+// away, before what Janus then said).
+package verdict

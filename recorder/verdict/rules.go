@@ -1,0 +1,442 @@
+package verdict
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/janustap/janustap/recorder/store"
+	"github.com/janustap/janustap/schema"
+)
+
+// maxEvidence bounds the evidence of one finding; the first ones are kept.
+const maxEvidence = 8
+
+// Rules returns the rules in the order their findings are listed: the
+// likeliest root cause first.
+func Rules() []Rule {
+	return []Rule{
+		{Name: "janus-unreachable", Check: janusUnreachable,
+			Doc: "the tap could not reach Janus: a request answered 502 by the tap, or a WebSocket it closed with 1011 (failure events)"},
+		{Name: "connection-dropped", Check: connectionDropped,
+			Doc: "the client's connection went while the session was open: its WebSocket closed (with the close code), or its long-polls stopped and the session then ended or was unknown"},
+		{Name: "session-timeout", Check: sessionTimeout,
+			Doc: "Janus timed the session out (timeout event), or answered 458 for a session it had not destroyed; with the gap since the client's last request (keepalive)"},
+		{Name: "janus-error", Check: janusError,
+			Doc: "Janus's core refused a request (error code and what it means: 465 invalid SDP, 459 no such handle, 403 unauthorized, ...); 458 is left to session-timeout when the session ended"},
+		{Name: "plugin-error", Check: pluginError,
+			Doc: "a plugin refused a request (error_code and what it means for videoroom, echotest, textroom: 426 no such room, 428 no such feed, 433 unauthorized, ...)"},
+		{Name: "hangup", Check: hangup,
+			Doc: "Janus hung up a PeerConnection for a reason other than a request to (ICE failed, DTLS alert, ...)"},
+		{Name: "pc-never-up", Check: pcNeverUp,
+			Doc: "a handle exchanged an offer and an answer but Janus never said webrtcup: the PeerConnection never came up (ICE or DTLS)"},
+	}
+}
+
+func janusUnreachable(f *Facts) []Finding {
+	var fd *Finding
+	add := func(ev Evidence, cause string) {
+		if fd == nil {
+			fd = &Finding{Severity: Error, Cause: cause}
+		}
+		if len(fd.Evidence) < maxEvidence {
+			fd.Evidence = append(fd.Evidence, ev)
+		}
+	}
+	n := 0
+	for i := range f.Timeline {
+		e := &f.Timeline[i]
+		if e.Direction != schema.ToClient || !unreachable(e) {
+			continue
+		}
+		n++
+		if r, ok := f.request(i); ok {
+			add(r, "")
+		}
+		why := e.Error
+		if _, after, ok := strings.Cut(why, "unreachable: "); ok {
+			why = after
+		}
+		add(f.at(i), "Janus was unreachable from the tap: "+why)
+	}
+	for i := range f.Closes {
+		e := &f.Closes[i]
+		if e.Direction == schema.ToClient && e.CloseCode == 1011 {
+			n++
+			add(outside(e), "Janus was unreachable from the tap: it closed the client's WebSocket with 1011 "+e.Error)
+		}
+	}
+	if fd == nil {
+		return nil
+	}
+	fd.Detail = fmt.Sprintf("%d message(s) could not be forwarded; is Janus running, and is the tap's --janus-http/--janus-ws right?", n)
+	return []Finding{*fd}
+}
+
+// unreachable says whether e is the tap failing to reach Janus.
+func unreachable(e *store.TimelineEntry) bool {
+	switch {
+	case e.Kind == schema.Failure:
+		return strings.Contains(e.Error, "unreachable")
+	case e.Kind == schema.Response && e.Status == 502 && e.Janus == "":
+		return true
+	}
+	return false
+}
+
+func connectionDropped(f *Facts) []Finding {
+	s := f.Session
+	if s == nil {
+		return nil
+	}
+	var out []Finding
+	if s.Ended == store.EndWSClosed {
+		for i := range f.Closes {
+			e := &f.Closes[i]
+			if e.Direction == schema.ToClient && e.CloseCode == 1011 {
+				return nil // the tap closed it: janus-unreachable says why
+			}
+		}
+		fd := Finding{Severity: Error, Evidence: []Evidence{}}
+		first := "?"
+		if len(f.Closes) > 0 {
+			c := &f.Closes[0]
+			side := "the client"
+			if c.Direction == schema.ToClient {
+				side = "Janus"
+			}
+			first = closeMeaning(c.CloseCode)
+			if c.CloseCode == 1000 || c.CloseCode == 1001 {
+				fd.Severity = Warning
+			}
+			fd.Cause = fmt.Sprintf("the client's WebSocket closed (%s, first closed by %s) while the session was open", first, side)
+			for j := range f.Closes {
+				fd.Evidence = append(fd.Evidence, outside(&f.Closes[j]))
+			}
+		} else {
+			fd.Cause = "the client's WebSocket closed while the session was open"
+		}
+		if last := f.lastFrom(schema.ToGateway, s.EndedAt); last >= 0 {
+			fd.Evidence = append([]Evidence{f.at(last)}, fd.Evidence...)
+			fd.Detail = fmt.Sprintf("the client's last message was %s before; Janus destroys the sessions of a closed WebSocket (unless reclaim_session_timeout)",
+				round(s.EndedAt.Sub(f.Timeline[last].Time)))
+		}
+		out = append(out, fd)
+	}
+	if s.Transport == schema.HTTP && s.Ended != store.EndDestroyed {
+		if fd, ok := f.pollsStopped(); ok {
+			out = append(out, fd)
+		}
+	}
+	return out
+}
+
+// pollsStopped finds an HTTP session whose long-polls stopped before it
+// ended unseen: timed out, or a later 458.
+func (f *Facts) pollsStopped() (Finding, bool) {
+	lastPoll, lost := -1, -1
+	for i := range f.Timeline {
+		e := &f.Timeline[i]
+		switch {
+		case e.Kind == schema.Request && e.Method == "GET" && e.Janus == "":
+			lastPoll = i
+		case e.Direction == schema.ToClient && (e.ErrorCode == 458 || e.Janus == "timeout" ||
+			(e.Kind == schema.Response && e.Method == "GET" && e.Status == 404)):
+			if lost < 0 {
+				lost = i
+			}
+		}
+	}
+	if lastPoll < 0 || lost < 0 || lost < lastPoll {
+		return Finding{}, false
+	}
+	p := &f.Timeline[lastPoll]
+	ev := []Evidence{f.at(lastPoll)}
+	how := "was never answered"
+	for j := lastPoll + 1; j < len(f.Timeline); j++ {
+		e := &f.Timeline[j]
+		if e.Conn == p.Conn && e.Direction == schema.ToClient {
+			ev = append(ev, f.at(j))
+			how = "was answered"
+			if e.Kind == schema.Failure {
+				how = "was cut by the client (" + e.Error + ")"
+			}
+			break
+		}
+	}
+	ev = append(ev, f.at(lost))
+	gap := f.Timeline[lost].Time.Sub(p.Time)
+	return Finding{Severity: Error, Evidence: ev,
+		Cause: fmt.Sprintf("the client stopped long-polling: its last long-poll (message %d) %s, and %s later Janus no longer had the session",
+			lastPoll+1, how, round(gap)),
+		Detail: "a page closed or a network gone: without long-polls or keepalives Janus times the session out (session_timeout, 60 s by default)",
+	}, true
+}
+
+// lastFrom returns the index of the last message in direction dir before
+// t (all of them when t is zero), or -1.
+func (f *Facts) lastFrom(dir schema.Direction, t time.Time) int {
+	for i := len(f.Timeline) - 1; i >= 0; i-- {
+		e := &f.Timeline[i]
+		if e.Direction == dir && (t.IsZero() || !e.Time.After(t)) && e.Kind != schema.Failure {
+			return i
+		}
+	}
+	return -1
+}
+
+func sessionTimeout(f *Facts) []Finding {
+	end := -1
+	for i := range f.Timeline {
+		e := &f.Timeline[i]
+		if e.Direction == schema.ToClient && e.Janus == "timeout" {
+			end = i
+			break
+		}
+	}
+	lost := false
+	if end < 0 && f.Session != nil && f.Session.Ended == store.EndUnknown {
+		for i := range f.Timeline {
+			if e := &f.Timeline[i]; e.Direction == schema.ToClient && e.ErrorCode == 458 {
+				end, lost = i, true
+				break
+			}
+		}
+	}
+	if end < 0 {
+		return nil
+	}
+	at := f.Timeline[end].Time
+	fd := Finding{Severity: Error}
+	// The client's last request before the end, that Janus saw (a request
+	// that failed to reach it does not count).
+	from := end - 1
+	if r, ok := f.request(end); ok && lost {
+		from = r.N - 2 // the request Janus answered 458 came after the end
+	}
+	last := -1
+	for i := from; i >= 0; i-- {
+		e := &f.Timeline[i]
+		if e.Direction == schema.ToGateway && e.Kind != schema.Open && e.Kind != schema.Close {
+			last = i
+			break
+		}
+	}
+	what := "Janus timed the session out"
+	if lost {
+		what = fmt.Sprintf("Janus no longer knew the session (458 at message %d): it most likely timed out", end+1)
+	}
+	if last >= 0 {
+		l := &f.Timeline[last]
+		kind := l.Janus
+		if kind == "" {
+			kind = strings.ToLower(l.Method) + " (long-poll)"
+		}
+		fd.Cause = fmt.Sprintf("%s, %s after the client's last request (%s, message %d)", what, round(at.Sub(l.Time)), kind, last+1)
+		fd.Evidence = append(fd.Evidence, f.at(last))
+		var keepalive time.Time
+		for i := last; i >= 0; i-- {
+			if e := &f.Timeline[i]; e.Direction == schema.ToGateway && e.Janus == "keepalive" {
+				keepalive = e.Time
+				break
+			}
+		}
+		if keepalive.IsZero() {
+			fd.Detail = "the client sent no keepalive at all: janus.js sends one every 25 s; a client must send one more often than Janus's session_timeout"
+		} else {
+			fd.Detail = fmt.Sprintf("the last keepalive was %s before; a client must send one more often than Janus's session_timeout", round(at.Sub(keepalive)))
+		}
+	} else {
+		fd.Cause = what
+	}
+	fd.Evidence = append(fd.Evidence, f.at(end))
+	return []Finding{fd}
+}
+
+func janusError(f *Facts) []Finding {
+	ended := f.Session != nil && (f.Session.Ended == store.EndTimeout || f.Session.Ended == store.EndUnknown ||
+		f.Session.Ended == store.EndWSClosed)
+	byCode := map[int]*Finding{}
+	var codes []int
+	for i := range f.Timeline {
+		e := &f.Timeline[i]
+		if e.Direction != schema.ToClient || e.ErrorCode == 0 || (e.ErrorCode == 458 && ended) {
+			continue
+		}
+		fd := byCode[e.ErrorCode]
+		if fd == nil {
+			verb := "a request"
+			if r, ok := f.request(i); ok {
+				verb = fmt.Sprintf("%s (message %d)", f.Timeline[r.N-1].Janus, r.N)
+			}
+			meaning := CoreError(e.ErrorCode)
+			if meaning == "" {
+				meaning = "an error code Janus 1.1.2 does not define"
+			}
+			fd = &Finding{Severity: Error, Cause: fmt.Sprintf("Janus refused %s with error %d %q", verb, e.ErrorCode, e.ErrorReason),
+				Detail: fmt.Sprintf("%d %s", e.ErrorCode, meaning)}
+			byCode[e.ErrorCode] = fd
+			codes = append(codes, e.ErrorCode)
+		}
+		if len(fd.Evidence) < maxEvidence {
+			if r, ok := f.request(i); ok {
+				fd.Evidence = append(fd.Evidence, r)
+			}
+			fd.Evidence = append(fd.Evidence, f.at(i))
+		}
+	}
+	var out []Finding
+	for _, c := range codes {
+		out = append(out, *byCode[c])
+	}
+	return out
+}
+
+func pluginError(f *Facts) []Finding {
+	type key struct {
+		plugin string
+		code   int
+	}
+	byKey := map[key]*Finding{}
+	var keys []key
+	for i := range f.Timeline {
+		e := &f.Timeline[i]
+		if e.Direction != schema.ToClient || e.PluginError == 0 {
+			continue
+		}
+		k := key{strings.TrimPrefix(e.Plugin, "janus.plugin."), e.PluginError}
+		fd := byKey[k]
+		if fd == nil {
+			what := "a message"
+			r, ok := f.request(i)
+			if ok {
+				what = fmt.Sprintf("a message (message %d)", r.N)
+				if req := &f.Timeline[r.N-1]; req.PluginValue != "" {
+					what = fmt.Sprintf("%s (message %d)", req.PluginValue, r.N)
+				}
+			}
+			meaning := PluginError(k.plugin, k.code)
+			if meaning == "" {
+				meaning = "see the plugin's documentation"
+			}
+			fd = &Finding{Severity: Error, HandleID: e.HandleID,
+				Cause:  fmt.Sprintf("%s refused %s with error %d %q", k.plugin, what, k.code, pluginErrorText(e.Body)),
+				Detail: fmt.Sprintf("%s %d: %s", k.plugin, k.code, meaning)}
+			byKey[k] = fd
+			keys = append(keys, k)
+		}
+		if len(fd.Evidence) < maxEvidence {
+			if r, ok := f.request(i); ok {
+				fd.Evidence = append(fd.Evidence, r)
+			}
+			fd.Evidence = append(fd.Evidence, f.at(i))
+		}
+	}
+	var out []Finding
+	for _, k := range keys {
+		out = append(out, *byKey[k])
+	}
+	return out
+}
+
+// normalHangups are the reasons Janus gives when a hangup was asked for.
+var normalHangups = []string{"Janus API", "Close PC", "Detach", "Destroy", "Hangup", "Session destroyed"}
+
+// hangupDetails explain the reasons Janus gives when a PeerConnection fails.
+var hangupDetails = map[string]string{
+	"ICE failed": "no candidate pair worked: check the candidates both sides sent (host only? TURN configured?), firewalls and Janus's nat settings",
+	"DTLS alert": "the DTLS association ended with an alert: a fingerprint mismatch, or the peer closed it",
+}
+
+func hangup(f *Facts) []Finding {
+	var out []Finding
+	for i := range f.Timeline {
+		e := &f.Timeline[i]
+		if e.Direction != schema.ToClient || e.Janus != "hangup" {
+			continue
+		}
+		reason := hangupReason(e.Body)
+		if slices.Contains(normalHangups, reason) {
+			continue
+		}
+		detail := hangupDetails[reason]
+		if detail == "" {
+			detail = "Janus closed the PeerConnection on its own"
+		}
+		out = append(out, Finding{Severity: Error, HandleID: e.HandleID, Detail: detail,
+			Cause:    fmt.Sprintf("Janus hung up handle %d: %q", e.HandleID, reason),
+			Evidence: []Evidence{f.at(i)}})
+	}
+	return out
+}
+
+func pcNeverUp(f *Facts) []Finding {
+	type pc struct {
+		offer, answer, up, end int
+	}
+	handles := map[uint64]*pc{}
+	var order []uint64
+	for i := range f.Timeline {
+		e := &f.Timeline[i]
+		if e.HandleID == 0 {
+			continue
+		}
+		p := handles[e.HandleID]
+		if p == nil {
+			p = &pc{offer: -1, answer: -1, up: -1, end: -1}
+			handles[e.HandleID] = p
+			order = append(order, e.HandleID)
+		}
+		switch {
+		case e.HasJSEP && e.JSEP == "offer" && p.offer < 0:
+			p.offer = i
+		case e.HasJSEP && e.JSEP == "answer" && p.answer < 0:
+			p.answer = i
+		case e.Janus == "webrtcup":
+			p.up = i
+		case e.Janus == "hangup" || e.Janus == "detached" || e.Janus == "detach":
+			if p.end < 0 {
+				p.end = i
+			}
+		}
+	}
+	var out []Finding
+	for _, h := range order {
+		p := handles[h]
+		if p.offer < 0 || p.answer < 0 || p.up >= 0 || f.upInRow(h) {
+			continue
+		}
+		fd := Finding{Severity: Error, HandleID: h, Evidence: []Evidence{f.at(p.offer), f.at(p.answer)},
+			Cause: fmt.Sprintf("the PeerConnection of handle %d never came up: offer and answer were exchanged (messages %d and %d) but Janus never said webrtcup",
+				h, p.offer+1, p.answer+1),
+			Detail: "ICE or DTLS did not complete: did the client trickle its candidates, can both sides reach each other (TURN)?"}
+		if p.end >= 0 {
+			fd.Evidence = append(fd.Evidence, f.at(p.end))
+		}
+		out = append(out, fd)
+	}
+	return out
+}
+
+// upInRow says whether the handles table has a webrtcup for h.
+func (f *Facts) upInRow(h uint64) bool {
+	if f.Session == nil {
+		return false
+	}
+	for _, r := range f.Session.Handles {
+		if r.ID == h {
+			return !r.WebRTCUpAt.IsZero()
+		}
+	}
+	return false
+}
+
+// round rounds a duration for a person: to the millisecond under a
+// minute, to the second above.
+func round(d time.Duration) time.Duration {
+	if d >= time.Minute {
+		return d.Round(time.Second)
+	}
+	return d.Round(time.Millisecond)
+}

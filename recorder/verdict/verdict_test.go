@@ -1,0 +1,144 @@
+package verdict_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+
+	"github.com/janustap/janustap/recorder/store"
+	"github.com/janustap/janustap/recorder/verdict"
+	"github.com/janustap/janustap/schema"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+
+// loadFlow projects testdata/flows/name.jsonl into a new store and returns
+// it with the first session the flow created.
+func loadFlow(t *testing.T, name string) (*store.DB, uint64) {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", "flows", name+".jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var items []store.Item
+	var session uint64
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<24)
+	for sc.Scan() {
+		ev, err := schema.Decode(sc.Bytes())
+		if err != nil {
+			t.Fatalf("%s line %d: %v", name, len(items)+1, err)
+		}
+		if session == 0 && ev.Janus != nil && ev.Janus.Janus == "success" && ev.Janus.DataID != 0 && ev.Janus.SessionID == 0 {
+			session = ev.Janus.DataID
+		}
+		items = append(items, store.Item{StreamSeq: uint64(len(items) + 1), Event: ev, Raw: bytes.Clone(sc.Bytes())})
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	db := store.NewDB(filepath.Join(t.TempDir(), "janustap.db"))
+	if err := db.Open(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Apply(t.Context(), items); err != nil {
+		t.Fatal(err)
+	}
+	if session == 0 {
+		t.Fatalf("%s creates no session", name)
+	}
+	return db, session
+}
+
+func TestRules(t *testing.T) {
+	tests := []struct {
+		flow  string
+		rules []string // the rules that fire, in order
+		codes []int    // codes the first finding's cause or detail must name
+	}{
+		{flow: "normal"},
+		{flow: "janus-unreachable", rules: []string{"janus-unreachable"}},
+		{flow: "ws-dropped", rules: []string{"connection-dropped"}},
+		{flow: "long-polls-stopped", rules: []string{"connection-dropped", "session-timeout"}},
+		{flow: "session-timeout", rules: []string{"session-timeout"}},
+		{flow: "janus-error-465", rules: []string{"janus-error"}, codes: []int{465}},
+		{flow: "plugin-error-428", rules: []string{"plugin-error"}, codes: []int{428}},
+		{flow: "plugin-error-433", rules: []string{"plugin-error"}, codes: []int{433}},
+		{flow: "hangup-ice-failed", rules: []string{"hangup", "pc-never-up"}},
+		{flow: "pc-never-up", rules: []string{"pc-never-up"}},
+	}
+	covered := map[string]bool{}
+	for _, tt := range tests {
+		t.Run(tt.flow, func(t *testing.T) {
+			db, session := loadFlow(t, tt.flow)
+			v, err := verdict.Why(t.Context(), db, "janus", session)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, fd := range v.Findings {
+				got = append(got, fd.Rule)
+				covered[fd.Rule] = true
+				if len(fd.Evidence) == 0 {
+					t.Errorf("%s: no evidence", fd.Rule)
+				}
+				for _, e := range fd.Evidence {
+					if e.EventID == "" {
+						t.Errorf("%s: evidence without event id: %+v", fd.Rule, e)
+					}
+				}
+			}
+			if !slices.Equal(got, tt.rules) {
+				t.Errorf("rules = %v, want %v", got, tt.rules)
+			}
+			if len(tt.rules) == 0 && v.Summary != verdict.NoProblem {
+				t.Errorf("summary = %q, want %q", v.Summary, verdict.NoProblem)
+			}
+			for _, c := range tt.codes {
+				if s := v.Findings[0].Cause + v.Findings[0].Detail; !bytes.Contains([]byte(s), []byte(strconv.Itoa(c))) {
+					t.Errorf("first finding does not name code %d: %s", c, s)
+				}
+			}
+			var text bytes.Buffer
+			if err := verdict.WriteText(&text, v); err != nil {
+				t.Fatal(err)
+			}
+			checkGolden(t, tt.flow+".golden", text.Bytes())
+			b, err := json.MarshalIndent(v, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkGolden(t, tt.flow+".json.golden", append(b, '\n'))
+		})
+	}
+	for _, r := range verdict.Rules() {
+		if !covered[r.Name] {
+			t.Errorf("rule %s fires on no captured flow", r.Name)
+		}
+	}
+}
+
+func checkGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs (go test -update, then review):\n%s", path, got)
+	}
+}
