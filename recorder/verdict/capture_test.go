@@ -3,12 +3,13 @@ package verdict_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
-	"testing"
+		"testing"
 	"time"
 
 	"github.com/janustap/janustap/recorder/janusapi"
@@ -188,6 +189,40 @@ var scenarios = []scenario{
 		}
 		detachDestroy(t, ctx, s, h)
 	}},
+	{name: "videoroom-pub-sub", run: func(t *testing.T, ctx context.Context, _ *janustest.Janus, tp *taptest.Tap) {
+		// A publisher over HTTP and a subscriber over WebSocket in the demo
+		// room 1234; nothing answers ICE, so the publisher's PeerConnection
+		// never comes up.
+		pub := session(t, ctx, tp, "http")
+		ph, err := pub.Attach(ctx, janusapi.VideoRoom, map[string]any{"opaque_id": "videoroom-publisher"})
+		must(t, err)
+		j := message(t, ctx, pub, ph, map[string]any{"request": "join", "ptype": "publisher", "room": 1234, "display": "alice"}, nil)
+		joined := waitTx(t, ctx, pub, j.Transaction)
+		if joined.PluginValue != "joined" {
+			t.Fatalf("publisher join: %s", joined.PluginValue)
+		}
+		j = message(t, ctx, pub, ph, map[string]any{"request": "configure", "audio": true, "video": true}, janusapi.Offer())
+		if ev := waitTx(t, ctx, pub, j.Transaction); ev.JSEP != "answer" {
+			t.Fatalf("publisher configure: jsep %q", ev.JSEP)
+		}
+		_, _, err = pub.Request(ctx, "keepalive", 0, nil)
+		must(t, err)
+		list := message(t, ctx, pub, ph, map[string]any{"request": "listparticipants", "room": 1234}, nil)
+		feed := participantID(t, pub, list)
+		sub := session(t, ctx, tp, "ws")
+		sh, err := sub.Attach(ctx, janusapi.VideoRoom, map[string]any{"opaque_id": "videoroom-subscriber"})
+		must(t, err)
+		j = message(t, ctx, sub, sh, map[string]any{"request": "join", "ptype": "subscriber", "room": 1234,
+			"streams": []any{map[string]any{"feed": feed}}}, nil)
+		// The publisher's PeerConnection never came up, so Janus does
+		// not offer its feed: 428.
+		if ev := waitTx(t, ctx, sub, j.Transaction); ev.PluginError != 428 {
+			t.Fatalf("subscribe to a publisher without media: %+v, want plugin error 428", ev)
+		}
+		detachDestroy(t, ctx, sub, sh)
+		message(t, ctx, pub, ph, map[string]any{"request": "leave"}, nil)
+		detachDestroy(t, ctx, pub, ph)
+	}},
 	{name: "hangup-ice-failed", run: func(t *testing.T, ctx context.Context, _ *janustest.Janus, tp *taptest.Tap) {
 		s := session(t, ctx, tp, "ws")
 		h, err := s.Attach(ctx, janusapi.EchoTest, map[string]any{"opaque_id": "firewalled"})
@@ -243,4 +278,24 @@ func TestCapture(t *testing.T) {
 			must(t, os.WriteFile(filepath.Join("testdata", "flows", sc.name+".jsonl"), out.Bytes(), 0o644))
 		})
 	}
+}
+
+// participantID returns the id of the first participant of a videoroom
+// listparticipants answer of session s.
+func participantID(t *testing.T, s *janusapi.Session, j *schema.Janus) uint64 {
+	t.Helper()
+	last := s.T.Exchanges[len(s.T.Exchanges)-1]
+	var m struct {
+		PluginData struct {
+			Data struct {
+				Participants []struct {
+					ID uint64 `json:"id"`
+				} `json:"participants"`
+			} `json:"data"`
+		} `json:"plugindata"`
+	}
+	if err := json.Unmarshal(last.Reply.Body, &m); err != nil || len(m.PluginData.Data.Participants) == 0 {
+		t.Fatalf("listparticipants: no participant in %s (%v)", last.Reply.Body, err)
+	}
+	return m.PluginData.Data.Participants[0].ID
 }

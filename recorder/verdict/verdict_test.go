@@ -74,6 +74,7 @@ func TestRules(t *testing.T) {
 		{flow: "plugin-error-433", rules: []string{"plugin-error"}, codes: []int{433}},
 		{flow: "hangup-ice-failed", rules: []string{"hangup", "pc-never-up"}},
 		{flow: "pc-never-up", rules: []string{"pc-never-up"}},
+		{flow: "videoroom-pub-sub", rules: []string{"pc-never-up"}},
 	}
 	covered := map[string]bool{}
 	for _, tt := range tests {
