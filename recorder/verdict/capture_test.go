@@ -9,7 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-		"testing"
+	"testing"
 	"time"
 
 	"github.com/janustap/janustap/recorder/janusapi"
