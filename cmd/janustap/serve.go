@@ -65,6 +65,7 @@ func serveCommand() *cli.Command {
 		&cli.StringFlag{Name: "evh-user", Usage: "basic authentication user sampleevh must send (its backend_user; empty: none)", EnvVars: env("evh-user")},
 		&cli.StringFlag{Name: "evh-password", Usage: "basic authentication password (sampleevh's backend_pwd)", EnvVars: env("evh-password")},
 		&cli.BoolFlag{Name: "evh-gateway-from-emitter", Usage: "name each Janus event's gateway after its emitter (Janus's server_name) instead of --gateway", EnvVars: env("evh-gateway-from-emitter")},
+		&cli.StringFlag{Name: "ui-listen", Usage: "serve the web view (janustap ui) on this address too, e.g. 127.0.0.1:8092 (empty: off)", EnvVars: env("ui-listen")},
 		&cli.StringFlag{Name: "pprof", Usage: "serve Go's profiler (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (empty: off)", EnvVars: env("pprof")},
 	}
 	return &cli.Command{
@@ -79,6 +80,13 @@ func serveCommand() *cli.Command {
 			}
 			if addr := c.String("pprof"); addr != "" {
 				stop, err := servePprof(c.Context, addr, log)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
+			if addr := c.String("ui-listen"); addr != "" {
+				stop, err := serveUI(c.Context, c, addr, log)
 				if err != nil {
 					return err
 				}
