@@ -71,7 +71,8 @@ func (db *DB) SessionPage(ctx context.Context, q PageQuery) ([]SessionRow, Curso
 	}
 	f := q.SessionFilter
 	var where []string
-	var args []any
+	var args, keyArgs []any
+	from := " FROM sessions s"
 	add := func(cond string, a ...any) { where, args = append(where, cond), append(args, a...) }
 	if f.Gateway != "" {
 		add("s.gateway = ?", f.Gateway)
@@ -109,17 +110,19 @@ func (db *DB) SessionPage(ctx context.Context, q PageQuery) ([]SessionRow, Curso
 		if len(keys) == 0 {
 			return nil, Cursor{}, nil
 		}
-		cond := make([]string, len(keys))
+		values := make([]string, len(keys))
 		for i, k := range keys {
-			cond[i] = "(?, ?)"
-			args = append(args, k.gateway, k.id)
+			values[i] = "(?, ?)"
+			keyArgs = append(keyArgs, k.gateway, k.id)
 		}
-		where = append(where, "(s.gateway, s.session_id) IN (VALUES "+strings.Join(cond, ", ")+")")
+		// CROSS JOIN makes SQLite start from the keys.
+		from = " FROM (VALUES " + strings.Join(values, ", ") + ") k CROSS JOIN sessions s ON s.gateway = k.column1 AND s.session_id = k.column2"
 	}
 	if !q.After.IsZero() {
 		add("(s.first_seen, s.gateway, s.session_id) < (?, ?, ?)", q.After.FirstSeen.UnixMicro(), q.After.Gateway, dbID(q.After.ID))
 	}
-	sql := sessionQuery
+	sql := strings.TrimSuffix(sessionQuery, " FROM sessions s") + from
+	args = append(keyArgs, args...)
 	if len(where) > 0 {
 		sql += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -182,27 +185,34 @@ func (db *DB) searchKeys(ctx context.Context, s string) ([]pageKey, error) {
 	var q string
 	var args []any
 	if id, err := strconv.ParseUint(s, 10, 64); err == nil {
-		q = "SELECT s.gateway, s.session_id FROM gateways g JOIN sessions s ON s.gateway = g.gateway AND s.session_id = ?1 " +
-			"UNION SELECT h.gateway, h.session_id FROM gateways g JOIN handles h ON h.gateway = g.gateway AND h.handle_id = ?1"
+		q = "SELECT s.gateway, s.session_id FROM gateways g CROSS JOIN sessions s ON s.gateway = g.gateway AND s.session_id = ?1 " +
+			"UNION ALL SELECT h.gateway, h.session_id FROM gateways g CROSS JOIN handles h ON h.gateway = g.gateway AND h.handle_id = ?1"
 		args = []any{dbID(id)}
 	} else {
 		q = "SELECT gateway, session_id FROM handles WHERE opaque_id >= ?1 AND opaque_id < ?2 AND session_id IS NOT NULL " +
-			"UNION SELECT e.gateway, e.session_id FROM gateways g JOIN events e ON e.gateway = g.gateway AND e.tx = ?1 " +
+			"UNION ALL SELECT e.gateway, e.session_id FROM gateways g CROSS JOIN events e ON e.gateway = g.gateway AND e.tx = ?1 " +
 			"WHERE e.session_id IS NOT NULL"
 		args = []any{s, s + "\U0010FFFF"}
 	}
-	rows, err := db.r.QueryContext(ctx, q+fmt.Sprintf(" LIMIT %d", maxSearchKeys), args...)
+	rows, err := db.r.QueryContext(ctx, "SELECT * FROM ("+q+fmt.Sprintf(") LIMIT %d", maxSearchKeys), args...)
 	if err != nil {
 		return nil, fmt.Errorf("search sessions for %q: %w", s, err)
 	}
 	defer rows.Close()
+	// UNION ALL and CROSS JOIN keep SQLite on the indexes of the search
+	// (a UNION merges sorted lists, which it reads every session for);
+	// duplicates go here.
 	var out []pageKey
+	seen := map[pageKey]bool{}
 	for rows.Next() {
 		var k pageKey
 		if err := rows.Scan(&k.gateway, &k.id); err != nil {
 			return nil, fmt.Errorf("search sessions for %q: %w", s, err)
 		}
-		out = append(out, k)
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
 	}
 	return out, rows.Err()
 }
