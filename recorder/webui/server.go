@@ -85,7 +85,8 @@ func (s *Server) init() {
 // connection elsewhere.
 func securityHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'")
+		// Inline styles place the ladder's arrows (style="left:..").
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		h.ServeHTTP(w, r)
 	})
@@ -286,6 +287,7 @@ type sessionView struct {
 	ID      uint64
 	Session *store.SessionDetail
 	Verdict *verdict.Verdict
+	Ladder  *ladder // embedded in the page: one read of the timeline
 }
 
 func (s *Server) sessionPage(w http.ResponseWriter, r *http.Request) {
@@ -308,7 +310,8 @@ func (s *Server) sessionPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusInternalServerError, err)
 		return
 	}
-	s.render(w, r, "session.html", sessionView{Gateway: gw, ID: id, Session: f.Session, Verdict: verdict.Judge(f)})
+	l := buildLadder(f)
+	s.render(w, r, "session.html", sessionView{Gateway: gw, ID: id, Session: f.Session, Verdict: l.Verdict, Ladder: l})
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

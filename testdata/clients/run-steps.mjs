@@ -66,7 +66,17 @@ try {
 		switch (s.do) {
 			case 'goto': await page.goto(s.url); break;
 			case 'wait': await page.waitForSelector(s.selector, { state: s.state || 'visible' }); break;
-			case 'waitFn': await page.waitForFunction(s.js, null, { polling: 20 }); break;
+			case 'waitFn': {
+				// Polled with evaluate (the DevTools protocol), not
+				// waitForFunction, which compiles the string in the page and
+				// so needs a Content-Security-Policy allowing eval.
+				const until = Date.now() + timeout;
+				while (!(await page.evaluate(s.js))) {
+					if (Date.now() > until) throw new Error(`timeout waiting for ${s.js}`);
+					await new Promise((r) => setTimeout(r, 20));
+				}
+				break;
+			}
 			case 'click': await page.click(s.selector); break;
 			case 'press': await page.keyboard.press(s.key); break;
 			case 'eval': out.values[s.name] = await page.evaluate(s.js); break;

@@ -61,61 +61,86 @@
     return '<div class="arrow ' + cls + '" style="left:' + left.toFixed(3) + '%;width:' + width.toFixed(3) + '%"><span class="lbl">' + esc(r.label) + "</span></div>";
   }
 
+  // The ladder draws only the lines in view (and a margin): a session of
+  // 10 000 messages costs what one screen does.
+  const ROW = 26, MARGIN = 30;
+  let body = null, hdrH = 0, painted = [-1, -1], selRQ = 0;
+
   function draw() {
     const lanes = data.lanes.length;
     const out = ['<div class="lrow hdr" style="--lanes:' + lanes + '"><span class="n">#</span><span class="t">time</span><div class="lanes">'];
     for (const l of data.lanes) out.push('<span class="' + l.kind + '" title="' + esc(l.label) + '">' + esc(l.label) + "</span>");
-    out.push('</div><span class="lat">latency · note</span></div>');
-    for (let i = 0; i < visible.length; i++) {
-      const item = visible[i];
-      if (item.fold) {
-        const k = item.fold.filter(r => r.fold === "keepalive" && r.dir === "c2g").length;
-        const p = item.fold.filter(r => r.fold === "poll" && r.kind === "request").length;
-        const parts = [];
-        if (k) parts.push(k + " keepalive" + (k > 1 ? "s" : ""));
-        if (p) parts.push(p + " long-poll" + (p > 1 ? "s" : ""));
-        if (!parts.length) parts.push(item.fold.length + " messages");
-        out.push('<div class="lrow fold" data-i="' + i + '" id="f' + item.fold[0].n + '" style="--lanes:' + lanes + '"><span class="n">' + item.fold[0].n + "…</span><span class=\"t\">" + timeOf(i) +
-          '</span><div class="lanes">⋯ ' + parts.join(", ") + " folded (" + item.fold.length + " messages; Enter or click to show)</div><span class=\"lat\"></span></div>");
-        continue;
-      }
-      const r = item.row;
-      const cls = ["lrow", r.dir];
-      if (r.err) cls.push("err");
-      if (r.kind === "failure") cls.push("fail");
-      let lat = "";
-      if (r.since) lat = "+" + fmtDur(r.since);
-      if (r.note) lat += (lat ? " · " : "") + esc(r.note);
-      out.push('<div class="' + cls.join(" ") + '" data-i="' + i + '" id="m' + r.n + '" style="--lanes:' + lanes + '" title="' + esc(r.kind + " " + r.tr + (r.tx ? " tx=" + r.tx : "") + (r.h ? " handle " + r.h : "")) + '"><span class="n">' + r.n +
-        '</span><span class="t">' + timeOf(i) + '</span><div class="lanes">' + arrowHTML(r, lanes) + '</div><span class="lat">' + lat + "</span></div>");
-    }
+    out.push('</div><span class="lat">latency · note</span></div><div class="lbody" style="height:' + (visible.length * ROW) + 'px"></div>');
     ladder.innerHTML = out.join("");
-    mark();
+    body = ladder.querySelector(".lbody");
+    hdrH = ladder.querySelector(".hdr").offsetHeight;
+    ladder.dataset.visible = String(visible.length);
+    paint(true);
   }
+
+  function lineHTML(i, lanes) {
+    const item = visible[i];
+    const pos = 'style="--lanes:' + lanes + ";top:" + (i * ROW) + 'px"';
+    if (item.fold) {
+      const k = item.fold.filter(r => r.fold === "keepalive" && r.dir === "c2g").length;
+      const p = item.fold.filter(r => r.fold === "poll" && r.kind === "request").length;
+      const parts = [];
+      if (k) parts.push(k + " keepalive" + (k > 1 ? "s" : ""));
+      if (p) parts.push(p + " long-poll" + (p > 1 ? "s" : ""));
+      if (!parts.length) parts.push(item.fold.length + " messages");
+      return '<div class="lrow fold' + (i === sel ? " sel" : "") + '" data-i="' + i + '" id="f' + item.fold[0].n + '" ' + pos + '><span class="n">' + item.fold[0].n + '…</span><span class="t">' + timeOf(i) +
+        '</span><div class="lanes">⋯ ' + parts.join(", ") + " folded (" + item.fold.length + (item.fold.length > 1 ? " messages" : " message") + '; Enter or click to show)</div><span class="lat"></span></div>';
+    }
+    const r = item.row;
+    const cls = ["lrow", r.dir];
+    if (r.err) cls.push("err");
+    if (r.kind === "failure") cls.push("fail");
+    if (i === sel) cls.push("sel");
+    else if (selRQ && r.rq === selRQ) cls.push("intx");
+    let lat = "";
+    if (r.since) lat = "+" + fmtDur(r.since);
+    if (r.note) lat += (lat ? " · " : "") + esc(r.note);
+    return '<div class="' + cls.join(" ") + '" data-i="' + i + '" id="m' + r.n + '" ' + pos + ' title="' + esc(r.kind + " " + r.tr + (r.tx ? " tx=" + r.tx : "") + (r.h ? " handle " + r.h : "")) + '"><span class="n">' + r.n +
+      '</span><span class="t">' + timeOf(i) + '</span><div class="lanes">' + arrowHTML(r, lanes) + '</div><span class="lat">' + lat + "</span></div>";
+  }
+
+  function paint(force) {
+    if (!body) return;
+    const first = Math.max(0, Math.floor((ladder.scrollTop - hdrH) / ROW) - MARGIN);
+    const last = Math.min(visible.length, Math.ceil((ladder.scrollTop + ladder.clientHeight) / ROW) + MARGIN);
+    if (!force && first === painted[0] && last === painted[1]) return;
+    painted = [first, last];
+    const lanes = data.lanes.length, out = [];
+    for (let i = first; i < last; i++) out.push(lineHTML(i, lanes));
+    body.innerHTML = out.join("");
+  }
+  let pending = false;
+  ladder.addEventListener("scroll", () => {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(() => { pending = false; paint(false); });
+  });
 
   function lineEl(i) { return ladder.querySelector('[data-i="' + i + '"]'); }
 
   // mark highlights the selection and every message of its transaction.
   function mark() {
-    ladder.querySelectorAll(".sel, .intx").forEach(e => e.classList.remove("sel", "intx"));
-    if (sel < 0 || sel >= visible.length) return;
     const item = visible[sel];
-    const el = lineEl(sel);
-    if (el) el.classList.add("sel");
-    if (!item.row || !item.row.rq) return;
-    const rq = item.row.rq;
-    for (let i = 0; i < visible.length; i++) {
-      const v = visible[i];
-      if (i !== sel && v.row && v.row.rq === rq) { const e = lineEl(i); if (e) e.classList.add("intx"); }
-    }
+    selRQ = item && item.row ? item.row.rq || 0 : 0;
+    paint(true);
+  }
+
+  function scrollTo(i) {
+    const top = hdrH + i * ROW, view = ladder.clientHeight;
+    if (top - hdrH < ladder.scrollTop) ladder.scrollTop = top - hdrH;
+    else if (top + ROW > ladder.scrollTop + view) ladder.scrollTop = top + ROW - view;
   }
 
   function select(i, scroll) {
     if (!visible.length) return;
     sel = Math.max(0, Math.min(visible.length - 1, i));
+    if (scroll) scrollTo(sel);
     mark();
-    const el = lineEl(sel);
-    if (el && scroll) el.scrollIntoView({ block: "nearest" });
     const item = visible[sel];
     if (item.row) {
       history.replaceState(null, "", "#m" + item.row.n);
@@ -235,11 +260,16 @@
   function cycleTime() { setTime({ abs: "rel", rel: "delta", delta: "abs" }[timeMode]); }
   timeButtons.forEach(b => b.addEventListener("click", () => setTime(b.dataset.time)));
 
-  async function load() {
+  async function load(embedded) {
     const t0 = performance.now();
-    const resp = await fetch("/api/s/" + encodeURIComponent(gw) + "/" + sid);
-    if (!resp.ok) { ladder.textContent = "could not load the session: " + (await resp.text()); return false; }
-    const next = await resp.json();
+    let next;
+    if (embedded) {
+      next = JSON.parse(embedded.textContent);
+    } else {
+      const resp = await fetch("/api/s/" + encodeURIComponent(gw) + "/" + sid);
+      if (!resp.ok) { ladder.textContent = "could not load the session: " + (await resp.text()); return false; }
+      next = await resp.json();
+    }
     const keep = sel >= 0 && visible[sel] && visible[sel].row ? visible[sel].row.n : 0;
     const grew = !data || next.last_seq !== data.last_seq;
     data = next;
@@ -275,10 +305,11 @@
     es.onerror = () => { liveEl.textContent = ""; };
   }
 
-  load().then(ok => {
+  load(document.getElementById("ladder-data")).then(ok => {
     if (!ok) return;
     if (location.hash) fromHash(); else if (visible.length) { sel = 0; mark(); }
     ladder.focus({ preventScroll: true });
+    ladder.dataset.readyAt = performance.now().toFixed(1); // ms since navigation began
     ladder.dataset.ready = "1";
     follow();
   });
