@@ -30,7 +30,7 @@ type row struct {
 	To    int    `json:"to"`              // lane index of the receiver
 	Label string `json:"label"`           // what the arrow says
 	Tx    string `json:"tx,omitempty"`    // Janus transaction
-	RQ    uint64 `json:"rq,omitempty"`    // stream sequence of the request of its transaction
+	RQ    uint64 `json:"rq,omitempty"`    // stream sequence of the request of its transaction (its own for a request)
 	Since int64  `json:"since,omitempty"` // µs since that request
 	H     uint64 `json:"h,omitempty"`     // handle
 	Note  string `json:"note,omitempty"`  // error, status, close code
@@ -106,12 +106,7 @@ func buildLadder(f *verdict.Facts) *ladder {
 			gw = h
 		}
 		r := row{N: i + 1, Seq: e.StreamSeq, ID: e.ID, T: e.Time.UnixMicro(), Dir: string(e.Direction), Tr: string(e.Transport),
-			Kind: string(e.Kind), Tx: e.Transaction, H: e.HandleID, Since: e.SinceRequest.Microseconds()}
-		if e.RequestSeq != e.StreamSeq {
-			r.RQ = e.RequestSeq
-		} else if e.RequestSeq != 0 {
-			r.RQ = e.RequestSeq
-		}
+			Kind: string(e.Kind), Tx: e.Transaction, RQ: e.RequestSeq, H: e.HandleID, Since: e.SinceRequest.Microseconds()}
 		switch {
 		case e.Kind == schema.Failure:
 			r.From, r.To = tapLane, client

@@ -8,6 +8,7 @@ package webui
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"embed"
 	"encoding/json"
@@ -469,7 +470,7 @@ func sessionRaw(ctx context.Context, db *store.DB, gw string, id uint64) ([]stor
 	if len(out) == 0 {
 		return nil, fmt.Errorf("events of session %d of %s: %w", id, gw, store.ErrNotFound)
 	}
-	slices.SortFunc(out, func(a, b store.RawEvent) int { return int(a.StreamSeq) - int(b.StreamSeq) })
+	slices.SortFunc(out, func(a, b store.RawEvent) int { return cmp.Compare(a.StreamSeq, b.StreamSeq) })
 	return out, nil
 }
 
