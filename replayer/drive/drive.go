@@ -601,6 +601,7 @@ func (c *conn) send(ctx context.Context, s *plan.Step) error {
 	if req.Path == "" {
 		req.Path = "/janus"
 	}
+	idsFromPath(req)
 	c.r.record(req)
 	t0 := time.Now()
 	var reply janusapi.Reply
@@ -621,6 +622,7 @@ func (c *conn) send(ctx context.Context, s *plan.Step) error {
 	resp.Status = reply.Status
 	resp.Parent = req.ID
 	resp.Method, resp.Path = req.Method, req.Path
+	idsFromPath(resp)
 	c.r.record(resp)
 	if s.Reply != nil {
 		c.r.ids.Learn(s.Reply.Body, reply.Body)
@@ -719,4 +721,24 @@ func (a authQuery) RoundTrip(req *http.Request) (*http.Response, error) {
 	r := req.Clone(req.Context())
 	r.URL.RawQuery = q.Encode()
 	return a.rt.RoundTrip(r)
+}
+
+// idsFromPath does what the tap does with a REST message: the session id
+// of its path (and for a request the handle id) when the body has none, so
+// that a recorded run's requests are linked to their sessions as a
+// capture's are.
+func idsFromPath(ev *schema.Event) {
+	_, session, handle := schema.ParsePath(ev.Path)
+	if session == 0 {
+		return
+	}
+	if ev.Janus == nil {
+		ev.Janus = &schema.Janus{}
+	}
+	if ev.Janus.SessionID == 0 {
+		ev.Janus.SessionID = session
+	}
+	if ev.Janus.HandleID == 0 && ev.Direction == schema.ToGateway {
+		ev.Janus.HandleID = handle
+	}
 }
