@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/janustap/janustap/recorder/bus"
 	"github.com/janustap/janustap/recorder/webui"
+	"github.com/janustap/janustap/replayer/diff"
 	"github.com/janustap/janustap/schema"
 )
 
@@ -46,7 +48,7 @@ func uiCommand() *cli.Command {
 				return err
 			}
 			defer db.Close()
-			s := &webui.Server{DB: db, Logger: log.With("part", "ui")}
+			s := &webui.Server{DB: db, Compare: compareRuns, Logger: log.With("part", "ui")}
 			if !c.Bool("no-live") {
 				s.Follow = followLog(c)
 			}
@@ -86,7 +88,7 @@ func serveUI(ctx context.Context, c *cli.Context, addr string, log *slog.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("--ui-listen: %w", err)
 	}
-	s := &webui.Server{DBPath: dbPath(c), Follow: followLog(c), Logger: log.With("part", "ui")}
+	s := &webui.Server{DBPath: dbPath(c), Follow: followLog(c), Compare: compareRuns, Logger: log.With("part", "ui")}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -97,4 +99,26 @@ func serveUI(ctx context.Context, c *cli.Context, addr string, log *slog.Logger)
 	}()
 	log.Info("web view", "url", "http://"+ln.Addr().String())
 	return func() { cancel(); <-done }, nil
+}
+
+// compareRuns compares a capture with a replay of it as `janustap diff`
+// does (the default rules), for the web view's compare page.
+func compareRuns(capture, replay []*schema.Event) *webui.Comparison {
+	rep := diff.Compare(capture, replay, diff.DefaultRules(), diff.Options{})
+	var text strings.Builder
+	diff.WriteText(&text, rep)
+	summary, _, _ := strings.Cut(text.String(), "\n")
+	c := &webui.Comparison{Same: rep.Same, Summary: summary, Text: text.String()}
+	for _, d := range rep.Differences {
+		wd := webui.Difference{A: d.Index, B: d.IndexB, Kind: string(d.Kind), Path: d.Path, ValueA: d.A, ValueB: d.B, Janus: d.Janus}
+		if d.Kind == diff.Extra {
+			wd.A = 0
+			wd.B = d.Index
+			if d.IndexB != 0 {
+				wd.B = d.IndexB
+			}
+		}
+		c.Differences = append(c.Differences, wd)
+	}
+	return c
 }

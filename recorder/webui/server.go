@@ -49,6 +49,11 @@ type Server struct {
 	// it yields to open pages. Nil means no live updates.
 	Follow func(ctx context.Context, yield func(*schema.Event)) error
 	Logger *slog.Logger // nil means slog.Default()
+	// Compare, when set, compares a capture with a replay of it (both in
+	// the order of their ladders) for the compare page, /compare/GW/ID of
+	// a replayed session. Nil turns the page off. (The comparison lives in
+	// the replayer, which the recorder's packages do not import.)
+	Compare func(capture, replay []*schema.Event) *Comparison
 
 	once     sync.Once
 	tmpl     *template.Template
@@ -77,6 +82,7 @@ func (s *Server) init() {
 		mux.HandleFunc("GET /api/s/{gateway}/{id}", s.sessionData)
 		mux.HandleFunc("GET /api/event/{seq}", s.eventData)
 		mux.HandleFunc("GET /live", s.live)
+		mux.HandleFunc("GET /compare/{gateway}/{id}", s.comparePage)
 		mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 		s.handler = securityHeaders(mux)
 	})

@@ -12,6 +12,11 @@
   let unfolded = new Set(); // first message numbers of fold groups opened
   let sel = -1;           // index in visible of the selected line
   let timeMode = "rel";
+  // ?embed=1 shows the ladder alone (the compare page's frames); ?mark=1,5
+  // marks those messages (the differences the compare page lists).
+  const params = new URLSearchParams(location.search);
+  if (params.get("embed")) document.body.classList.add("embed");
+  const marks = new Set((params.get("mark") || "").split(",").filter(x => x).map(Number));
 
   function esc(s) {
     return String(s).replace(/[&<>"']/g, c => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
@@ -94,6 +99,7 @@
     const r = item.row;
     const cls = ["lrow", r.dir];
     if (r.err) cls.push("err");
+    if (marks.has(r.n)) cls.push("diff");
     if (r.kind === "failure") cls.push("fail");
     if (i === sel) cls.push("sel");
     else if (selRQ && r.rq === selRQ) cls.push("intx");
