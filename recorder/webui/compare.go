@@ -19,7 +19,7 @@ type Comparison struct {
 	// Summary is one line: "runs match: ..." or "runs differ: first
 	// divergence at ..."; Text the whole report, as `janustap diff` prints it.
 	Summary, Text string
-	Differences  []Difference // in the order of the capture
+	Differences   []Difference // in the order of the capture
 }
 
 // Difference is one difference between the capture and the replay.
