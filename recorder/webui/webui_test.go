@@ -162,6 +162,8 @@ func TestPages(t *testing.T) {
 		{"unknown_session", "/s/janus/12345", 404, nil, nil},
 		{"bad_id", "/s/janus/abc", 400, nil, nil},
 		{"static", "/static/session.js", 200, []string{"EventSource"}, nil},
+		{"partial", "/?partial=1&opaque_id=videoroom-subscriber", 200, []string{`<tbody id="rows">`, fmt.Sprint(f.subscriber)}, []string{"<html"}},
+		{"compare_off", fmt.Sprintf("/compare/janus/%d", f.publisher), 404, nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
