@@ -302,6 +302,24 @@ type SessionDetail struct {
 
 // Session returns one session, or an error wrapping ErrNotFound.
 func (db *DB) Session(ctx context.Context, gateway string, id uint64) (*SessionDetail, error) {
+	d, err := db.SessionHandles(ctx, gateway, id)
+	if err != nil {
+		return nil, err
+	}
+	// The requests of a session are events naming it (the create request
+	// too: Apply links it to the session it made).
+	d.Transactions, err = db.transactions(ctx, "WHERE request_seq IN (SELECT stream_seq FROM events "+
+		"WHERE gateway = ? AND session_id = ? AND request_seq = stream_seq) ORDER BY request_seq", gateway, dbID(id))
+	if err != nil {
+		return nil, fmt.Errorf("read session %d of %s: %w", id, gateway, err)
+	}
+	return d, nil
+}
+
+// SessionHandles returns one session with its handles but not its
+// transactions (a long session has thousands), or an error wrapping
+// ErrNotFound.
+func (db *DB) SessionHandles(ctx context.Context, gateway string, id uint64) (*SessionDetail, error) {
 	s, err := scanSessionExport(db.r.QueryRowContext(ctx, sessionQuery+" WHERE s.gateway = ? AND s.session_id = ?",
 		gateway, dbID(id)))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -312,13 +330,6 @@ func (db *DB) Session(ctx context.Context, gateway string, id uint64) (*SessionD
 	}
 	d := &SessionDetail{SessionRow: s}
 	if d.Handles, err = db.handles(ctx, gateway, id); err != nil {
-		return nil, fmt.Errorf("read session %d of %s: %w", id, gateway, err)
-	}
-	// The requests of a session are events naming it (the create request
-	// too: Apply links it to the session it made).
-	d.Transactions, err = db.transactions(ctx, "WHERE request_seq IN (SELECT stream_seq FROM events "+
-		"WHERE gateway = ? AND session_id = ? AND request_seq = stream_seq) ORDER BY request_seq", gateway, dbID(id))
-	if err != nil {
 		return nil, fmt.Errorf("read session %d of %s: %w", id, gateway, err)
 	}
 	return d, nil

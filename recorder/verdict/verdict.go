@@ -57,7 +57,8 @@ type Verdict struct {
 type Facts struct {
 	Gateway   string
 	SessionID uint64
-	// Session is nil when only admin traffic named the session.
+	// Session is nil when only admin traffic named the session; it holds
+	// the handles, not the transactions (the timeline has them).
 	Session  *store.SessionDetail
 	Timeline []store.TimelineEntry
 	// Closes are the close events of the WebSocket whose closing ended the
@@ -71,7 +72,7 @@ type Facts struct {
 // store.ErrNotFound when the store has no event of the session.
 func Load(ctx context.Context, db *store.DB, gateway string, session uint64) (*Facts, error) {
 	f := &Facts{Gateway: gateway, SessionID: session}
-	d, err := db.Session(ctx, gateway, session)
+	d, err := db.SessionHandles(ctx, gateway, session)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}

@@ -453,7 +453,7 @@ func splitSDP(sdp string) []sdpSection {
 // stream order.
 func sessionRaw(ctx context.Context, db *store.DB, gw string, id uint64) ([]store.RawEvent, error) {
 	filters := []store.EventFilter{{Gateway: gw, SessionID: id}}
-	if d, err := db.Session(ctx, gw, id); err == nil {
+	if d, err := db.SessionHandles(ctx, gw, id); err == nil {
 		for _, h := range d.Handles {
 			filters = append(filters, store.EventFilter{Gateway: gw, HandleID: h.ID})
 		}
