@@ -30,7 +30,7 @@ func Rules() []Rule {
 		{Name: "hangup", Check: hangup,
 			Doc: "Janus hung up a PeerConnection for a reason other than a request to (ICE failed, DTLS alert, ...)"},
 		{Name: "pc-never-up", Check: pcNeverUp,
-			Doc: "a handle exchanged an offer and an answer but Janus never said webrtcup: the PeerConnection never came up (ICE or DTLS)"},
+			Doc: "a handle exchanged an offer and an answer but Janus never said webrtcup: the PeerConnection never came up (ICE or DTLS); for a session still going, 30 s after the answer"},
 	}
 }
 
@@ -371,6 +371,10 @@ func hangup(f *Facts) []Finding {
 	return out
 }
 
+// setupTime is how long after the answer a PeerConnection of a session
+// still going is given to come up before pc-never-up says it never did.
+const setupTime = 30 * time.Second
+
 func pcNeverUp(f *Facts) []Finding {
 	type pc struct {
 		offer, answer, up, end int
@@ -405,6 +409,13 @@ func pcNeverUp(f *Facts) []Finding {
 	for _, h := range order {
 		p := handles[h]
 		if p.offer < 0 || p.answer < 0 || p.up >= 0 || f.upInRow(h) {
+			continue
+		}
+		// A call being set up has no webrtcup yet: only a PeerConnection
+		// that ended, or had its time, never came up.
+		ended := p.end >= 0 || (f.Session != nil && f.Session.Ended != "")
+		last := f.Timeline[len(f.Timeline)-1].Time
+		if !ended && last.Sub(f.Timeline[p.answer].Time) < setupTime {
 			continue
 		}
 		fd := Finding{Severity: Error, HandleID: h, Evidence: []Evidence{f.at(p.offer), f.at(p.answer)},

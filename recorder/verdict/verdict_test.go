@@ -22,6 +22,13 @@ var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 // it with the first session the flow created.
 func loadFlow(t *testing.T, name string) (*store.DB, uint64) {
 	t.Helper()
+	return loadFlowUntil(t, name, nil)
+}
+
+// loadFlowUntil is loadFlow keeping the events before the first that stop
+// says is one too many (nil keeps them all).
+func loadFlowUntil(t *testing.T, name string, stop func(*schema.Event) bool) (*store.DB, uint64) {
+	t.Helper()
 	f, err := os.Open(filepath.Join("testdata", "flows", name+".jsonl"))
 	if err != nil {
 		t.Fatal(err)
@@ -35,6 +42,9 @@ func loadFlow(t *testing.T, name string) (*store.DB, uint64) {
 		ev, err := schema.Decode(sc.Bytes())
 		if err != nil {
 			t.Fatalf("%s line %d: %v", name, len(items)+1, err)
+		}
+		if stop != nil && stop(ev) {
+			break
 		}
 		if session == 0 && ev.Janus != nil && ev.Janus.Janus == "success" && ev.Janus.DataID != 0 && ev.Janus.SessionID == 0 {
 			session = ev.Janus.DataID
@@ -141,5 +151,23 @@ func checkGolden(t *testing.T, name string, got []byte) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s differs (go test -update, then review):\n%s", path, got)
+	}
+}
+
+// TestPCNeverUpWhileSettingUp cuts the pc-never-up flow after the answer:
+// a call being set up is not yet a failure.
+func TestPCNeverUpWhileSettingUp(t *testing.T) {
+	answered := false
+	db, session := loadFlowUntil(t, "pc-never-up", func(ev *schema.Event) bool {
+		stop := answered
+		answered = answered || (ev.Janus != nil && ev.Janus.JSEP == "answer")
+		return stop
+	})
+	v, err := verdict.Why(t.Context(), db, "janus", session)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Findings) != 0 {
+		t.Errorf("a session right after its answer: %+v, want no finding", v.Findings)
 	}
 }
