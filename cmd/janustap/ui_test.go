@@ -50,8 +50,11 @@ func TestUICommand(t *testing.T) {
 	if page := waitPage(t, base+"/?opaque_id=subscriber-1"); !strings.Contains(page, "4602587483775661") {
 		t.Errorf("sessions page lacks the session:\n%s", page)
 	}
-	if page := waitPage(t, base+"/s/janus/4602587483775661"); !strings.Contains(page, "No such feed") {
-		t.Errorf("session page lacks the verdict:\n%s", page)
+	if page := waitPage(t, base+"/s/janus/4602587483775661"); !strings.Contains(page, "/static/session.js") {
+		t.Errorf("session page:\n%s", page)
+	}
+	if ladder := waitPage(t, base+"/api/s/janus/4602587483775661"); !strings.Contains(ladder, "No such feed") {
+		t.Errorf("the session's ladder lacks the verdict:\n%s", ladder)
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -294,9 +294,9 @@ func bigSession(n int) ([]*schema.Event, uint64) {
 // BenchmarkSessionPageBrowser opens the session page of a session of
 // 10 000 messages in Chromium, once to warm the server and the browser, then
 // again, and reports for the second: ms/ready, from navigation to the ladder
-// drawn; ms/server, from the request sent to the first byte of the page
-// (reading the session, its verdict and its ladder); ms/browser, from that
-// first byte to the ladder drawn (download, parse, draw).
+// and verdict drawn; ms/server, from the request for the ladder (/api/s) to
+// its first byte (reading the session, its verdict and its ladder);
+// ms/browser, the rest: the page, the ladder's download, parse and drawing.
 func BenchmarkSessionPageBrowser(b *testing.B) {
 	clienttest.Require(b)
 	a := newStore(b)
@@ -313,8 +313,10 @@ func BenchmarkSessionPageBrowser(b *testing.B) {
 			{Do: "goto", URL: url + "?again"},
 			{Do: "wait", Selector: "#ladder[data-ready]"},
 			{Do: "eval", Name: "rows", JS: "Number(document.getElementById('ladder').dataset.rendered)"},
-			{Do: "eval", Name: "t", JS: "(() => { const n = performance.getEntriesByType('navigation')[0]; const r = Number(document.getElementById('ladder').dataset.readyAt); " +
-				"return [r, n.responseStart - n.requestStart, r - n.responseStart]; })()"},
+			{Do: "eval", Name: "nav", JS: "(() => { const n = performance.getEntriesByType('navigation')[0]; const a = performance.getEntriesByType('resource').find(e => e.name.includes('/api/s/')); " +
+				"return {page: n.responseStart, interactive: n.domInteractive, api: a.requestStart, apiFirst: a.responseStart, apiLast: a.responseEnd, ready: Number(document.getElementById('ladder').dataset.readyAt)}; })()"},
+			{Do: "eval", Name: "t", JS: "(() => { const a = performance.getEntriesByType('resource').find(e => e.name.includes('/api/s/')); const r = Number(document.getElementById('ladder').dataset.readyAt); " +
+				"const srv = a.responseStart - a.requestStart; return [r, srv, r - srv]; })()"},
 		})
 		cancel()
 		if err != nil {
@@ -326,6 +328,9 @@ func BenchmarkSessionPageBrowser(b *testing.B) {
 		json.Unmarshal(res.Values["t"], &t)
 		if n != 10_000 {
 			b.Fatalf("the ladder has %v rows, want 10000", n)
+		}
+		if testing.Verbose() {
+			b.Logf("navigation: %s", res.Values["nav"])
 		}
 		ready += t[0]
 		server += t[1]

@@ -266,19 +266,28 @@
   function cycleTime() { setTime({ abs: "rel", rel: "delta", delta: "abs" }[timeMode]); }
   timeButtons.forEach(b => b.addEventListener("click", () => setTime(b.dataset.time)));
 
-  async function load(embedded) {
+  // drawVerdict writes the verdict banner, its evidence linked to the
+  // ladder's messages.
+  function drawVerdict(v) {
+    const el = document.getElementById("verdict");
+    el.classList.toggle("v-bad", v.findings.length > 0);
+    el.classList.toggle("v-good", v.findings.length === 0);
+    if (!v.findings.length) { el.innerHTML = "<strong>" + esc(v.summary) + "</strong>"; return; }
+    el.innerHTML = v.findings.map(f => '<div class="finding"><span class="rule ' + esc(f.severity) + '">' + esc(f.rule) + '</span> <span class="cause">' + esc(f.cause) + "</span>" +
+      (f.detail ? '<div class="why">' + esc(f.detail) + "</div>" : "") + '<div class="evidence">' +
+      f.evidence.map(e => e.n ? '<a href="#m' + e.n + '" data-n="' + e.n + '" title="' + esc(e.what) + '">#' + e.n + "</a>" : '<span title="' + esc(e.what) + '">' + esc(e.event_id) + "</span>").join(" ") +
+      "</div></div>").join("");
+  }
+
+  async function load() {
     const t0 = performance.now();
-    let next;
-    if (embedded) {
-      next = JSON.parse(embedded.textContent);
-    } else {
-      const resp = await fetch("/api/s/" + encodeURIComponent(gw) + "/" + sid);
-      if (!resp.ok) { ladder.textContent = "could not load the session: " + (await resp.text()); return false; }
-      next = await resp.json();
-    }
+    const resp = await fetch("/api/s/" + encodeURIComponent(gw) + "/" + sid);
+    if (!resp.ok) { ladder.textContent = "could not load the session: " + (await resp.text()); return false; }
+    const next = await resp.json();
     const keep = sel >= 0 && visible[sel] && visible[sel].row ? visible[sel].row.n : 0;
     const grew = !data || next.last_seq !== data.last_seq;
     data = next;
+    if (grew) drawVerdict(data.verdict);
     if (grew) {
       layout(); draw();
       if (keep) { const i = visible.findIndex(v => v.row && v.row.n === keep); if (i >= 0) { sel = i; mark(); } }
@@ -311,7 +320,7 @@
     es.onerror = () => { liveEl.textContent = ""; };
   }
 
-  load(document.getElementById("ladder-data")).then(ok => {
+  load().then(ok => {
     if (!ok) return;
     if (location.hash) fromHash(); else if (visible.length) { sel = 0; mark(); }
     ladder.focus({ preventScroll: true });
