@@ -1,9 +1,19 @@
 // Package webui serves janustap's web view of the store: a sessions page
-// with the filters of `janustap sessions`, and per session a ladder of
-// every message with its verdict (package verdict). Templates and assets
-// are embedded: it works offline, with nothing fetched from elsewhere. New
-// events are pushed to open pages with server-sent events, from the event
-// log when the server is given a way to follow it (Follow).
+// with the filters of `janustap sessions`, per session a ladder of every
+// message with its verdict (package verdict), and a replay beside its
+// capture when the server is given a way to compare runs (Compare).
+// Templates and assets are embedded: it works offline, with nothing fetched
+// from elsewhere. New events are pushed to open pages with server-sent
+// events, from the event log when the server is given a way to follow it
+// (Follow).
+//
+//	s := &webui.Server{DB: db, Follow: follow, Compare: compare}
+//	err := s.Serve(ctx, ln)
+//
+// Routes: / (sessions; ?partial=1 for its rows alone), /s/GW/ID (a
+// session), /s/GW/ID/export.jsonl and .har, /compare/GW/ID (a replay),
+// /api/s/GW/ID (ladder and verdict as JSON), /api/event/SEQ (one event,
+// its body and SDP), /live (server-sent events), /static/.
 package webui
 
 import (
