@@ -125,16 +125,22 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	var wg sync.WaitGroup
 	if s.Follow != nil {
 		wg.Go(func() {
+			// Retried with a backoff to 30 s; the same error is logged once.
+			wait, last := time.Second, ""
 			for ctx.Err() == nil {
 				err := s.Follow(ctx, s.hub.publish)
 				if ctx.Err() != nil {
 					return
 				}
-				s.Logger.Warn("following the log for live updates", "err", err)
+				if msg := fmt.Sprint(err); msg != last {
+					s.Logger.Warn("following the log for live updates (pages work without)", "err", err)
+					last = msg
+				}
 				select {
 				case <-ctx.Done():
-				case <-time.After(2 * time.Second):
+				case <-time.After(wait):
 				}
+				wait = min(2*wait, 30*time.Second)
 			}
 		})
 	}
