@@ -692,11 +692,12 @@ func (db *DB) Progress(ctx context.Context) (Progress, error) {
 }
 
 // ConnClose returns the close events of connection conn of a gateway
-// recorded at time at (a session ended by its WebSocket closing has that
-// close's time as EndedAt): the event that says how the connection went.
+// recorded from time at to 10 s after (a session ended by its WebSocket
+// closing has the first close's time as EndedAt; the other side's close
+// follows): the events that say how the connection went, in order.
 func (db *DB) ConnClose(ctx context.Context, gateway, conn string, at time.Time) ([]TimelineEntry, error) {
-	rows, err := db.r.QueryContext(ctx, timelineQuery+"WHERE e.time = ? AND e.gateway = ? AND e.conn = ? AND e.kind = 'close' "+
-		"ORDER BY e.stream_seq", at.UnixMicro(), gateway, conn)
+	rows, err := db.r.QueryContext(ctx, timelineQuery+"WHERE e.time >= ? AND e.time <= ? AND e.gateway = ? AND e.conn = ? "+
+		"AND e.kind = 'close' ORDER BY e.time, e.stream_seq", at.UnixMicro(), at.Add(10*time.Second).UnixMicro(), gateway, conn)
 	if err != nil {
 		return nil, fmt.Errorf("read close of connection %s of %s: %w", conn, gateway, err)
 	}

@@ -179,6 +179,19 @@ var scenarios = []scenario{
 			t.Fatalf("keepalive with Janus down: status %d, want 502", r.Status)
 		}
 	}},
+	{name: "janus-unreachable-ws", run: func(t *testing.T, ctx context.Context, j *janustest.Janus, tp *taptest.Tap) {
+		s := session(t, ctx, tp, "ws")
+		_, err := s.Attach(ctx, janusapi.EchoTest, map[string]any{"opaque_id": "janus-crashed-ws"})
+		must(t, err)
+		must(t, j.Kill())
+		// The tap loses Janus's side of the WebSocket and closes the
+		// client's with 1011.
+		select {
+		case <-s.C.(*janusapi.WSClient).Done():
+		case <-ctx.Done():
+			t.Fatal("the client's WebSocket stayed open after Janus died")
+		}
+	}},
 	{name: "pc-never-up", run: func(t *testing.T, ctx context.Context, _ *janustest.Janus, tp *taptest.Tap) {
 		s := session(t, ctx, tp, "http")
 		h, err := s.Attach(ctx, janusapi.EchoTest, map[string]any{"opaque_id": "no-media"})

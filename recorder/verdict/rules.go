@@ -18,7 +18,7 @@ const maxEvidence = 8
 func Rules() []Rule {
 	return []Rule{
 		{Name: "janus-unreachable", Check: janusUnreachable,
-			Doc: "the tap could not reach Janus: a request answered 502 by the tap, or a WebSocket it closed with 1011 (failure events)"},
+			Doc: "the tap could not reach Janus: a request answered 502 by the tap (failure events), a WebSocket whose Janus side dropped (1006) or that the tap closed with 1011"},
 		{Name: "connection-dropped", Check: connectionDropped,
 			Doc: "the client's connection went while the session was open: its WebSocket closed (with the close code), or its long-polls stopped and the session then ended or was unknown"},
 		{Name: "session-timeout", Check: sessionTimeout,
@@ -60,18 +60,37 @@ func janusUnreachable(f *Facts) []Finding {
 		}
 		add(f.at(i), "Janus was unreachable from the tap: "+why)
 	}
-	for i := range f.Closes {
-		e := &f.Closes[i]
-		if e.Direction == schema.ToClient && e.CloseCode == 1011 {
-			n++
-			add(outside(e), "Janus was unreachable from the tap: it closed the client's WebSocket with 1011 "+e.Error)
+	if len(f.Closes) > 0 && janusSideClosed(f.Closes) {
+		for i := range f.Closes {
+			add(outside(&f.Closes[i]), "Janus's side of the WebSocket went without a close ("+closeMeaning(f.Closes[0].CloseCode)+
+				"): Janus crashed, was restarted, or the network to it failed")
 		}
 	}
 	if fd == nil {
 		return nil
 	}
-	fd.Detail = fmt.Sprintf("%d message(s) could not be forwarded; is Janus running, and is the tap's --janus-http/--janus-ws right?", n)
+	if n > 0 {
+		fd.Detail = fmt.Sprintf("%d message(s) could not be forwarded; is Janus running, and is the tap's --janus-http/--janus-ws right?", n)
+	} else {
+		fd.Detail = "the tap closed the client's WebSocket when Janus's side went; is Janus running?"
+	}
 	return []Finding{*fd}
+}
+
+// janusSideClosed says whether a WebSocket went because of Janus's side:
+// the first close came from Janus without a close frame (1006), or the tap
+// closed the client's side because Janus could not be reached (1011).
+func janusSideClosed(closes []store.TimelineEntry) bool {
+	first := &closes[0]
+	if first.Direction == schema.ToClient && first.CloseCode == 1006 {
+		return true
+	}
+	for i := range closes {
+		if closes[i].CloseCode == 1011 {
+			return true
+		}
+	}
+	return false
 }
 
 // unreachable says whether e is the tap failing to reach Janus.
@@ -92,11 +111,8 @@ func connectionDropped(f *Facts) []Finding {
 	}
 	var out []Finding
 	if s.Ended == store.EndWSClosed {
-		for i := range f.Closes {
-			e := &f.Closes[i]
-			if e.Direction == schema.ToClient && e.CloseCode == 1011 {
-				return nil // the tap closed it: janus-unreachable says why
-			}
+		if len(f.Closes) > 0 && janusSideClosed(f.Closes) {
+			return nil // janus-unreachable says why
 		}
 		fd := Finding{Severity: Error, Evidence: []Evidence{}}
 		first := "?"

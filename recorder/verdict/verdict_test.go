@@ -76,6 +76,7 @@ func TestRules(t *testing.T) {
 	}{
 		{flow: "normal"},
 		{flow: "janus-unreachable", rules: []string{"janus-unreachable"}},
+		{flow: "janus-unreachable-ws", rules: []string{"janus-unreachable"}},
 		{flow: "ws-dropped", rules: []string{"connection-dropped"}},
 		{flow: "long-polls-stopped", rules: []string{"connection-dropped", "session-timeout"}},
 		{flow: "session-timeout", rules: []string{"session-timeout"}},
