@@ -7,11 +7,14 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/janustap/janustap/recorder/evh"
 	"github.com/janustap/janustap/recorder/janusapi"
 	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/tap/taptest"
@@ -28,7 +31,12 @@ var capture = flag.Bool("capture", false, "capture testdata/flows/*.jsonl again 
 type scenario struct {
 	name string
 	opts janustest.Options
-	run  func(t *testing.T, ctx context.Context, j *janustest.Janus, tp *taptest.Tap)
+	// evh has Janus post its events (sampleevh) to a receiver whose events
+	// join the capture, as serve's --evh-listen does; the capture then
+	// waits until one of them satisfies evhDone.
+	evh     bool
+	evhDone func(*schema.Event) bool
+	run     func(t *testing.T, ctx context.Context, j *janustest.Janus, tp *taptest.Tap)
 }
 
 func must(t *testing.T, err error) {
@@ -236,35 +244,13 @@ var scenarios = []scenario{
 		message(t, ctx, pub, ph, map[string]any{"request": "leave"}, nil)
 		detachDestroy(t, ctx, pub, ph)
 	}},
+	{name: "ice-failed-evh", evh: true,
+		evhDone: func(ev *schema.Event) bool { return bytes.Contains(ev.Body, []byte(`"hangup"`)) },
+		run: func(t *testing.T, ctx context.Context, j *janustest.Janus, tp *taptest.Tap) {
+			runICEFailed(t, ctx, tp, "firewalled-evh")
+		}},
 	{name: "hangup-ice-failed", run: func(t *testing.T, ctx context.Context, _ *janustest.Janus, tp *taptest.Tap) {
-		s := session(t, ctx, tp, "ws")
-		h, err := s.Attach(ctx, janusapi.EchoTest, map[string]any{"opaque_id": "firewalled"})
-		must(t, err)
-		j := message(t, ctx, s, h, map[string]any{"audio": true, "video": true}, janusapi.Offer())
-		waitTx(t, ctx, s, j.Transaction)
-		// A candidate nobody answers on: ICE checks fail and Janus hangs up.
-		cand := map[string]any{"candidate": "candidate:1 1 udp 2122260223 127.0.0.1 9 typ host generation 0", "sdpMid": "0", "sdpMLineIndex": 0}
-		_, _, err = s.Request(ctx, "trickle", h, map[string]any{"candidate": cand})
-		must(t, err)
-		_, _, err = s.Request(ctx, "trickle", h, map[string]any{"candidate": map[string]any{"completed": true}})
-		must(t, err)
-		wait, cancel := context.WithTimeout(ctx, 90*time.Second)
-		defer cancel()
-		for {
-			_, _, err = s.Request(ctx, "keepalive", 0, nil)
-			must(t, err)
-			step, stop := context.WithTimeout(wait, 20*time.Second)
-			_, ev, err := s.WaitEvent(step, janusapi.ForType("hangup"))
-			stop()
-			if err == nil {
-				t.Logf("hangup: %s", ev.Reason)
-				break
-			}
-			if wait.Err() != nil {
-				t.Fatalf("no hangup in 90s: %v", err)
-			}
-		}
-		detachDestroy(t, ctx, s, h)
+		runICEFailed(t, ctx, tp, "firewalled")
 	}},
 }
 
@@ -276,13 +262,31 @@ func TestCapture(t *testing.T) {
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			j := janustest.Start(t, sc.opts)
+			opts := sc.opts
+			janusEvents := &taptest.Memory{}
+			if sc.evh {
+				srv := httptest.NewServer(&evh.Receiver{Gateway: "janus", Tap: "evh", Emitter: janusEvents})
+				defer srv.Close()
+				opts.Events = &janustest.EventHandler{URL: srv.URL + "/"}
+			}
+			j := janustest.Start(t, opts)
 			tp := taptest.New(t, j, "janus")
 			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 			defer cancel()
 			sc.run(t, ctx, j, tp)
+			if sc.evh {
+				janustest.WaitFor(t, 20*time.Second, func() error {
+					if slices.ContainsFunc(janusEvents.Events(), sc.evhDone) {
+						return nil
+					}
+					return fmt.Errorf("Janus has not posted the event that ends %s (%d posted)", sc.name, len(janusEvents.Events()))
+				})
+			}
+			// The tap's events and Janus's, in the order they came.
+			evs := append(tp.Mem.Events(), janusEvents.Events()...)
+			slices.SortStableFunc(evs, func(a, b *schema.Event) int { return a.Time.Compare(b.Time) })
 			var out bytes.Buffer
-			for _, ev := range tp.Mem.Events() {
+			for _, ev := range evs {
 				b, err := schema.Encode(ev)
 				must(t, err)
 				out.Write(b)
@@ -311,4 +315,37 @@ func participantID(t *testing.T, s *janusapi.Session, j *schema.Janus) uint64 {
 		t.Fatalf("listparticipants: no participant in %s (%v)", last.Reply.Body, err)
 	}
 	return m.PluginData.Data.Participants[0].ID
+}
+
+// runICEFailed offers media with one candidate nobody answers on, and
+// waits for Janus to hang up (ICE failed, after about 12 s).
+func runICEFailed(t *testing.T, ctx context.Context, tp *taptest.Tap, opaque string) {
+	s := session(t, ctx, tp, "ws")
+	h, err := s.Attach(ctx, janusapi.EchoTest, map[string]any{"opaque_id": opaque})
+	must(t, err)
+	j := message(t, ctx, s, h, map[string]any{"audio": true, "video": true}, janusapi.Offer())
+	waitTx(t, ctx, s, j.Transaction)
+	// A candidate nobody answers on: ICE checks fail and Janus hangs up.
+	cand := map[string]any{"candidate": "candidate:1 1 udp 2122260223 127.0.0.1 9 typ host generation 0", "sdpMid": "0", "sdpMLineIndex": 0}
+	_, _, err = s.Request(ctx, "trickle", h, map[string]any{"candidate": cand})
+	must(t, err)
+	_, _, err = s.Request(ctx, "trickle", h, map[string]any{"candidate": map[string]any{"completed": true}})
+	must(t, err)
+	wait, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	for {
+		_, _, err = s.Request(ctx, "keepalive", 0, nil)
+		must(t, err)
+		step, stop := context.WithTimeout(wait, 20*time.Second)
+		_, ev, err := s.WaitEvent(step, janusapi.ForType("hangup"))
+		stop()
+		if err == nil {
+			t.Logf("hangup: %s", ev.Reason)
+			break
+		}
+		if wait.Err() != nil {
+			t.Fatalf("no hangup in 90s: %v", err)
+		}
+	}
+	detachDestroy(t, ctx, s, h)
 }

@@ -27,6 +27,8 @@ func Rules() []Rule {
 			Doc: "Janus's core refused a request (error code and what it means: 465 invalid SDP, 459 no such handle, 403 unauthorized, ...); 458 is left to session-timeout when the session ended"},
 		{Name: "plugin-error", Check: pluginError,
 			Doc: "a plugin refused a request (error_code and what it means for videoroom, echotest, textroom: 426 no such room, 428 no such feed, 433 unauthorized, ...)"},
+		{Name: "ice-failed", Check: iceFailed,
+			Doc: "Janus's event handler says ICE failed on a handle, and why it likely did: no remote candidate reached Janus, no pair was selected, only host candidates"},
 		{Name: "hangup", Check: hangup,
 			Doc: "Janus hung up a PeerConnection for a reason other than a request to (ICE failed, DTLS alert, ...)"},
 		{Name: "pc-never-up", Check: pcNeverUp,
@@ -466,4 +468,69 @@ func round(d time.Duration) time.Duration {
 		return d.Round(time.Second)
 	}
 	return d.Round(time.Millisecond)
+}
+
+// janusEvent returns the index of the Janus event (transport evh) of handle
+// h whose Janus is what, nearest to at, or -1.
+func (f *Facts) janusEvent(h uint64, what string, at time.Time) int {
+	best := -1
+	var gap time.Duration
+	for i := range f.Timeline {
+		e := &f.Timeline[i]
+		if e.Transport != schema.EVH || e.HandleID != h || e.Janus != what {
+			continue
+		}
+		d := e.Time.Sub(at).Abs()
+		if best < 0 || d < gap {
+			best, gap = i, d
+		}
+	}
+	return best
+}
+
+// janusEvents returns the indexes of the Janus events of handle h whose
+// Janus is what.
+func (f *Facts) janusEvents(h uint64, what string) []int {
+	var out []int
+	for i := range f.Timeline {
+		if e := &f.Timeline[i]; e.Transport == schema.EVH && e.HandleID == h && e.Janus == what {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+func iceFailed(f *Facts) []Finding {
+	var out []Finding
+	for _, h := range f.Janus {
+		if h.ICEFailedAt.IsZero() && h.ICEState != "failed" {
+			continue
+		}
+		why := ""
+		switch {
+		case h.RemoteCandidates == 0:
+			why = "no remote candidate reached Janus: the client trickled none, or its SDP carried none"
+		case h.SelectedPair == "":
+			why = fmt.Sprintf("Janus had %d local and %d remote candidates but no pair was selected: none could reach the other side (firewall, NAT, no TURN)", h.LocalCandidates, h.RemoteCandidates)
+		case h.LocalType == "host" && h.RemoteType == "host":
+			why = "only host candidates on both sides: two networks that cannot route to each other need srflx or relay (STUN/TURN) candidates"
+		default:
+			why = "the selected pair " + h.SelectedPair + " stopped answering"
+		}
+		fd := Finding{Severity: Error, HandleID: h.ID, Cause: fmt.Sprintf("ICE failed on handle %d: %s", h.ID, why),
+			Detail: fmt.Sprintf("Janus's ICE states: %s; %d local, %d remote candidates", strings.Join(h.ICEStates, " → "), h.LocalCandidates, h.RemoteCandidates)}
+		for _, i := range f.janusEvents(h.ID, "remote-candidate") {
+			if len(fd.Evidence) < 3 {
+				fd.Evidence = append(fd.Evidence, f.at(i))
+			}
+		}
+		if i := f.janusEvent(h.ID, "failed", h.ICEFailedAt); i >= 0 {
+			fd.Evidence = append(fd.Evidence, f.at(i))
+		}
+		if len(fd.Evidence) == 0 {
+			continue // the timeline does not hold Janus's events of it
+		}
+		out = append(out, fd)
+	}
+	return out
 }

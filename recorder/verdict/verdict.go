@@ -64,6 +64,9 @@ type Facts struct {
 	// Closes are the close events of the WebSocket whose closing ended the
 	// session; empty otherwise.
 	Closes []store.TimelineEntry
+	// Janus is Janus's own account of the session's handles, from its
+	// event handler (ICE, DTLS, media); empty when Janus posted none.
+	Janus []store.JanusHandleRow
 
 	bySeq map[uint64]int // timeline index by stream sequence
 }
@@ -78,6 +81,9 @@ func Load(ctx context.Context, db *store.DB, gateway string, session uint64) (*F
 	}
 	f.Session = d
 	if f.Timeline, err = db.Timeline(ctx, gateway, session); err != nil {
+		return nil, err
+	}
+	if f.Janus, err = db.JanusHandles(ctx, gateway, session); err != nil {
 		return nil, err
 	}
 	if d != nil && d.Ended == store.EndWSClosed && d.SourceConn != "" {

@@ -84,6 +84,7 @@ func TestRules(t *testing.T) {
 		{flow: "plugin-error-428", rules: []string{"plugin-error"}, codes: []int{428}},
 		{flow: "plugin-error-433", rules: []string{"plugin-error"}, codes: []int{433}},
 		{flow: "hangup-ice-failed", rules: []string{"hangup", "pc-never-up"}},
+		{flow: "ice-failed-evh", rules: []string{"ice-failed", "hangup", "pc-never-up"}},
 		{flow: "pc-never-up", rules: []string{"pc-never-up"}},
 		{flow: "videoroom-pub-sub", rules: []string{"pc-never-up"}},
 	}
