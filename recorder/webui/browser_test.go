@@ -158,6 +158,27 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("verdict %q, selected %s, body %q", got["verdict"], got["selected"], got["body"])
 		}
 	})
+	t.Run("ice_failed", func(t *testing.T) {
+		// ICE made to fail (one candidate nobody answers), with Janus's own
+		// events: the ICE verdict, and its evidence linked to them.
+		got := runSteps(t, []clienttest.BrowserStep{
+			{Do: "goto", URL: fmt.Sprintf("%s/s/janus/%d", f.base, f.iceEVH)},
+			ready,
+			eval("rule", "document.querySelector('#verdict .finding .rule').textContent"),
+			eval("cause", "document.querySelector('#verdict .finding .cause').textContent"),
+			eval("link", "document.querySelector('#verdict .finding .evidence a:last-child').dataset.n"),
+			{Do: "click", Selector: "#verdict .finding .evidence a:last-child"},
+			eval("selected", "document.querySelector('.lrow.sel').id"),
+			eval("label", "document.querySelector('.lrow.sel .lbl').textContent"),
+			shot(t, "session-ice-failed-evh.png"),
+		})
+		if got["rule"] != "ice-failed" || !strings.Contains(got["cause"], "no pair was selected") {
+			t.Errorf("verdict %s: %s", got["rule"], got["cause"])
+		}
+		if got["selected"] != "m"+got["link"] || got["label"] != "Janus: failed" {
+			t.Errorf("evidence link #%s selected %s (%q), want Janus's ICE failed event", got["link"], got["selected"], got["label"])
+		}
+	})
 	t.Run("sessions", func(t *testing.T) {
 		got := runSteps(t, []clienttest.BrowserStep{
 			{Do: "goto", URL: f.base + "/"},

@@ -69,7 +69,7 @@ func buildLadder(f *verdict.Facts) *ladder {
 	}
 	for i := range f.Timeline {
 		e := &f.Timeline[i]
-		if !seenClient[e.Conn] {
+		if !seenClient[e.Conn] && e.Transport != schema.EVH { // Janus's events come over POSTs of its own
 			seenClient[e.Conn] = true
 			clients = append(clients, e.Conn)
 		}
@@ -108,6 +108,10 @@ func buildLadder(f *verdict.Facts) *ladder {
 		r := row{N: i + 1, Seq: e.StreamSeq, ID: e.ID, T: e.Time.UnixMicro(), Dir: string(e.Direction), Tr: string(e.Transport),
 			Kind: string(e.Kind), Tx: e.Transaction, RQ: e.RequestSeq, H: e.HandleID, Since: e.SinceRequest.Microseconds()}
 		switch {
+		case e.Transport == schema.EVH:
+			// Janus's own account, from its event handler: from the handle
+			// (or Janus) to janustap.
+			r.From, r.To = gw, tapLane
 		case e.Kind == schema.Failure:
 			r.From, r.To = tapLane, client
 		case e.Direction == schema.ToGateway:
@@ -155,6 +159,8 @@ func buildLadder(f *verdict.Facts) *ladder {
 			r.Fold = "poll"
 		case e.Kind == schema.PollEvent && e.Janus == "keepalive":
 			r.Fold = "poll"
+		case e.Transport == schema.EVH && e.Janus == "stats":
+			r.Fold = "stats"
 		}
 		l.Rows = append(l.Rows, r)
 		l.LastSeq = max(l.LastSeq, e.StreamSeq)
@@ -165,6 +171,9 @@ func buildLadder(f *verdict.Facts) *ladder {
 // label is what an arrow says: the Janus type, the plugin data in short
 // form, the jsep.
 func label(e *store.TimelineEntry) string {
+	if e.Transport == schema.EVH {
+		return strings.TrimSpace("Janus: " + e.Janus + " " + e.Detail)
+	}
 	parts := []string{}
 	switch {
 	case e.Janus != "":

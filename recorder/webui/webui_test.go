@@ -124,7 +124,7 @@ func get(t *testing.T, url string) (int, string) {
 type fixture struct {
 	base                       string
 	publisher, subscriber, ice uint64
-	iceHandle                  uint64
+	iceEVH                     uint64 // the ICE failure with Janus's own events
 	a                          *applier
 }
 
@@ -137,8 +137,10 @@ func newFixture(t *testing.T, follow func(context.Context, func(*schema.Event)) 
 	a.apply(t, ice)
 	a.apply(t, flowEvents(t, "plugin-error-428"))
 	a.apply(t, flowEvents(t, "normal"))
+	iceEVH := flowEvents(t, "ice-failed-evh")
+	a.apply(t, iceEVH)
 	ids := sessionsOf(vr)
-	f := &fixture{a: a, publisher: ids[0], subscriber: ids[1], ice: sessionsOf(ice)[0]}
+	f := &fixture{a: a, publisher: ids[0], subscriber: ids[1], ice: sessionsOf(ice)[0], iceEVH: sessionsOf(iceEVH)[0]}
 	f.base = startUI(t, &webui.Server{DB: a.db, Follow: follow})
 	return f
 }
@@ -230,6 +232,47 @@ func TestPages(t *testing.T) {
 		}
 		if len(ev.SDP) != 3 || ev.JSEPType != "offer" || !strings.HasPrefix(ev.SDP[1].Title, "m=audio") {
 			t.Errorf("SDP sections %+v of a %q, want session, audio, video of an offer", ev.SDP, ev.JSEPType)
+		}
+	})
+	t.Run("janus_events", func(t *testing.T) {
+		code, body := get(t, fmt.Sprintf("%s/api/s/janus/%d", f.base, f.iceEVH))
+		if code != 200 {
+			t.Fatal(body)
+		}
+		var l struct {
+			Lanes []struct{ Kind, Label string }
+			Rows  []struct {
+				From, To  int
+				Tr, Label string
+			}
+			Verdict struct{ Findings []struct{ Rule string } }
+		}
+		if err := json.Unmarshal([]byte(body), &l); err != nil {
+			t.Fatal(err)
+		}
+		clients, tap := 0, -1
+		for i, ln := range l.Lanes {
+			if ln.Kind == "client" {
+				clients++
+			}
+			if ln.Kind == "tap" {
+				tap = i
+			}
+		}
+		if clients != 1 {
+			t.Errorf("%d client lanes, want the one WebSocket (Janus's POSTs are no client)", clients)
+		}
+		evh := 0
+		for _, r := range l.Rows {
+			if r.Tr == "evh" {
+				evh++
+				if r.To != tap || !strings.HasPrefix(r.Label, "Janus: ") {
+					t.Errorf("Janus event row %+v: want an arrow to janustap labelled Janus: ...", r)
+				}
+			}
+		}
+		if evh == 0 || len(l.Verdict.Findings) == 0 || l.Verdict.Findings[0].Rule != "ice-failed" {
+			t.Errorf("%d Janus event rows, findings %+v: want ice-failed first", evh, l.Verdict.Findings)
 		}
 	})
 	t.Run("export", func(t *testing.T) {

@@ -89,9 +89,11 @@
     if (item.fold) {
       const k = item.fold.filter(r => r.fold === "keepalive" && r.dir === "c2g").length;
       const p = item.fold.filter(r => r.fold === "poll" && r.kind === "request").length;
+      const st = item.fold.filter(r => r.fold === "stats").length;
       const parts = [];
       if (k) parts.push(k + " keepalive" + (k > 1 ? "s" : ""));
       if (p) parts.push(p + " long-poll" + (p > 1 ? "s" : ""));
+      if (st) parts.push(st + " media statistics");
       if (!parts.length) parts.push(item.fold.length + " messages");
       return '<div class="lrow fold' + (i === sel ? " sel" : "") + '" data-i="' + i + '" id="f' + item.fold[0].n + '" ' + pos + '><span class="n">' + item.fold[0].n + '…</span><span class="t">' + timeOf(i) +
         '</span><div class="lanes">⋯ ' + parts.join(", ") + " folded (" + item.fold.length + (item.fold.length > 1 ? " messages" : " message") + '; Enter or click to show)</div><span class="lat"></span></div>';
@@ -101,6 +103,7 @@
     if (r.err) cls.push("err");
     if (marks.has(r.n)) cls.push("diff");
     if (r.kind === "failure") cls.push("fail");
+    if (r.tr === "evh") cls.push("evh");
     if (i === sel) cls.push("sel");
     else if (selRQ && r.rq === selRQ) cls.push("intx");
     let lat = "";
