@@ -56,8 +56,12 @@ type PageQuery struct {
 	// Search matches a session or handle id (digits), else an opaque_id
 	// starting with it or a transaction of the session.
 	Search string
-	After  Cursor // the page starts after this session
-	Limit  int    // 0 means 50
+	// ICEFailed selects sessions with a handle whose ICE failed, and
+	// NoWebRTCUp those with a handle that negotiated (an offer and an
+	// answer) but never came up, both by Janus's own events.
+	ICEFailed, NoWebRTCUp bool
+	After                 Cursor // the page starts after this session
+	Limit                 int    // 0 means 50
 }
 
 // SessionPage returns the sessions q selects, newest first seen first, at
@@ -92,6 +96,14 @@ func (db *DB) SessionPage(ctx context.Context, q PageQuery) ([]SessionRow, Curso
 	}
 	if f.WithErrors {
 		add("s.errors > 0")
+	}
+	if q.ICEFailed {
+		add("EXISTS (SELECT 1 FROM janus_handles jh INDEXED BY janus_handles_session WHERE jh.gateway = s.gateway AND " +
+			"jh.session_id = s.session_id AND (jh.ice_failed_at IS NOT NULL OR jh.ice_state = 'failed'))")
+	}
+	if q.NoWebRTCUp {
+		add("EXISTS (SELECT 1 FROM janus_handles jh INDEXED BY janus_handles_session WHERE jh.gateway = s.gateway AND " +
+			"jh.session_id = s.session_id AND jh.local_sdp IS NOT NULL AND jh.remote_sdp IS NOT NULL AND jh.webrtcup_at IS NULL)")
 	}
 	if f.TimedOut {
 		add("s.timed_out_at IS NOT NULL")

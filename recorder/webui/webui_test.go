@@ -158,6 +158,8 @@ func TestPages(t *testing.T) {
 		{"opaque_id", "/?opaque_id=videoroom-subscriber", 200, []string{fmt.Sprint(f.subscriber)}, []string{fmt.Sprint(f.publisher)}},
 		{"search", "/?q=videoroom-pub", 200, []string{fmt.Sprint(f.publisher)}, []string{fmt.Sprint(f.subscriber)}},
 		{"errors", "/?errors=1", 200, []string{fmt.Sprint(f.subscriber)}, []string{fmt.Sprint(sessionsOf(flowEvents(t, "normal"))[0])}},
+		{"ice_failed", "/?ice_failed=1", 200, []string{fmt.Sprint(f.iceEVH)}, []string{fmt.Sprint(f.ice), fmt.Sprint(f.publisher)}},
+		{"no_webrtcup", "/?no_webrtcup=1", 200, []string{fmt.Sprint(f.iceEVH)}, []string{fmt.Sprint(f.publisher)}},
 		{"bad_since", "/?since=yesterday", 200, []string{"since &#34;yesterday&#34;: a duration"}, nil},
 		{"session", fmt.Sprintf("/s/janus/%d", f.ice), 200, []string{fmt.Sprint(f.ice), "export.har", "/static/session.js"}, nil},
 		{"session_verdict", fmt.Sprintf("/api/s/janus/%d", f.ice), 200, []string{`"summary":"Janus hung up handle`, "ICE failed", `"n":15`}, nil},
