@@ -7,6 +7,7 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,11 +33,16 @@ func TestComparePage(t *testing.T) {
 	other := janustest.Start(t, janustest.Options{DisablePlugins: []string{"libjanus_videoroom.so"}})
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
+	var mu sync.Mutex // Emit is called from the replay's clients
 	var replayed []*schema.Event
 	res, err := replayer.Replay(ctx, capture, replayer.Options{Options: drive.Options{
 		Target: drive.Target{HTTP: other.HTTP}, Wait: 2 * time.Second,
 		Labels: map[string]string{"replay_of": fmt.Sprintf("session:%d", s.ID)},
-		Emit:   func(ev *schema.Event) { replayed = append(replayed, ev) },
+		Emit: func(ev *schema.Event) {
+			mu.Lock()
+			replayed = append(replayed, ev)
+			mu.Unlock()
+		},
 	}})
 	if res == nil {
 		t.Fatalf("replay: %v", err)

@@ -162,7 +162,16 @@ func (s *Server) comparePage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusInternalServerError, err)
 		return
 	}
-	cmp := s.Compare(capture, replay)
+	// Janus's own events are no part of a run's signaling (a replay has
+	// none): they are left out of the comparison, and its message numbers
+	// mapped back to the ladders'.
+	ca, na := signaling(capture)
+	cb, nb := signaling(replay)
+	cmp := s.Compare(ca, cb)
+	for i := range cmp.Differences {
+		d := &cmp.Differences[i]
+		d.A, d.B = ladderN(na, d.A), ladderN(nb, d.B)
+	}
 	v := compareView{CaptureGW: cgw, Capture: cid, ReplayGW: gw, Replay: id, Cmp: cmp}
 	var ma, mb []string
 	for _, d := range cmp.Differences {
@@ -178,4 +187,27 @@ func (s *Server) comparePage(w http.ResponseWriter, r *http.Request) {
 		v.FirstA, v.FirstB = cmp.Differences[0].A, cmp.Differences[0].B
 	}
 	s.render(w, r, "compare.html", v)
+}
+
+// signaling returns the events of a run that are not Janus's own (transport
+// evh), and for each its number in the run's ladder.
+func signaling(evs []*schema.Event) ([]*schema.Event, []int) {
+	out := make([]*schema.Event, 0, len(evs))
+	var n []int
+	for i, ev := range evs {
+		if ev.Transport != schema.EVH {
+			out = append(out, ev)
+			n = append(n, i+1)
+		}
+	}
+	return out, n
+}
+
+// ladderN maps a message number of the comparison (from 1; 0 for none) to
+// the ladder's.
+func ladderN(n []int, i int) int {
+	if i <= 0 || i > len(n) {
+		return 0
+	}
+	return n[i-1]
 }
