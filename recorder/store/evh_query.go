@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"time"
@@ -256,4 +257,110 @@ func (db *DB) JanusCounts(ctx context.Context) (events, stats int64, err error) 
 		return 0, 0, fmt.Errorf("count janus events: %w", err)
 	}
 	return events, stats, nil
+}
+
+// JanusCandidate is a candidate Janus reported for a handle: its own
+// (local) or the client's (remote), as the candidate line says it.
+type JanusCandidate struct {
+	HandleID uint64 `json:"handle_id"`
+	Side     string `json:"side"` // "local" or "remote"
+	Line     string `json:"line"`
+	// Type is the candidate's typ (host, srflx, prflx, relay); Protocol and
+	// Address what the line says.
+	Type     string    `json:"type"`
+	Protocol string    `json:"protocol"`
+	Address  string    `json:"address"`
+	Time     time.Time `json:"time"` // tap's clock
+}
+
+// JanusCandidates lists the candidates Janus reported for the handles of a
+// session, in the order it reported them.
+func (db *DB) JanusCandidates(ctx context.Context, gateway string, session uint64) ([]JanusCandidate, error) {
+	off, _, err := db.JanusClock(ctx, gateway)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT handle_id, name, value, janus_time FROM janus_events
+		WHERE gateway = ? AND session_id = ? AND name IN ('local-candidate', 'remote-candidate') ORDER BY janus_time, stream_seq`,
+		gateway, dbID(session))
+	if err != nil {
+		return nil, fmt.Errorf("read janus candidates of session %d: %w", session, err)
+	}
+	defer rows.Close()
+	var out []JanusCandidate
+	for rows.Next() {
+		var c JanusCandidate
+		var name string
+		var jt int64
+		if err := rows.Scan(nInt(&c.HandleID), &name, nText(&c.Line), &jt); err != nil {
+			return nil, fmt.Errorf("read janus candidates of session %d: %w", session, err)
+		}
+		c.Side = strings.TrimSuffix(name, "-candidate")
+		c.Time = schema.JanusTime(jt).Add(off)
+		c.Type, c.Protocol, c.Address = parseCandidate(c.Line)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// parseCandidate reads the transport, address:port and typ of an ICE
+// candidate line ("[candidate:]foundation component transport priority
+// address port typ type ...").
+func parseCandidate(line string) (typ, protocol, address string) {
+	f := strings.Fields(strings.TrimPrefix(line, "candidate:"))
+	if len(f) >= 6 {
+		protocol, address = strings.ToLower(f[2]), net.JoinHostPort(f[4], f[5])
+	}
+	for i := 6; i+1 < len(f); i++ {
+		if f[i] == "typ" {
+			typ = f[i+1]
+		}
+	}
+	return typ, protocol, address
+}
+
+// JanusStatsSample is one media statistics event of a handle's mid.
+type JanusStatsSample struct {
+	HandleID uint64    `json:"handle_id"`
+	Mid      string    `json:"mid"`
+	Media    string    `json:"media"`
+	Time     time.Time `json:"time"` // tap's clock
+	// RTT is in ms; Lost counts packets lost so far (Janus's side);
+	// BytesReceivedLastSec and BytesSentLastSec the bitrate's bytes over
+	// the last second. A value Janus did not report is -1.
+	RTT                  int64 `json:"rtt"`
+	Lost                 int64 `json:"lost"`
+	LostByRemote         int64 `json:"lost_by_remote"`
+	Jitter               int64 `json:"jitter"`
+	BytesReceivedLastSec int64 `json:"bytes_received_lastsec"`
+	BytesSentLastSec     int64 `json:"bytes_sent_lastsec"`
+}
+
+// JanusStatsSeries lists the media statistics events of a session's
+// handles in time order, for graphs.
+func (db *DB) JanusStatsSeries(ctx context.Context, gateway string, session uint64) ([]JanusStatsSample, error) {
+	off, _, err := db.JanusClock(ctx, gateway)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT handle_id, coalesce(mid, ''), coalesce(media, ''), janus_time,
+		coalesce(rtt, -1), coalesce(lost, -1), coalesce(lost_by_remote, -1), coalesce(jitter_local, -1),
+		coalesce(bytes_received_lastsec, -1), coalesce(bytes_sent_lastsec, -1)
+		FROM janus_stats WHERE gateway = ? AND session_id = ? ORDER BY janus_time, stream_seq`, gateway, dbID(session))
+	if err != nil {
+		return nil, fmt.Errorf("read janus stats of session %d: %w", session, err)
+	}
+	defer rows.Close()
+	var out []JanusStatsSample
+	for rows.Next() {
+		var s JanusStatsSample
+		var jt int64
+		if err := rows.Scan(nInt(&s.HandleID), &s.Mid, &s.Media, &jt, &s.RTT, &s.Lost, &s.LostByRemote, &s.Jitter,
+			&s.BytesReceivedLastSec, &s.BytesSentLastSec); err != nil {
+			return nil, fmt.Errorf("read janus stats of session %d: %w", session, err)
+		}
+		s.Time = schema.JanusTime(jt).Add(off)
+		out = append(out, s)
+	}
+	return out, rows.Err()
 }

@@ -196,3 +196,61 @@ func TestJanusEvents(t *testing.T) {
 		})
 	}
 }
+
+// TestJanusCandidatesAndStatsSeries reads the candidates and the media
+// statistics of the echotest scenario's handle back in Janus's order.
+func TestJanusCandidatesAndStatsSeries(t *testing.T) {
+	ctx := t.Context()
+	sc := newScenario()
+	evs := slices.Clone(sc.events)
+	evs = append(evs, janusEvents("gw1", sc.s1, sc.h1, t0.Add(time.Millisecond), 5*time.Millisecond, false)...)
+	db := openDB(t)
+	apply(t, db, items(1, evs))
+
+	cands, err := db.JanusCandidates(ctx, "gw1", sc.s1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []JanusCandidate{
+		{HandleID: sc.h1, Side: "local", Type: "host", Protocol: "udp", Address: "192.0.2.2:40374"},
+		{HandleID: sc.h1, Side: "remote", Type: "host", Protocol: "udp", Address: "192.0.2.2:43745"},
+	}
+	if len(cands) != len(want) {
+		t.Fatalf("candidates %+v, want %+v", cands, want)
+	}
+	for i, c := range cands {
+		w := want[i]
+		if c.HandleID != w.HandleID || c.Side != w.Side || c.Type != w.Type || c.Protocol != w.Protocol || c.Address != w.Address || c.Time.IsZero() || c.Line == "" {
+			t.Errorf("candidate %d = %+v, want %+v", i, c, w)
+		}
+	}
+
+	stats, err := db.JanusStatsSeries(ctx, "gw1", sc.s1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stats) != 2 {
+		t.Fatalf("%d stats samples, want 2: %+v", len(stats), stats)
+	}
+	if s := stats[0]; s.Mid != "0" || s.Media != "audio" || s.RTT != 3 || s.Lost != 0 || s.BytesReceivedLastSec != -1 {
+		t.Errorf("first sample %+v, want mid 0 audio rtt 3 lost 0, bitrate not reported (-1)", s)
+	}
+	if s := stats[1]; s.RTT != 7 || s.Lost != 2 || s.LostByRemote != 1 || s.Jitter != 12 || !s.Time.After(stats[0].Time) {
+		t.Errorf("second sample %+v, want rtt 7 lost 2 by remote 1 jitter 12, after the first", s)
+	}
+}
+
+func TestParseCandidate(t *testing.T) {
+	tests := []struct{ line, typ, proto, addr string }{
+		{"1 1 udp 2015363327 192.0.2.2 40374 typ host", "host", "udp", "192.0.2.2:40374"},
+		{"candidate:842163049 1 UDP 1677729535 203.0.113.7 61000 typ srflx raddr 10.0.0.2 rport 61000", "srflx", "udp", "203.0.113.7:61000"},
+		{"3 1 tcp 1010 2001:db8::1 9 typ host tcptype active", "host", "tcp", "[2001:db8::1]:9"},
+		{"garbage", "", "", ""},
+	}
+	for _, tt := range tests {
+		typ, proto, addr := parseCandidate(tt.line)
+		if typ != tt.typ || proto != tt.proto || addr != tt.addr {
+			t.Errorf("parseCandidate(%q) = %q %q %q, want %q %q %q", tt.line, typ, proto, addr, tt.typ, tt.proto, tt.addr)
+		}
+	}
+}

@@ -170,10 +170,21 @@ func TestBrowser(t *testing.T) {
 			{Do: "click", Selector: "#verdict .finding .evidence a:last-child"},
 			eval("selected", "document.querySelector('.lrow.sel').id"),
 			eval("label", "document.querySelector('.lrow.sel .lbl').textContent"),
+			{Do: "wait", Selector: "#janusview[data-ready]"},
+			eval("ice", "document.querySelector('#janusview .jh dd').textContent"),
+			eval("pair", "document.querySelectorAll('#janusview .jh dd')[1].textContent"),
+			eval("cands", "String(document.querySelectorAll('#janusview table.cands tbody tr').length)"),
 			shot(t, "session-ice-failed-evh.png"),
+			eval("scrolled", "document.getElementById('janusview').scrollIntoView(), 'yes'"),
+			shot(t, "session-ice-failed-janus-view.png"),
 		})
 		if got["rule"] != "ice-failed" || !strings.Contains(got["cause"], "no pair was selected") {
 			t.Errorf("verdict %s: %s", got["rule"], got["cause"])
+		}
+		// Janus's view under the ladder: ICE states ending in failed, no
+		// pair, the candidates in a table.
+		if !strings.HasSuffix(got["ice"], "failed") || got["pair"] != "no pair selected" || got["cands"] == "0" || got["cands"] == "" {
+			t.Errorf("Janus's view: ICE %q, pair %q, %s candidate rows", got["ice"], got["pair"], got["cands"])
 		}
 		if got["selected"] != "m"+got["link"] || got["label"] != "Janus: failed" {
 			t.Errorf("evidence link #%s selected %s (%q), want Janus's ICE failed event", got["link"], got["selected"], got["label"])

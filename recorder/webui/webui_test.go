@@ -368,3 +368,55 @@ func TestLive(t *testing.T) {
 		t.Errorf("got %s %s, want the publisher's keepalive", ev, data)
 	}
 }
+
+// TestJanusView: the session page's Janus panel reads Janus's own account
+// of a session whose ICE failed (captured with sampleevh posting beside
+// the tap): the handle's ICE states end in failed, no pair was selected,
+// the candidates are listed; a session without Janus's events has none.
+func TestJanusView(t *testing.T) {
+	f := newFixture(t, nil)
+	read := func(id uint64) (v struct {
+		Handles []struct {
+			ID           uint64   `json:"id"`
+			ICEStates    []string `json:"ice_states"`
+			SelectedPair string   `json:"selected_pair"`
+			LocalCands   int      `json:"local_candidates"`
+			RemoteCands  int      `json:"remote_candidates"`
+		} `json:"handles"`
+		Candidates []struct {
+			HandleID uint64 `json:"handle_id"`
+			Side     string `json:"side"`
+			Address  string `json:"address"`
+		} `json:"candidates"`
+		Stats []json.RawMessage `json:"stats"`
+	}) {
+		t.Helper()
+		code, body := get(t, fmt.Sprintf("%s/api/s/janus/%d/janus", f.base, id))
+		if code != http.StatusOK {
+			t.Fatalf("janus view of %d: %d %s", id, code, body)
+		}
+		if err := json.Unmarshal([]byte(body), &v); err != nil {
+			t.Fatalf("janus view of %d: %v in %s", id, err, body)
+		}
+		return v
+	}
+	v := read(f.iceEVH)
+	if len(v.Handles) != 1 {
+		t.Fatalf("%d handles in Janus's view, want 1: %+v", len(v.Handles), v)
+	}
+	h := v.Handles[0]
+	if len(h.ICEStates) == 0 || h.ICEStates[len(h.ICEStates)-1] != "failed" || h.SelectedPair != "" {
+		t.Errorf("handle %d: ICE %v, pair %q; want ICE ending in failed and no pair", h.ID, h.ICEStates, h.SelectedPair)
+	}
+	if len(v.Candidates) != h.LocalCands+h.RemoteCands || len(v.Candidates) == 0 {
+		t.Errorf("%d candidates listed, the handle counts %d local and %d remote", len(v.Candidates), h.LocalCands, h.RemoteCands)
+	}
+	for _, c := range v.Candidates {
+		if c.HandleID != h.ID || (c.Side != "local" && c.Side != "remote") || c.Address == "" {
+			t.Errorf("candidate %+v", c)
+		}
+	}
+	if v := read(f.publisher); len(v.Handles) != 0 || len(v.Candidates) != 0 || len(v.Stats) != 0 {
+		t.Errorf("a session without Janus's events has a Janus view: %+v", v)
+	}
+}
