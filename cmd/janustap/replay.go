@@ -315,15 +315,22 @@ func printReplay(w io.Writer, res *replayer.Result, asJSON bool) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	}
-	show := 0
+	show := -1
 	differing := 0
 	for i, rep := range res.Reports {
-		if rep != nil && (!rep.Same || len(res.Runs[i].Waits)+len(res.Runs[i].Errors) > 0) {
+		if rep != nil && show < 0 {
+			show = i
+		}
+		if rep != nil && !res.Runs[i].Cancelled && (!rep.Same || len(res.Runs[i].Waits)+len(res.Runs[i].Errors) > 0) {
 			if differing == 0 {
 				show = i
 			}
 			differing++
 		}
+	}
+	if show < 0 {
+		_, err := fmt.Fprintln(w, "no run started")
+		return err
 	}
 	if len(res.Runs) > 1 {
 		fmt.Fprintf(w, "run %d of %d:\n", show+1, len(res.Runs))
@@ -345,8 +352,12 @@ func printReplay(w io.Writer, res *replayer.Result, asJSON bool) error {
 			}
 			return lat[min(len(lat)-1, int(p*float64(len(lat))))]
 		}
-		fmt.Fprintf(w, "%d runs in %s: %d matched, %d differed; %d requests, round trip p50 %s p99 %s\n",
-			len(res.Runs), res.Duration.Round(time.Millisecond), len(res.Runs)-differing, differing, len(lat), q(.5), q(.99))
+		sum := res.Summary()
+		fmt.Fprintf(w, "%d runs in %s: %d matched, %d differed", sum.Runs, res.Duration.Round(time.Millisecond), sum.Matched, sum.Differed)
+		if sum.Cancelled+sum.NotStarted > 0 {
+			fmt.Fprintf(w, ", %d cancelled, %d not started", sum.Cancelled, sum.NotStarted)
+		}
+		fmt.Fprintf(w, "; %d requests answered, round trip (request to reply) p50 %s p99 %s\n", len(lat), q(.5), q(.99))
 	}
 	return nil
 }

@@ -232,6 +232,11 @@ type conn struct {
 	pending []*schema.Event
 	early   []*schema.Event   // received before any pending message matched them
 	txWait  map[string]txWait // new transaction → the step waiting for its reply (WebSocket)
+
+	// REST: the session being long-polled (0 when none) and the poller's
+	// wake-up, nudged when something is expected.
+	session  uint64
+	pollWake chan struct{}
 }
 
 // txWait is a WebSocket request waiting for its reply.
@@ -308,7 +313,7 @@ func (r *runner) client(ctx context.Context, p *plan.Plan, c *plan.Client) error
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			cn.receive(ws.Events(), nil)
+			cn.receive(ws.Events())
 		}()
 		defer func() {
 			ws.Close()
@@ -323,17 +328,24 @@ func (r *runner) client(ctx context.Context, p *plan.Plan, c *plan.Client) error
 			return fmt.Errorf("no %s target", tr)
 		}
 		cn.http = janusapi.NewHTTP(url)
-		cn.http.HTTP = &http.Client{Transport: authQuery{rt: r.opts.HTTPTransport, secrets: r.opts.Secrets}}
-		// The long-polls end on Close; then the receiver takes what they
-		// left and ends too, before the client returns.
-		stop, done := make(chan struct{}), make(chan struct{})
+		// The long-polls have a transport of their own, closed with the
+		// client: a long-poll is cancelled when its client ends, and a
+		// cancelled request must not take down a connection or a dial
+		// that a request of another run waits for.
+		polls := &http.Transport{MaxIdleConnsPerHost: 4, DisableCompression: true}
+		defer polls.CloseIdleConnections()
+		cn.http.HTTP = &http.Client{Transport: authQuery{rt: r.opts.HTTPTransport, polls: polls, secrets: r.opts.Secrets}}
+		cn.pollWake = make(chan struct{}, 1)
+		pctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			cn.receive(cn.http.Events(), stop)
+			cn.poll(pctx)
 		}()
+		// The poller ends before the client returns: nothing of the run
+		// outlives it.
 		defer func() {
-			cn.http.Close()
-			close(stop)
+			stop()
 			<-done
 		}()
 	}
@@ -415,6 +427,81 @@ func (c *conn) addPending(p *plan.Plan, evs []*schema.Event) {
 		}
 		c.pending = append(c.pending, ev)
 	}
+	c.nudge()
+}
+
+// poll long-polls the REST session while the capture shows messages to
+// come from the gateway, as its client did, and stops when nothing more is
+// expected. Janus 1.1.2 answers a long-poll still out when its session is
+// destroyed only at its 30 s timeout, and holds the connection until then
+// even when the client has closed it; past about a thousand such
+// connections it takes no new ones. A replay that always kept a long-poll
+// out, as a browser does, would stall a load replay of a few thousand
+// sessions.
+func (c *conn) poll(ctx context.Context) {
+	maxev := 10
+	for rid := 1; ctx.Err() == nil; rid++ {
+		c.mu.Lock()
+		session, want := c.session, c.wantPoll()
+		c.mu.Unlock()
+		if session == 0 || !want {
+			select {
+			case <-c.pollWake:
+				continue
+			case <-ctx.Done():
+				return
+			}
+		}
+		r, err := c.http.Get(ctx, "/"+strconv.FormatUint(session, 10)+"?rid="+strconv.Itoa(rid)+"&maxev="+strconv.Itoa(maxev))
+		if err != nil || r.Status != http.StatusOK {
+			return
+		}
+		elems, _, err := schema.SplitArray(r.Body)
+		if err != nil {
+			// Not an array: Janus answers a long-poll of a session it does
+			// not know with one error object.
+			c.mu.Lock()
+			if c.session == session {
+				c.session = 0
+			}
+			c.mu.Unlock()
+			continue
+		}
+		for _, e := range elems {
+			if j, err := schema.ParseJanus(e); err == nil && j.Janus == "keepalive" {
+				continue
+			}
+			ev := c.r.newEvent(c, schema.ToClient, schema.PollEvent, e)
+			c.r.record(ev)
+			c.match(ev)
+		}
+	}
+}
+
+// replyTypes are the messages that answer a request rather than come on
+// their own.
+var replyTypes = map[string]bool{"success": true, "error": true, "ack": true, "server_info": true, "pong": true}
+
+// wantPoll reports whether a pending message is one a long-poll brings.
+// c.mu is held.
+func (c *conn) wantPoll() bool {
+	for _, ev := range c.pending {
+		if !replyTypes[ev.Janus.Janus] {
+			return true
+		}
+	}
+	return false
+}
+
+// nudge wakes the poller.
+func (c *conn) nudge() {
+	if c.pollWake == nil {
+		return
+	}
+	select {
+	case c.pollWake <- struct{}{}:
+	default:
+	}
 }
 
 // waitPending waits until every pending captured message has its
@@ -445,39 +532,13 @@ func (c *conn) waitPending(ctx context.Context, wait time.Duration) []string {
 	}
 }
 
-// receive records what the gateway sends on its own and matches it with
-// the capture, until msgs is closed or, once stop is closed, nothing more
-// is waiting in msgs.
-func (c *conn) receive(msgs <-chan []byte, stop <-chan struct{}) {
-	kind := schema.Frame
-	if c.http != nil {
-		kind = schema.PollEvent
-	}
-	handle := func(b []byte) {
-		ev := c.r.newEvent(c, schema.ToClient, kind, b)
+// receive records what the gateway sends on its own over WebSocket and
+// matches it with the capture, until msgs is closed.
+func (c *conn) receive(msgs <-chan []byte) {
+	for b := range msgs {
+		ev := c.r.newEvent(c, schema.ToClient, schema.Frame, b)
 		c.r.record(ev)
 		c.match(ev)
-	}
-	for {
-		select {
-		case b, ok := <-msgs:
-			if !ok {
-				return
-			}
-			handle(b)
-		case <-stop:
-			for {
-				select {
-				case b, ok := <-msgs:
-					if !ok {
-						return
-					}
-					handle(b)
-				default:
-					return
-				}
-			}
-		}
 	}
 }
 
@@ -628,10 +689,17 @@ func (c *conn) send(ctx context.Context, s *plan.Step) error {
 	c.match(resp) // a WebSocket capture expects its reply among the frames
 	// A new session polls for its events, as a REST client does.
 	if resp.Janus != nil && req.Janus != nil && req.Janus.Janus == "create" && resp.Janus.DataID != 0 && c.tr == schema.HTTP {
-		c.http.Poll(resp.Janus.DataID)
+		c.mu.Lock()
+		c.session = resp.Janus.DataID
+		c.mu.Unlock()
+		c.nudge()
 	}
 	if req.Janus != nil && req.Janus.Janus == "destroy" && session != 0 {
-		c.http.StopPoll(session)
+		c.mu.Lock()
+		if c.session == session {
+			c.session = 0
+		}
+		c.mu.Unlock()
 	}
 	// Over WebSocket the reply would have been pending: count it matched.
 	return nil
@@ -696,12 +764,19 @@ func addIDs(body []byte, session, handle uint64) []byte {
 // requests that carry no body (the long-polls, GET /info), as a REST client
 // does: without them a Janus that requires a secret or a token answers no
 // long-poll with events.
+//
+// It also sends long-polls (GETs with a rid) over polls, the rest over rt.
 type authQuery struct {
-	rt      http.RoundTripper
-	secrets rewrite.Secrets
+	rt, polls http.RoundTripper
+	secrets   rewrite.Secrets
 }
 
 func (a authQuery) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodGet && req.URL.Query().Has("rid") {
+		rt := a.rt
+		a.rt = a.polls
+		defer func() { a.rt = rt }()
+	}
 	if req.Method != http.MethodGet || a.secrets.APISecret == "" && a.secrets.Token == "" {
 		return a.rt.RoundTrip(req)
 	}
