@@ -55,6 +55,12 @@ type KeyRules struct {
 	// Ignore lists keys whose values are replaced by "$ignored": the key must
 	// be present in both runs, its value is not compared.
 	Ignore []string `json:"ignore,omitempty"`
+	// Sets lists keys whose array values have no order: lists Janus builds
+	// from hash tables (videoroom publishers, textroom participants, list
+	// answers). They compare as sets: the elements are sorted, those
+	// naming the same id or the same display name or username first, and
+	// ids first seen in them are numbered in that order.
+	Sets []string `json:"sets,omitempty"`
 }
 
 // SDPRules say how session descriptions are normalised.
@@ -111,6 +117,7 @@ func DefaultRules() *Rules {
 				"sessions":   "S", // admin list_sessions
 				"handles":    "H", // admin list_handles
 			},
+			Sets: []string{"sessions", "handles"},
 			Ignore: []string{
 				// admin monotonic timestamps, in µs
 				"created", "current_time", "session_last_activity", "agent-created", "gathered", "connected",
@@ -127,13 +134,18 @@ func DefaultRules() *Rules {
 				"feed_id":      "ID",
 				"publisher_id": "ID",
 				"private_id":   "P", // random 32-bit
-			}},
+				"leaving":      "ID", // a number, or "ok" for the handle itself
+				"unpublished":  "ID",
+				"kicked":       "ID",
+				"joining":      "ID",
+			}, Sets: []string{"publishers", "participants", "attendees", "list"}},
 			"janus.plugin.textroom": {IDs: map[string]string{
 				"room": "R",
-			}},
+			}, Sets: []string{"participants", "list"}},
 			"janus.plugin.audiobridge": {IDs: map[string]string{
 				"id": "ID", // participant ids, random unless given
-			}},
+			}, Sets: []string{"participants", "list"}},
+			"janus.plugin.streaming": {Sets: []string{"list"}},
 		},
 		SDP: SDPRules{
 			Keys: []string{"sdp", "local", "remote"},
@@ -277,6 +289,7 @@ func (k *KeyRules) merge(o KeyRules) {
 	}
 	maps.Copy(k.IDs, o.IDs)
 	k.Ignore = appendNew(k.Ignore, o.Ignore...)
+	k.Sets = appendNew(k.Sets, o.Sets...)
 }
 
 func appendNew[T comparable](s []T, add ...T) []T {
@@ -293,6 +306,7 @@ func appendNew[T comparable](s []T, add ...T) []T {
 type scope struct {
 	ids    map[string]string
 	ignore map[string]bool
+	sets   map[string]bool
 }
 
 // compiled is Rules made ready for lookups.
@@ -358,6 +372,10 @@ func newScope(global, plugin KeyRules) *scope {
 	s := &scope{
 		ids:    make(map[string]string, len(global.IDs)+len(plugin.IDs)),
 		ignore: make(map[string]bool, len(global.Ignore)+len(plugin.Ignore)),
+		sets:   make(map[string]bool, len(global.Sets)+len(plugin.Sets)),
+	}
+	for _, k := range slices.Concat(global.Sets, plugin.Sets) {
+		s.sets[k] = true
 	}
 	maps.Copy(s.ids, global.IDs)
 	maps.Copy(s.ids, plugin.IDs)

@@ -773,9 +773,7 @@ type authQuery struct {
 
 func (a authQuery) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Method == http.MethodGet && req.URL.Query().Has("rid") {
-		rt := a.rt
-		a.rt = a.polls
-		defer func() { a.rt = rt }()
+		a.rt = a.polls // a is a copy
 	}
 	if req.Method != http.MethodGet || a.secrets.APISecret == "" && a.secrets.Token == "" {
 		return a.rt.RoundTrip(req)
