@@ -133,7 +133,7 @@ func DefaultRules() *Rules {
 				"feed":         "ID",
 				"feed_id":      "ID",
 				"publisher_id": "ID",
-				"private_id":   "P", // random 32-bit
+				"private_id":   "P",  // random 32-bit
 				"leaving":      "ID", // a number, or "ok" for the handle itself
 				"unpublished":  "ID",
 				"kicked":       "ID",
