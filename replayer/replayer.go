@@ -190,6 +190,10 @@ func Replay(ctx context.Context, evs []*schema.Event, opts Options) (*Result, er
 		return nil, err
 	}
 	repeat, conc := max(opts.Repeat, 1), max(opts.Concurrency, 1)
+	if opts.Media != nil {
+		// With a peer, what media makes happen is reproduced, and compared.
+		opts.Diff.CompareMedia = true
+	}
 	rules := opts.Rules
 	if rules == nil {
 		rules = diff.DefaultRules()

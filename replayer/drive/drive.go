@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/janustap/janustap/recorder/janusapi"
+	"github.com/janustap/janustap/replayer/media"
 	"github.com/janustap/janustap/replayer/plan"
 	"github.com/janustap/janustap/replayer/rewrite"
 	"github.com/janustap/janustap/schema"
@@ -65,6 +66,11 @@ type Options struct {
 	// replays share one so that their connections are reused. nil gives
 	// each replay a transport of its own, closed when it ends.
 	HTTPTransport http.RoundTripper
+	// Media, when set, makes the replay a WebRTC endpoint for every handle
+	// that carries JSEP (package media): its own offers and answers after
+	// the captured SDP, its own candidates, generated media. Media events
+	// (webrtcup, media, hangup...) are then waited for like the others.
+	Media *media.Options
 }
 
 // Result is what one replay did.
@@ -84,6 +90,9 @@ type Result struct {
 	// Cancelled is set when the context ended the replay before it had sent
 	// everything: the run is not complete and is not compared as one.
 	Cancelled bool
+	// Media says, per handle with a WebRTC peer, whether it connected and
+	// the packets it sent and received by mid.
+	Media []MediaStats
 }
 
 // runner is one replay in progress.
@@ -95,7 +104,8 @@ type runner struct {
 	idgen schema.IDGen
 	conns atomic.Uint64
 
-	gate gate
+	gate  gate
+	peers *peers // nil without Options.Media
 
 	mu  sync.Mutex // guards res
 	res Result
@@ -187,6 +197,9 @@ func Replay(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 	}
 	r := &runner{opts: opts, ids: ids, log: opts.Logger.With("part", "replay"), start: time.Now(),
 		gate: gate{answered: map[int]bool{}, waiters: map[int][]chan struct{}{}}}
+	if opts.Media != nil {
+		r.peers = &peers{opts: opts.Media, byH: map[uint64]*media.Peer{}, offers: map[uint64]string{}, cands: map[uint64]int{}}
+	}
 
 	var wg sync.WaitGroup
 	for _, c := range p.Clients {
@@ -197,6 +210,7 @@ func Replay(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 		})
 	}
 	wg.Wait()
+	perr := r.closePeers(ctx)
 	r.res.Duration = time.Since(r.start)
 	for _, c := range ids.Conflicts() {
 		r.addError(c)
@@ -204,6 +218,9 @@ func Replay(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		r.res.Cancelled = true
 		return &r.res, fmt.Errorf("replay: %w", err)
+	}
+	if perr != nil {
+		return &r.res, fmt.Errorf("replay: %w", perr)
 	}
 	return &r.res, nil
 }
@@ -417,7 +434,7 @@ func (c *conn) addPending(p *plan.Plan, evs []*schema.Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, ev := range evs {
-		if plan.NeedsMedia(ev) || p.Teardown(ev) || ev.Janus == nil || ev.Janus.Janus == "keepalive" {
+		if c.r.peers == nil && (plan.NeedsMedia(ev) || p.Teardown(ev)) || ev.Janus == nil || ev.Janus.Janus == "keepalive" {
 			continue
 		}
 		if i := slices.IndexFunc(c.early, func(got *schema.Event) bool { return c.same(ev, got) }); i >= 0 {
@@ -548,6 +565,7 @@ func (c *conn) match(ev *schema.Event) {
 	if ev.Janus == nil {
 		return
 	}
+	c.r.incoming(ev)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i, want := range c.pending {
@@ -612,6 +630,19 @@ func (c *conn) send(ctx context.Context, s *plan.Step) error {
 		body = addIDs(body, capSession, capHandle) // REST capture over WebSocket: ids go into the body
 	}
 	body, _ = c.r.ids.Rewrite(body)
+	if c.r.peers != nil {
+		handle := capHandle
+		if n, ok := c.r.ids.ID(handle); ok {
+			handle = n
+		}
+		if j, err := schema.ParseJanus(body); err == nil && j.HandleID != 0 {
+			handle = j.HandleID
+		}
+		var err error
+		if body, err = c.transplant(ctx, body, handle); err != nil {
+			return err
+		}
+	}
 	req := c.r.newEvent(c, schema.ToGateway, schema.Frame, body)
 	if c.http != nil {
 		req.Kind = schema.Request
