@@ -50,6 +50,7 @@ type Peer struct {
 	tmpl *sdp.SessionDescription
 
 	connected chan struct{} // closed when ICE and DTLS are up
+	receiving chan struct{} // closed at the first packet received
 	failed    chan struct{} // closed when the connection failed or closed
 	stop      chan struct{} // ends the senders
 	wg        sync.WaitGroup
@@ -140,7 +141,7 @@ func New(template string, opts Options) (*Peer, error) {
 	}
 	p := &Peer{
 		opts: opts, pc: pc, tmpl: &tmpl,
-		connected: make(chan struct{}), failed: make(chan struct{}), stop: make(chan struct{}),
+		connected: make(chan struct{}), receiving: make(chan struct{}), failed: make(chan struct{}), stop: make(chan struct{}),
 		received: map[string]int{}, sent: map[string]int{},
 	}
 	var upOnce, failOnce sync.Once
@@ -155,6 +156,7 @@ func New(template string, opts Options) (*Peer, error) {
 			failOnce.Do(func() { close(p.failed) })
 		}
 	})
+	var recvOnce sync.Once
 	pc.OnTrack(func(tr *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 		mid := ""
 		for _, t := range pc.GetTransceivers() {
@@ -172,6 +174,7 @@ func New(template string, opts Options) (*Peer, error) {
 				p.mu.Lock()
 				p.received[mid]++
 				p.mu.Unlock()
+				recvOnce.Do(func() { close(p.receiving) })
 			}
 		}()
 	})
@@ -364,6 +367,9 @@ func (p *Peer) Candidates() []string {
 // Connected is closed when ICE and DTLS are up.
 func (p *Peer) Connected() <-chan struct{} { return p.connected }
 
+// Receiving is closed when the first packet arrives from Janus.
+func (p *Peer) Receiving() <-chan struct{} { return p.receiving }
+
 // Failed is closed when the connection failed or was closed.
 func (p *Peer) Failed() <-chan struct{} { return p.failed }
 
@@ -463,12 +469,12 @@ func (p *Peer) send(track *webrtc.TrackLocalStaticRTP, mid string) {
 		if p.opts.LossPercent > 0 && rand.Float64()*100 < p.opts.LossPercent {
 			continue
 		}
+		p.mu.Lock()
+		p.sent[mid]++ // before it goes: its echo may come back first
+		p.mu.Unlock()
 		if err := track.WriteRTP(pkt); err != nil {
 			return
 		}
-		p.mu.Lock()
-		p.sent[mid]++
-		p.mu.Unlock()
 	}
 }
 

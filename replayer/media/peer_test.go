@@ -66,8 +66,13 @@ func TestPeerEchoTest(t *testing.T) {
 			t.Fatalf("%s: %v", typ, err)
 		}
 	}
-	// Janus sent media only after it had some from the peer: echoed back.
-	if st := p.Stats(); st.State != "connected" || len(st.Received) == 0 {
-		t.Errorf("peer stats %+v: want connected, packets received", st)
+	// Echotest sends the peer's packets back.
+	select {
+	case <-p.Receiving():
+	case <-ctx.Done():
+		t.Fatalf("no packet came back: %+v", p.Stats())
+	}
+	if st := p.Stats(); st.State != "connected" || len(st.Sent) == 0 {
+		t.Errorf("peer stats %+v: want connected, packets sent", st)
 	}
 }
