@@ -5,6 +5,9 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
+	"net"
+	"strings"
 	"fmt"
 	"testing"
 	"time"
@@ -107,4 +110,30 @@ func TestReplayWithMedia(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestReplayPeerCannotConnect replays a call with media with a peer that
+// has no address to use (as without UDP): the replay stops with one line
+// saying so, well before the waits of every step would have run out, and
+// reports no differences.
+func TestReplayPeerCannotConnect(t *testing.T) {
+	a := janustest.Start(t, janustest.Options{})
+	b := janustest.Start(t, janustest.Options{})
+	tp := taptest.New(t, a, "a")
+	_, evs := taptest.Run(t, tp, "ws", echoWithMedia)
+	t0 := time.Now()
+	_, err := replayer.Replay(t.Context(), evs, replayer.Options{
+		Options: drive.Options{Target: drive.Target{WS: b.WS}, Wait: 30 * time.Second,
+			Media: &media.Options{ICEFailed: 2 * time.Second, IPFilter: func(net.IP) bool { return false }}},
+	})
+	if !errors.Is(err, media.ErrNotConnected) {
+		t.Fatalf("err %v, want ErrNotConnected", err)
+	}
+	if strings.Contains(err.Error(), "\n") {
+		t.Errorf("error of several lines: %q", err)
+	}
+	if d := time.Since(t0); d > 20*time.Second {
+		t.Errorf("the replay took %s to give up; the peer's ICE limit is 2 s", d)
+	}
+	t.Logf("%v (after %s)", err, time.Since(t0).Round(time.Millisecond))
 }

@@ -261,6 +261,17 @@ func Replay(ctx context.Context, evs []*schema.Event, opts Options) (*Result, er
 	return res, firstErr
 }
 
+// HasMedia reports whether a captured flow had a PeerConnection come up
+// (a webrtcup event): the flow needs a WebRTC peer to replay as captured.
+func HasMedia(evs []*schema.Event) bool {
+	for _, ev := range evs {
+		if ev.Janus != nil && ev.Janus.Janus == "webrtcup" {
+			return true
+		}
+	}
+	return false
+}
+
 // Latencies returns every request round trip of every run, sorted.
 func (r *Result) Latencies() []time.Duration {
 	var all []time.Duration

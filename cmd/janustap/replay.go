@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/janustap/janustap/replayer"
 	"github.com/janustap/janustap/replayer/diff"
 	"github.com/janustap/janustap/replayer/drive"
+	"github.com/janustap/janustap/replayer/media"
 	"github.com/janustap/janustap/replayer/rewrite"
 	"github.com/janustap/janustap/schema"
 )
@@ -127,6 +129,11 @@ func replayCommand() *cli.Command {
 		&cli.StringFlag{Name: "admin-secret", Usage: "fill redacted admin_secret values", EnvVars: env("admin-secret")},
 		&cli.StringFlag{Name: "rules", Usage: "normalisation rules (JSON; see replayer/diff/testdata/default-rules.json)"},
 		&cli.BoolFlag{Name: "compare-media", Usage: "compare media-dependent events (webrtcup, media, hangup) like others"},
+		&cli.StringFlag{Name: "media", Value: "auto", Usage: "a WebRTC peer for every handle that carries JSEP: auto (when the capture has webrtcup), on, off"},
+		&cli.BoolFlag{Name: "drop-candidates", Usage: "give Janus none of the peer's ICE candidates (ICE fails)"},
+		&cli.BoolFlag{Name: "no-media", Usage: "the peer connects but sends no media"},
+		&cli.Float64Flag{Name: "loss", Usage: "drop this percentage of the RTP packets the peer sends (slowlink)"},
+		&cli.BoolFlag{Name: "dtls-close", Usage: "close the peer's DTLS session once media flowed (hangup, DTLS alert)"},
 		&cli.BoolFlag{Name: "json", Usage: "print the reports as JSON"},
 		&cli.BoolFlag{Name: "record", Usage: "publish the new run's events to the log, labelled as a replay"},
 	}
@@ -182,6 +189,16 @@ func replayCommand() *cli.Command {
 				Rules:       rules,
 				Diff:        diff.Options{CompareMedia: c.Bool("compare-media")},
 			}
+			switch c.String("media") {
+			case "off":
+			case "on", "auto":
+				if c.String("media") == "on" || replayer.HasMedia(evs) {
+					opts.Media = &media.Options{DropCandidates: c.Bool("drop-candidates"), NoMedia: c.Bool("no-media"),
+						LossPercent: c.Float64("loss"), DTLSClose: c.Bool("dtls-close")}
+				}
+			default:
+				return fmt.Errorf("--media %q: want auto, on or off", c.String("media"))
+			}
 			// A usage mistake is said before anything is sent, never
 			// reported as a difference of Janus's.
 			if err := replayer.Check(c.Context, evs, opts); err != nil {
@@ -197,8 +214,8 @@ func replayCommand() *cli.Command {
 				opts.Gateway = "replay"
 			}
 			res, err := replayer.Replay(c.Context, evs, opts)
-			if err != nil && res == nil {
-				return err
+			if err != nil && (res == nil || errors.Is(err, media.ErrNotConnected)) {
+				return err // one line; exit 2
 			}
 			if perr := printReplay(c.App.Writer, res, c.Bool("json")); perr != nil {
 				return perr

@@ -8,6 +8,7 @@ package drive
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -190,6 +191,9 @@ func Replay(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 		defer tr.CloseIdleConnections()
 		opts.HTTPTransport = tr
 	}
+	// A peer that cannot connect ends the run at once (cause: why).
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	ids := rewrite.New()
 	ids.Secrets = opts.Secrets
 	if opts.Run != "" {
@@ -198,7 +202,7 @@ func Replay(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 	r := &runner{opts: opts, ids: ids, log: opts.Logger.With("part", "replay"), start: time.Now(),
 		gate: gate{answered: map[int]bool{}, waiters: map[int][]chan struct{}{}}}
 	if opts.Media != nil {
-		r.peers = &peers{opts: opts.Media, byH: map[uint64]*media.Peer{}, offers: map[uint64]string{}, cands: map[uint64]int{}}
+		r.peers = &peers{opts: opts.Media, fail: cancel, byH: map[uint64]*media.Peer{}, offers: map[uint64]string{}, cands: map[uint64]int{}}
 	}
 
 	var wg sync.WaitGroup
@@ -210,8 +214,11 @@ func Replay(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 		})
 	}
 	wg.Wait()
-	perr := r.closePeers(ctx)
+	perr := r.closePeers(context.WithoutCancel(ctx))
 	r.res.Duration = time.Since(r.start)
+	if cause := context.Cause(ctx); errors.Is(cause, media.ErrNotConnected) {
+		return &r.res, fmt.Errorf("replay: %w", cause)
+	}
 	for _, c := range ids.Conflicts() {
 		r.addError(c)
 	}

@@ -16,6 +16,7 @@ import (
 // peers are the WebRTC peers of one replay, by the new run's handle id.
 type peers struct {
 	opts   *media.Options
+	fail   context.CancelCauseFunc // ends the run when a peer cannot connect
 	byH    map[uint64]*media.Peer
 	offers map[uint64]string // Janus's offers not answered yet, by handle
 	cands  map[uint64]int    // trickled candidates, by handle
@@ -102,6 +103,9 @@ func (c *conn) transplant(ctx context.Context, body []byte, handle uint64) ([]by
 			np.Close()
 			return body, err
 		}
+		if !ps.opts.DropCandidates {
+			go c.r.watch(ctx, np, handle)
+		}
 		c.r.mu.Lock()
 		ps.byH[handle] = np
 		ps.order = append(ps.order, handle)
@@ -142,6 +146,21 @@ func (c *conn) transplant(ctx context.Context, body []byte, handle uint64) ([]by
 		}
 	}
 	return json.Marshal(m)
+}
+
+// watch ends the run when the peer of handle does not connect in time: a
+// replay without a working peer would only report what media did not make
+// happen.
+func (r *runner) watch(ctx context.Context, p *media.Peer, handle uint64) {
+	limit := r.peers.opts.ICEFailed
+	if limit == 0 {
+		limit = 10 * time.Second
+	}
+	wctx, cancel := context.WithTimeout(ctx, limit+5*time.Second)
+	defer cancel()
+	if err := p.Wait(wctx); err != nil && ctx.Err() == nil {
+		r.peers.fail(fmt.Errorf("%w (handle %d, state %s): no ICE path to Janus; is UDP between this host and Janus blocked?", media.ErrNotConnected, handle, p.Stats().State))
+	}
 }
 
 // incoming gives Janus's JSEP to the peer of its handle: an answer to the

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,9 +39,14 @@ type Options struct {
 	// leaving gaps in their sequence numbers: Janus asks for them again and
 	// reports slowlink.
 	LossPercent float64
+	// DTLSClose closes the PeerConnection (a DTLS close_notify alert) as
+	// soon as media came back from Janus: Janus hangs up with "DTLS alert".
+	DTLSClose bool
 	// ICEFailed is how long ICE may try before the peer gives up; 0 means
 	// 10 s.
 	ICEFailed time.Duration
+	// IPFilter says which local addresses the peer may use; nil means all.
+	IPFilter func(net.IP) bool
 }
 
 // Peer is one PeerConnection of the replay.
@@ -129,6 +135,9 @@ func New(template string, opts Options) (*Peer, error) {
 	var se webrtc.SettingEngine
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if opts.IPFilter != nil {
+		se.SetIPFilter(opts.IPFilter)
+	}
 	failedAfter := opts.ICEFailed
 	if failedAfter == 0 {
 		failedAfter = 10 * time.Second
@@ -174,7 +183,12 @@ func New(template string, opts Options) (*Peer, error) {
 				p.mu.Lock()
 				p.received[mid]++
 				p.mu.Unlock()
-				recvOnce.Do(func() { close(p.receiving) })
+				recvOnce.Do(func() {
+					close(p.receiving)
+					if opts.DTLSClose {
+						go p.Close()
+					}
+				})
 			}
 		}()
 	})
