@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"testing"
@@ -136,4 +137,146 @@ func TestReplayPeerCannotConnect(t *testing.T) {
 		t.Errorf("the replay took %s to give up; the peer's ICE limit is 2 s", d)
 	}
 	t.Logf("%v (after %s)", err, time.Since(t0).Round(time.Millisecond))
+}
+
+// videoRoomWithMedia publishes to a new videoroom with a real peer and
+// subscribes to that publisher with another, in one session: both reach
+// webrtcup and media, and the subscriber receives the publisher's packets.
+func videoRoomWithMedia(ctx context.Context, s *janusapi.Session) error {
+	room := 100000 + rand.IntN(1<<30)
+	pub, err := s.Attach(ctx, janusapi.VideoRoom, nil)
+	if err != nil {
+		return err
+	}
+	if j, r, err := s.Message(ctx, pub, map[string]any{"request": "create", "room": room}, nil); err != nil || j == nil || j.PluginValue != "created" {
+		return fmt.Errorf("create room: %v %s", err, r.Body)
+	}
+	j, _, err := s.Message(ctx, pub, map[string]any{"request": "join", "ptype": "publisher", "room": room, "display": "alice"}, nil)
+	if err != nil {
+		return err
+	}
+	b, _, err := s.WaitEvent(ctx, janusapi.ForTx(j.Transaction))
+	if err != nil {
+		return err
+	}
+	var joined struct {
+		Plugindata struct {
+			Data struct {
+				ID uint64 `json:"id"`
+			} `json:"data"`
+		} `json:"plugindata"`
+	}
+	if err := json.Unmarshal(b, &joined); err != nil || joined.Plugindata.Data.ID == 0 {
+		return fmt.Errorf("joined: %s", b)
+	}
+	pp, err := media.New(janusapi.OfferSDP, media.Options{})
+	if err != nil {
+		return err
+	}
+	defer pp.Close()
+	offer, err := pp.Offer(ctx)
+	if err != nil {
+		return err
+	}
+	if j, _, err = s.Message(ctx, pub, map[string]any{"request": "publish"}, map[string]any{"type": "offer", "sdp": offer}); err != nil {
+		return err
+	}
+	if b, _, err = s.WaitEvent(ctx, janusapi.ForTx(j.Transaction)); err != nil {
+		return err
+	}
+	if err := pp.SetAnswer(jsepSDP(b)); err != nil {
+		return err
+	}
+	for _, typ := range []string{"webrtcup", "media", "media"} {
+		if _, _, err := s.WaitEvent(ctx, func(j *schema.Janus) bool { return j.Janus == typ && j.Sender == pub }); err != nil {
+			return fmt.Errorf("publisher %s: %w", typ, err)
+		}
+	}
+
+	sub, err := s.Attach(ctx, janusapi.VideoRoom, nil)
+	if err != nil {
+		return err
+	}
+	if j, _, err = s.Message(ctx, sub, map[string]any{"request": "join", "ptype": "subscriber", "room": room,
+		"streams": []any{map[string]any{"feed": joined.Plugindata.Data.ID}}}, nil); err != nil {
+		return err
+	}
+	if b, _, err = s.WaitEvent(ctx, janusapi.ForTx(j.Transaction)); err != nil {
+		return err
+	}
+	janusOffer := jsepSDP(b)
+	sp, err := media.New(strings.ReplaceAll(janusOffer, "a=sendonly", "a=recvonly"), media.Options{})
+	if err != nil {
+		return err
+	}
+	defer sp.Close()
+	answer, err := sp.Answer(ctx, janusOffer)
+	if err != nil {
+		return err
+	}
+	if j, _, err = s.Message(ctx, sub, map[string]any{"request": "start"}, map[string]any{"type": "answer", "sdp": answer}); err != nil {
+		return err
+	}
+	if _, _, err = s.WaitEvent(ctx, janusapi.ForTx(j.Transaction)); err != nil {
+		return err
+	}
+	// A subscriber sends no media: Janus reports its webrtcup only.
+	if _, _, err := s.WaitEvent(ctx, func(j *schema.Janus) bool { return j.Janus == "webrtcup" && j.Sender == sub }); err != nil {
+		return fmt.Errorf("subscriber webrtcup: %w", err)
+	}
+	select {
+	case <-sp.Receiving():
+	case <-ctx.Done():
+		return fmt.Errorf("the subscriber received nothing: %w", ctx.Err())
+	}
+	if _, _, err := s.Message(ctx, pub, map[string]any{"request": "destroy", "room": room}, nil); err != nil {
+		return err
+	}
+	for _, h := range []uint64{sub, pub} {
+		if _, _, err := s.Request(ctx, "detach", h, nil); err != nil {
+			return err
+		}
+		if _, _, err := s.WaitEvent(ctx, func(j *schema.Janus) bool { return j.Janus == "detached" && j.Sender == h }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestReplayVideoRoomWithMedia captures a videoroom publisher and a
+// subscriber of it, both with real peers, and replays the capture on a
+// second Janus with the replay's peers: the subscriber's offer comes from
+// the new publisher, both reach webrtcup and media, the replay's subscriber
+// receives packets, and the runs match, media events included.
+func TestReplayVideoRoomWithMedia(t *testing.T) {
+	a := janustest.Start(t, janustest.Options{})
+	b := janustest.Start(t, janustest.Options{})
+	tp := taptest.New(t, a, "a")
+	for _, from := range []string{"ws", "http"} {
+		_, evs := taptest.Run(t, tp, from, videoRoomWithMedia)
+		for _, to := range []schema.Transport{"", schema.HTTP, schema.WS} {
+			t.Run(from+"_over_"+string(cmp.Or(to, "captured")), func(t *testing.T) {
+				res, err := replayer.Replay(t.Context(), evs, replayer.Options{
+					Options: drive.Options{Target: drive.Target{HTTP: b.HTTP, WS: b.WS}, Transport: to, Wait: 5 * time.Second,
+						Media: &media.Options{}},
+				})
+				run := res.Runs[0]
+				if err != nil {
+					t.Fatalf("%v; waits %q errors %q media %+v", err, run.Waits, run.Errors, run.Media)
+				}
+				var buf bytes.Buffer
+				diff.WriteText(&buf, res.Reports[0])
+				if !res.Same() || len(run.Waits) > 0 {
+					t.Fatalf("waits %q errors %q\n%s", run.Waits, run.Errors, buf.String())
+				}
+				if len(run.Media) != 2 {
+					t.Fatalf("media %+v: want two peers", run.Media)
+				}
+				// The publisher sends, the subscriber receives.
+				if m := run.Media; !m[0].Connected || len(m[0].Sent) == 0 || !m[1].Connected || len(m[1].Received) == 0 {
+					t.Errorf("peers %+v: want the publisher to send and the subscriber to receive", m)
+				}
+			})
+		}
+	}
 }

@@ -39,7 +39,10 @@ type message struct {
 	nsess  string // normalised session
 	media  bool   // needs media
 	racy   bool   // came after its session's destroy was sent: Janus may drop it
-	timing bool   // caused by a timer
+	// teardown: a hangup, or a plugin's event, after the client hung up or
+	// detached its handle: it races the detach even with media.
+	teardown bool
+	timing   bool // caused by a timer
 }
 
 // run is one run of the flow, ready to be compared.
@@ -156,11 +159,16 @@ func newRun(evs []*schema.Event, c *compiled) *run {
 			// depends on how far ICE and DTLS got: media again.
 			reason, _ := m.top["reason"].(string)
 			m.media = c.hangupWhy[reason] || !hungUp[m.handle]
+			// A PeerConnection closed because its handle was detached or
+			// hung up, or its room destroyed: which of these Janus
+			// reports, and whether before the session goes, is a race.
+			m.teardown = hungUp[m.handle] || reason == "Detach" || reason == "Close PC"
 		case m.janus == "event" && m.rawTx == "" && hungUp[m.handle]:
 			// A plugin's own event after its handle was hung up or
 			// detached reports the PeerConnection going away (echotest
 			// "result": "done"); it races the detach.
 			m.media = true
+			m.teardown = true
 		}
 		if c.timingEvent[m.janus] {
 			m.timing = true
@@ -569,7 +577,7 @@ func (x *comparison) report() *Report {
 	for _, p := range x.pairs {
 		a, b := p[0], p[1]
 		diffs := diffMessages(a, b)
-		if len(diffs) == 0 {
+		if len(diffs) == 0 || a.teardown && b.teardown && a.racy && b.racy {
 			continue
 		}
 		if asNote(a, b) {
@@ -588,7 +596,7 @@ func (x *comparison) report() *Report {
 		}
 	}
 	for _, a := range x.onlyA {
-		if a.racy && !a.media {
+		if a.racy && (!a.media || a.teardown) {
 			entries = append(entries, entry{anchor: a.index, note: newNote(a, nil, Missing), racy: true})
 			continue
 		}
@@ -603,7 +611,7 @@ func (x *comparison) report() *Report {
 	}
 	for _, b := range x.onlyB {
 		e := entry{anchor: anchorB[b], extra: true, indexB: b.index}
-		if b.racy && !b.media {
+		if b.racy && (!b.media || b.teardown) {
 			e.note, e.racy = newNote(nil, b, Extra), true
 		} else if asNote(nil, b) {
 			e.note = newNote(nil, b, Extra)

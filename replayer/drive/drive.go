@@ -202,7 +202,7 @@ func Replay(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 	r := &runner{opts: opts, ids: ids, log: opts.Logger.With("part", "replay"), start: time.Now(),
 		gate: gate{answered: map[int]bool{}, waiters: map[int][]chan struct{}{}}}
 	if opts.Media != nil {
-		r.peers = &peers{opts: opts.Media, fail: cancel, byH: map[uint64]*media.Peer{}, offers: map[uint64]string{}, cands: map[uint64]int{}}
+		r.peers = &peers{opts: opts.Media, fail: cancel, byH: map[uint64]*media.Peer{}, offers: map[uint64]string{}, cands: map[uint64]int{}, awaited: map[*media.Peer]bool{}}
 	}
 
 	var wg sync.WaitGroup
@@ -441,7 +441,7 @@ func (c *conn) addPending(p *plan.Plan, evs []*schema.Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, ev := range evs {
-		if c.r.peers == nil && (plan.NeedsMedia(ev) || p.Teardown(ev)) || ev.Janus == nil || ev.Janus.Janus == "keepalive" {
+		if ev.Janus == nil || ev.Janus.Janus == "keepalive" || p.Teardown(ev) || plan.NeedsMedia(ev) && !c.r.reproduces(ev) {
 			continue
 		}
 		if i := slices.IndexFunc(c.early, func(got *schema.Event) bool { return c.same(ev, got) }); i >= 0 {
@@ -526,6 +526,20 @@ func (c *conn) nudge() {
 	case c.pollWake <- struct{}{}:
 	default:
 	}
+}
+
+// reproduces reports whether the replay makes a media-dependent event
+// happen, so that it is waited for: with a peer, webrtcup, media and
+// slowlink, and a hangup that is not the teardown of a hangup or detach
+// (DTLS alert, ICE failed).
+func (r *runner) reproduces(ev *schema.Event) bool {
+	if r.peers == nil {
+		return false
+	}
+	if ev.Janus.Janus == "hangup" {
+		return ev.Janus.Reason != "Detach" && ev.Janus.Reason != "Close PC"
+	}
+	return true
 }
 
 // waitPending waits until every pending captured message has its

@@ -13,6 +13,10 @@ import (
 	"github.com/janustap/janustap/schema"
 )
 
+// mediaWait is how long a peer that expects media from Janus may wait for
+// its first packet before its handle is hung up or detached.
+const mediaWait = 3 * time.Second
+
 // peers are the WebRTC peers of one replay, by the new run's handle id.
 type peers struct {
 	opts   *media.Options
@@ -20,7 +24,9 @@ type peers struct {
 	byH    map[uint64]*media.Peer
 	offers map[uint64]string // Janus's offers not answered yet, by handle
 	cands  map[uint64]int    // trickled candidates, by handle
-	order  []uint64
+	// awaited are the peers whose first packet from Janus was waited for.
+	awaited map[*media.Peer]bool
+	order   []uint64
 }
 
 // jsepOf returns the type and SDP of a message's jsep, if any.
@@ -113,6 +119,7 @@ func (c *conn) transplant(ctx context.Context, body []byte, handle uint64) ([]by
 		c.r.mu.Unlock()
 		return withSDP(body, sdp)
 	}
+	c.r.awaitMedia(ctx)
 	if p == nil || !bytes.Contains(body, []byte(`"trickle"`)) {
 		return body, nil
 	}
@@ -146,6 +153,40 @@ func (c *conn) transplant(ctx context.Context, body []byte, handle uint64) ([]by
 		}
 	}
 	return json.Marshal(m)
+}
+
+// awaitMedia waits, before a request, until every peer that Janus sends
+// media to (and that has not failed) has received its first packet, each
+// for mediaWait at most once: the captured client had media before it went on (nothing
+// in the signaling shows it), and the next request may end what sends it
+// (a publisher leaving, a room destroyed).
+func (r *runner) awaitMedia(ctx context.Context) {
+	r.mu.Lock()
+	var wait []*media.Peer
+	for _, h := range r.peers.order {
+		p := r.peers.byH[h]
+		if r.peers.awaited[p] {
+			continue
+		}
+		select {
+		case <-p.Failed():
+			continue
+		default:
+		}
+		if p.ExpectsMedia() {
+			r.peers.awaited[p] = true
+			wait = append(wait, p)
+		}
+	}
+	r.mu.Unlock()
+	for _, p := range wait {
+		select {
+		case <-p.Receiving():
+		case <-p.Failed():
+		case <-time.After(mediaWait):
+		case <-ctx.Done():
+		}
+	}
 }
 
 // watch ends the run when the peer of handle does not connect in time: a

@@ -381,6 +381,25 @@ func (p *Peer) Candidates() []string {
 // Connected is closed when ICE and DTLS are up.
 func (p *Peer) Connected() <-chan struct{} { return p.connected }
 
+// ExpectsMedia reports whether Janus's session description says it sends
+// media to the peer (an m-line of it sendrecv or sendonly).
+func (p *Peer) ExpectsMedia() bool {
+	rd := p.pc.RemoteDescription()
+	if rd == nil {
+		return false
+	}
+	var d sdp.SessionDescription
+	if d.UnmarshalString(rd.SDP) != nil {
+		return false
+	}
+	for _, md := range d.MediaDescriptions {
+		if _, ok := kindOf(md.MediaName.Media); ok && md.MediaName.Port.Value != 0 && sends(direction(md)) {
+			return true
+		}
+	}
+	return false
+}
+
 // Receiving is closed when the first packet arrives from Janus.
 func (p *Peer) Receiving() <-chan struct{} { return p.receiving }
 
