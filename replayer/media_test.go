@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -278,5 +281,127 @@ func TestReplayVideoRoomWithMedia(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// withSlowlink starts a Janus that reports slowlink at one NACK a second
+// (the packaged configuration leaves slowlink off).
+func withSlowlink(t *testing.T) *janustest.Janus {
+	t.Helper()
+	j := janustest.Start(t, janustest.Options{})
+	conf := filepath.Join(j.Dir, "conf", "janus.jcfg")
+	b, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Replace(string(b), "#slowlink_threshold = 4", "slowlink_threshold = 1", 1)
+	if s == string(b) {
+		t.Fatal("no slowlink_threshold in janus.jcfg")
+	}
+	if err := os.WriteFile(conf, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Restart(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// failingCall is an echotest call whose peer fails as opts say; it waits
+// for what Janus then reports (until, a janus type, "" for nothing) and
+// detaches.
+func failingCall(opts media.Options, until string) taptest.Flow {
+	return func(ctx context.Context, s *janusapi.Session) error {
+		h, err := s.Attach(ctx, janusapi.EchoTest, nil)
+		if err != nil {
+			return err
+		}
+		p, err := media.New(janusapi.OfferSDP, opts)
+		if err != nil {
+			return err
+		}
+		defer p.Close()
+		offer, err := p.Offer(ctx)
+		if err != nil {
+			return err
+		}
+		j, _, err := s.Message(ctx, h, map[string]any{"audio": true, "video": true}, map[string]any{"type": "offer", "sdp": offer})
+		if err != nil {
+			return err
+		}
+		b, _, err := s.WaitEvent(ctx, janusapi.ForTx(j.Transaction))
+		if err != nil {
+			return err
+		}
+		if err := p.SetAnswer(jsepSDP(b)); err != nil {
+			return err
+		}
+		if until != "" {
+			if _, _, err := s.WaitEvent(ctx, janusapi.ForType(until)); err != nil {
+				return fmt.Errorf("%s: %w", until, err)
+			}
+		}
+		if _, _, err := s.Request(ctx, "detach", h, nil); err != nil {
+			return err
+		}
+		_, _, err = s.WaitEvent(ctx, janusapi.ForType("detached"))
+		return err
+	}
+}
+
+// TestReplayFailures captures echotest calls whose peer fails on purpose,
+// and replays each on a second Janus with the failure flag: the new run
+// shows the failure the capture shows, and matches it; without the flag
+// the replay differs.
+func TestReplayFailures(t *testing.T) {
+	a, b := withSlowlink(t), withSlowlink(t)
+	tp := taptest.New(t, a, "a")
+	cases := []struct {
+		name  string
+		opts  media.Options
+		until string // what the capture waited for
+		shows func(evs []*schema.Event) bool
+	}{
+		{"dtls-close", media.Options{DTLSClose: true}, "hangup", func(evs []*schema.Event) bool {
+			return slices.ContainsFunc(evs, func(ev *schema.Event) bool {
+				return ev.Janus != nil && ev.Janus.Janus == "hangup" && ev.Janus.Reason == "DTLS alert"
+			})
+		}},
+		{"loss", media.Options{LossPercent: 30}, "slowlink", func(evs []*schema.Event) bool {
+			return slices.ContainsFunc(evs, func(ev *schema.Event) bool { return ev.Janus != nil && ev.Janus.Janus == "slowlink" })
+		}},
+		{"no-media", media.Options{NoMedia: true}, "webrtcup", func(evs []*schema.Event) bool {
+			return slices.ContainsFunc(evs, func(ev *schema.Event) bool { return ev.Janus != nil && ev.Janus.Janus == "webrtcup" }) &&
+				!slices.ContainsFunc(evs, func(ev *schema.Event) bool { return ev.Janus != nil && ev.Janus.Janus == "media" })
+		}},
+		{"drop-candidates", media.Options{DropCandidates: true}, "", func(evs []*schema.Event) bool {
+			return !slices.ContainsFunc(evs, func(ev *schema.Event) bool { return ev.Janus != nil && ev.Janus.Janus == "webrtcup" })
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, evs := taptest.Run(t, tp, "ws", failingCall(tc.opts, tc.until))
+			if !tc.shows(evs) {
+				t.Fatal("the capture does not show the failure")
+			}
+			replay := func(o media.Options) (*replayer.Result, string) {
+				res, err := replayer.Replay(t.Context(), evs, replayer.Options{
+					Options: drive.Options{Target: drive.Target{WS: b.WS}, Wait: 3 * time.Second, Media: &o},
+				})
+				if err != nil {
+					t.Fatalf("%v; waits %q errors %q", err, res.Runs[0].Waits, res.Runs[0].Errors)
+				}
+				var buf bytes.Buffer
+				diff.WriteText(&buf, res.Reports[0])
+				return res, buf.String()
+			}
+			res, text := replay(tc.opts)
+			if !tc.shows(res.Runs[0].Events) || !res.Same() {
+				t.Fatalf("with the flag: the new run shows the failure %v, same %v\n%s", tc.shows(res.Runs[0].Events), res.Same(), text)
+			}
+			if res, text := replay(media.Options{}); res.Same() {
+				t.Errorf("without the flag the replay matches a capture of a failure:\n%s", text)
+			}
+		})
 	}
 }

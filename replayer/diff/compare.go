@@ -186,6 +186,23 @@ func newRun(evs []*schema.Event, c *compiled) *run {
 	for _, m := range r.msgs {
 		m.racy = m.racy && destroying[m.session]
 	}
+	// Types compared once per handle: the first stays, reduced to its
+	// type, session and sender; the others are left out.
+	seen := map[string]bool{}
+	r.msgs = slices.DeleteFunc(r.msgs, func(m *message) bool {
+		if m.req || !c.once[m.janus] {
+			return false
+		}
+		k := m.janus + "\x00" + m.nsess + "\x00" + m.sender
+		if seen[k] {
+			r.skipped++
+			return true
+		}
+		seen[k] = true
+		top, _ := m.norm.(map[string]any)
+		m.norm = map[string]any{"janus": m.janus, "session_id": top["session_id"], "sender": top["sender"]}
+		return false
+	})
 	return r
 }
 

@@ -93,6 +93,10 @@ type MediaRules struct {
 	// PluginEvents lists, per plugin, the values of the plugin's own key in
 	// plugindata.data ("videoroom": "talking") of events caused by media.
 	PluginEvents map[string][]string `json:"plugin_events,omitempty"`
+	// Once lists the janus types compared only as "at least one for the
+	// handle": how many come, and what they count, depend on chance
+	// (slowlink, under random loss).
+	Once []string `json:"once,omitempty"`
 }
 
 // TimingRules say which messages depend on how long the runs took.
@@ -162,6 +166,7 @@ func DefaultRules() *Rules {
 				"janus.plugin.videoroom":   {"talking", "stopped-talking"},
 				"janus.plugin.audiobridge": {"talking", "stopped-talking"},
 			},
+			Once: []string{"slowlink"},
 		},
 		Timing: TimingRules{
 			Events:     []string{"timeout"},
@@ -273,6 +278,7 @@ func (r *Rules) merge(o *Rules) {
 	r.Media.Events = appendNew(r.Media.Events, o.Media.Events...)
 	r.Media.HangupReasons = appendNew(r.Media.HangupReasons, o.Media.HangupReasons...)
 	r.Media.HangupRequests = appendNew(r.Media.HangupRequests, o.Media.HangupRequests...)
+	r.Media.Once = appendNew(r.Media.Once, o.Media.Once...)
 	for name, evs := range o.Media.PluginEvents {
 		if r.Media.PluginEvents == nil {
 			r.Media.PluginEvents = map[string][]string{}
@@ -316,6 +322,7 @@ type compiled struct {
 	sessionKind string            // kind of session_id, for paths and data.id
 	handleKind  string            // kind of handle_id
 	data        map[string]*scope // kind → scope of a top-level data, where id is of that kind
+	once        map[string]bool   // janus types compared as "at least one per handle"
 	sdpKeys     map[string]bool
 	sdpIgnore   []string // exact names, and prefixes ending in '*'
 	mediaEvents map[string]bool
@@ -348,6 +355,7 @@ func compileRules(r *Rules) *compiled {
 		hangupWhy:   set(r.Media.HangupReasons),
 		hangupReqs:  set(r.Media.HangupRequests),
 		pluginMedia: map[string]bool{},
+		once:        set(r.Media.Once),
 		timingEvent: set(r.Timing.Events),
 		timingCodes: set(r.Timing.ErrorCodes),
 	}

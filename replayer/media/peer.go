@@ -33,7 +33,7 @@ type Options struct {
 	// NoMedia sends no RTP: Janus sees the PeerConnection up, and no media.
 	NoMedia bool
 	// DropCandidates gives Janus no candidate of the peer (none in the SDP,
-	// none trickled): ICE fails.
+	// none trickled) and the peer none of Janus's: ICE fails.
 	DropCandidates bool
 	// LossPercent drops this share of the RTP packets the peer would send,
 	// leaving gaps in their sequence numbers: Janus asks for them again and
@@ -335,6 +335,9 @@ func (p *Peer) Offer(ctx context.Context) (string, error) {
 
 // SetAnswer takes Janus's answer to the peer's offer and starts the media.
 func (p *Peer) SetAnswer(answer string) error {
+	if p.opts.DropCandidates {
+		answer = dropCandidates(answer)
+	}
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
 		return fmt.Errorf("media peer: set Janus's answer: %w", err)
 	}
@@ -347,6 +350,9 @@ func (p *Peer) SetAnswer(answer string) error {
 func (p *Peer) Answer(ctx context.Context, offer string) (string, error) {
 	if err := p.addMedia(); err != nil {
 		return "", err
+	}
+	if p.opts.DropCandidates {
+		offer = dropCandidates(offer)
 	}
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		return "", fmt.Errorf("media peer: set Janus's offer: %w", err)
