@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/janustap/janustap/replayer"
 	"github.com/janustap/janustap/replayer/diff"
 	"github.com/janustap/janustap/replayer/drive"
+	"github.com/janustap/janustap/replayer/media"
 	"github.com/janustap/janustap/schema"
 )
 
@@ -159,4 +161,50 @@ func peakRSS() float64 {
 		}
 	}
 	return 0
+}
+
+var mediaPeers = flag.Int("media-peers", 10, "concurrent media peers BenchmarkMediaPeers runs")
+
+// BenchmarkMediaPeers replays an echotest call with media -media-peers
+// times at once against a second Janus (each run a peer of its own: ICE,
+// DTLS, SRTP, Opus and VP8 at 50 and 20 packets a second until the call
+// ends) and reports the replayer's CPU time and peak RSS per peer.
+func BenchmarkMediaPeers(b *testing.B) {
+	a := janustest.Start(b, janustest.Options{})
+	target := janustest.Start(b, janustest.Options{})
+	tp := taptest.New(b, a, "bench")
+	_, evs := taptest.Run(b, tp, "ws", echoWithMedia)
+	ctx := context.Background()
+	rss0 := peakRSS()
+	var cpu time.Duration
+	var wall time.Duration
+	for b.Loop() {
+		c0 := cpuTime()
+		t0 := time.Now()
+		res, err := replayer.Replay(ctx, evs, replayer.Options{
+			Options: drive.Options{Target: drive.Target{WS: target.WS}, Wait: 10 * time.Second, Media: &media.Options{}},
+			Repeat:  *mediaPeers, Concurrency: *mediaPeers,
+		})
+		wall += time.Since(t0)
+		cpu += cpuTime() - c0
+		if err != nil {
+			b.Fatal(err)
+		}
+		if s := res.Summary(); s.Matched != *mediaPeers {
+			b.Fatalf("summary %+v: want every run matched", s)
+		}
+	}
+	n := float64(b.N * *mediaPeers)
+	b.ReportMetric(cpu.Seconds()*1000/n, "CPU-ms/peer")
+	b.ReportMetric(wall.Seconds()/float64(b.N), "s/replay")
+	b.ReportMetric((peakRSS()-rss0)/(1<<10)/float64(*mediaPeers), "peak-RSS-KiB/peer")
+}
+
+// cpuTime returns the process's user and system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -405,3 +405,32 @@ func TestReplayFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestReplayWithMediaLoad replays a call with media five times, five at
+// once: every run has its own connected peer, and matches.
+func TestReplayWithMediaLoad(t *testing.T) {
+	a := janustest.Start(t, janustest.Options{})
+	b := janustest.Start(t, janustest.Options{})
+	tp := taptest.New(t, a, "a")
+	_, evs := taptest.Run(t, tp, "http", echoWithMedia)
+	res, err := replayer.Replay(t.Context(), evs, replayer.Options{
+		Options: drive.Options{Target: drive.Target{HTTP: b.HTTP, WS: b.WS}, Wait: 5 * time.Second, Media: &media.Options{}},
+		Repeat:  5, Concurrency: 5,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := res.Summary(); s.Matched != 5 {
+		for i, r := range res.Reports {
+			var buf bytes.Buffer
+			diff.WriteText(&buf, r)
+			t.Logf("run %d: waits %q errors %q\n%s", i+1, res.Runs[i].Waits, res.Runs[i].Errors, buf.String())
+		}
+		t.Fatalf("summary %+v, want 5 matched", s)
+	}
+	for i, r := range res.Runs {
+		if len(r.Media) != 1 || !r.Media[0].Connected || len(r.Media[0].Received) == 0 {
+			t.Errorf("run %d: media %+v, want one connected peer that received", i+1, r.Media)
+		}
+	}
+}

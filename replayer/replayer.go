@@ -241,7 +241,7 @@ func Replay(ctx context.Context, evs []*schema.Event, opts Options) (*Result, er
 			case i == 0:
 			case rep.Same && len(run.Errors)+len(run.Waits) == 0:
 				// A run like the capture keeps its counts and round trips.
-				run = &drive.Result{Duration: run.Duration, Latencies: run.Latencies}
+				run = &drive.Result{Duration: run.Duration, Latencies: run.Latencies, Media: run.Media}
 				rep = &diff.Report{Same: true, Matched: rep.Matched, MessagesA: rep.MessagesA, MessagesB: rep.MessagesB,
 					SkippedA: rep.SkippedA, SkippedB: rep.SkippedB}
 			case kept < keepDiffering:
