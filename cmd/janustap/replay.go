@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -313,10 +315,11 @@ func publisher(c *cli.Context, l *eventLog) func(*schema.Event) {
 func printReplay(w io.Writer, res *replayer.Result, asJSON bool) error {
 	if asJSON {
 		type run struct {
-			Report   *diff.Report `json:"report"`
-			Waits    []string     `json:"waits,omitempty"`
-			Errors   []string     `json:"errors,omitempty"`
-			Duration string       `json:"duration"`
+			Report   *diff.Report       `json:"report"`
+			Waits    []string           `json:"waits,omitempty"`
+			Errors   []string           `json:"errors,omitempty"`
+			Media    []drive.MediaStats `json:"media,omitempty"`
+			Duration string             `json:"duration"`
 		}
 		out := struct {
 			Same bool  `json:"same"`
@@ -326,7 +329,7 @@ func printReplay(w io.Writer, res *replayer.Result, asJSON bool) error {
 			if r == nil {
 				continue
 			}
-			out.Runs = append(out.Runs, run{res.Reports[i], r.Waits, r.Errors, r.Duration.String()})
+			out.Runs = append(out.Runs, run{res.Reports[i], r.Waits, r.Errors, r.Media, r.Duration.String()})
 		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -361,6 +364,13 @@ func printReplay(w io.Writer, res *replayer.Result, asJSON bool) error {
 	for _, s := range res.Runs[show].Errors {
 		fmt.Fprintln(w, "  error:", s)
 	}
+	for _, m := range res.Runs[show].Media {
+		state := "connected"
+		if !m.Connected {
+			state = "not connected"
+		}
+		fmt.Fprintf(w, "  media: handle %d %s; packets sent %s, received %s (by mid)\n", m.Handle, state, byMid(m.Sent), byMid(m.Received))
+	}
 	if len(res.Runs) > 1 {
 		lat := res.Latencies()
 		q := func(p float64) time.Duration {
@@ -377,6 +387,18 @@ func printReplay(w io.Writer, res *replayer.Result, asJSON bool) error {
 		fmt.Fprintf(w, "; %d requests answered, round trip (request to reply) p50 %s p99 %s\n", len(lat), q(.5), q(.99))
 	}
 	return nil
+}
+
+// byMid writes packet counts by mid: "0:250 1:100", or "none".
+func byMid(m map[string]int) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, mid := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s:%d", mid, m[mid]))
+	}
+	return strings.Join(parts, " ")
 }
 
 func diffCommand() *cli.Command {

@@ -260,7 +260,8 @@ func (r *runner) closePeers(ctx context.Context) error {
 
 // MediaStats is what the peer of one handle did.
 type MediaStats struct {
-	Handle         uint64         `json:"handle"`
-	Connected      bool           `json:"connected"`
-	Sent, Received map[string]int `json:"-"`
+	Handle    uint64         `json:"handle"`
+	Connected bool           `json:"connected"`
+	Sent      map[string]int `json:"sent"`     // packets by mid
+	Received  map[string]int `json:"received"` // packets by mid
 }
