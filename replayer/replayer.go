@@ -191,8 +191,10 @@ func Replay(ctx context.Context, evs []*schema.Event, opts Options) (*Result, er
 	}
 	repeat, conc := max(opts.Repeat, 1), max(opts.Concurrency, 1)
 	if opts.Media != nil {
-		// With a peer, what media makes happen is reproduced, and compared.
+		// With a peer, what media makes happen is reproduced, and compared;
+		// the peer's own SDP and candidates are not.
 		opts.Diff.CompareMedia = true
+		opts.Diff.OwnPeer = true
 	}
 	rules := opts.Rules
 	if rules == nil {

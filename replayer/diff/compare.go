@@ -15,6 +15,11 @@ type Options struct {
 	// CompareMedia compares the messages that need media like any other,
 	// reporting them as Differences rather than in Report.NeedsMedia.
 	CompareMedia bool
+	// OwnPeer says the new run's client was a WebRTC peer of its own
+	// rather than the captured one: the session descriptions and ICE
+	// candidates the clients sent (jsep.sdp and candidate of requests) are
+	// theirs and are not compared; Janus's answers to them are.
+	OwnPeer bool
 }
 
 // message is one event of a run that takes part in the comparison.
@@ -58,6 +63,10 @@ type run struct {
 func Compare(a, b []*schema.Event, rules *Rules, opts Options) *Report {
 	c := compile(rules)
 	ra, rb := newRun(a, c), newRun(b, c)
+	if opts.OwnPeer {
+		ra.maskPeer()
+		rb.maskPeer()
+	}
 	cmpr := &comparison{c: c, opts: opts, a: ra, b: rb}
 	cmpr.match()
 	return cmpr.report()
@@ -204,6 +213,40 @@ func newRun(evs []*schema.Event, c *compiled) *run {
 		return false
 	})
 	return r
+}
+
+// peerMarker stands for what a client's own WebRTC peer sent.
+const peerMarker = "$peer"
+
+// maskPeer replaces, in the requests of the run, the session description of
+// a jsep and the candidates of a trickle by peerMarker.
+func (r *run) maskPeer() {
+	for _, m := range r.msgs {
+		top, ok := m.norm.(map[string]any)
+		if !m.req || !ok {
+			continue
+		}
+		if j, ok := top["jsep"].(map[string]any); ok {
+			if _, ok := j["sdp"]; ok {
+				j["sdp"] = peerMarker
+			}
+		}
+		mask := func(v any) {
+			if c, ok := v.(map[string]any); ok {
+				for _, k := range []string{"candidate", "sdpMid", "sdpMLineIndex"} {
+					if _, ok := c[k]; ok {
+						c[k] = peerMarker
+					}
+				}
+			}
+		}
+		mask(top["candidate"])
+		if l, ok := top["candidates"].([]any); ok {
+			for _, v := range l {
+				mask(v)
+			}
+		}
+	}
 }
 
 // noise reports whether ev is transport noise that is not compared: WebSocket

@@ -62,3 +62,39 @@ func TestUnorderedLists(t *testing.T) {
 		})
 	}
 }
+
+// TestOwnPeer compares a run whose client was a WebRTC peer of the
+// replay's own: the SDP and candidates the client sent are not compared,
+// Janus's answer is.
+func TestOwnPeer(t *testing.T) {
+	const run = `> {"janus":"message","session_id":1111111,"handle_id":2222222,"transaction":"m","body":{},"jsep":{"type":"offer","sdp":"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF {PT}\r\na=rtpmap:{PT} opus/48000/2\r\n"}}
+> {"janus":"trickle","session_id":1111111,"handle_id":2222222,"transaction":"t","candidate":{"candidate":"candidate:{F} 1 udp 1 192.0.2.2 5000 typ host","sdpMid":"{MID}","sdpMLineIndex":{MID}}}
+< {"janus":"event","session_id":1111111,"sender":2222222,"transaction":"m","jsep":{"type":"answer","sdp":"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF {ANSWER}\r\na=rtpmap:{ANSWER} opus/48000/2\r\n"}}`
+	a := script(t, run, map[string]string{"PT": "111", "F": "1", "MID": "0", "ANSWER": "111"})
+	tests := []struct {
+		name     string
+		vars     map[string]string
+		ownPeer  bool
+		wantPath string
+	}{
+		{"own peer: its offer and candidates differ", map[string]string{"PT": "109", "F": "7", "MID": "1", "ANSWER": "111"}, true, ""},
+		{"own peer: Janus's answer differs", map[string]string{"PT": "109", "F": "7", "MID": "1", "ANSWER": "109"}, true, "jsep.sdp"},
+		{"captured client: its offer differs", map[string]string{"PT": "109", "F": "1", "MID": "0", "ANSWER": "111"}, false, "jsep.sdp"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := diff.Compare(a, script(t, run, tt.vars), nil, diff.Options{CompareMedia: true, OwnPeer: tt.ownPeer})
+			var buf bytes.Buffer
+			diff.WriteText(&buf, rep)
+			if tt.wantPath == "" {
+				if !rep.Same {
+					t.Fatalf("differ:\n%s", buf.String())
+				}
+				return
+			}
+			if rep.Same || !strings.HasPrefix(rep.FirstDivergence.Path, tt.wantPath) {
+				t.Fatalf("want a difference in %s:\n%s", tt.wantPath, buf.String())
+			}
+		})
+	}
+}

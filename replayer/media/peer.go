@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
@@ -126,8 +127,19 @@ func New(template string, opts Options) (*Peer, error) {
 	// pion numbers header extensions 1, 2... in the order they are
 	// registered: in the template's order of ids, they keep the template's
 	// ids when those have no gap.
+	// An id the template leaves out is taken by a placeholder extension
+	// (offered, never used), so that the next ones keep their ids.
 	slices.SortStableFunc(exts, func(a, b ext) int { return a.id - b.id })
+	next := 1
 	for _, e := range exts {
+		for ; next < e.id && next < 15; next++ {
+			if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: "urn:janustap:unused:" + strconv.Itoa(next)}, e.kind); err != nil {
+				return nil, fmt.Errorf("media peer: header extension placeholder: %w", err)
+			}
+		}
+		if e.id >= next {
+			next = e.id + 1
+		}
 		if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: e.uri}, e.kind); err != nil {
 			return nil, fmt.Errorf("media peer: header extension %s: %w", e.uri, err)
 		}
@@ -143,7 +155,9 @@ func New(template string, opts Options) (*Peer, error) {
 		failedAfter = 10 * time.Second
 	}
 	se.SetICETimeouts(failedAfter/2, failedAfter, time.Second)
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
+	// No interceptors: they would add feedback (transport-cc) and header
+	// extensions the template does not have.
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, fmt.Errorf("media peer: %w", err)
