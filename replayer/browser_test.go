@@ -15,6 +15,7 @@ import (
 	"github.com/janustap/janustap/replayer/diff"
 	"github.com/janustap/janustap/replayer/drive"
 	"github.com/janustap/janustap/replayer/media"
+	"github.com/janustap/janustap/replayer/rewrite"
 	"github.com/janustap/janustap/schema"
 )
 
@@ -68,4 +69,37 @@ func TestReplayBrowserEchoTest(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestReplayJanode captures the janode scenario of testdata/clients (echotest,
+// a videoroom publisher and a subscriber in another session, textroom, the
+// admin API) through the tap and replays all of it on a second Janus: the
+// ids janode's sessions are handed out are learned across sessions and the
+// admin API, and the runs match.
+func TestReplayJanode(t *testing.T) {
+	clienttest.Require(t)
+	a := janustest.Start(t, janustest.Options{})
+	b := janustest.Start(t, janustest.Options{})
+	tp := taptest.New(t, a, "janode")
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	res, err := clienttest.RunJanode(ctx, clienttest.JanodeArgs{WS: tp.WS(), AdminWS: tp.WS(), AdminSecret: a.AdminSecret})
+	cancel()
+	if err != nil {
+		t.Fatalf("janode: %v\n%s", err, res.Stderr)
+	}
+	evs := tp.Mem.Events()
+	rr, err := replayer.Replay(t.Context(), evs, replayer.Options{
+		Options: drive.Options{Target: drive.Target{HTTP: b.HTTP, WS: b.WS, AdminHTTP: b.AdminHTTP, AdminWS: b.AdminWS},
+			Secrets: rewrite.Secrets{AdminSecret: b.AdminSecret}, Wait: 5 * time.Second},
+	})
+	run := rr.Runs[0]
+	if err != nil {
+		t.Fatalf("%v; waits %q errors %q", err, run.Waits, run.Errors)
+	}
+	var buf bytes.Buffer
+	diff.WriteText(&buf, rr.Reports[0])
+	if !rr.Same() {
+		t.Fatalf("waits %q errors %q\n%s", run.Waits, run.Errors, buf.String())
+	}
+	t.Logf("waits %q\n%s", run.Waits, buf.String())
 }

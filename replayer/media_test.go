@@ -399,6 +399,19 @@ func TestReplayFailures(t *testing.T) {
 			if !tc.shows(res.Runs[0].Events) || !res.Same() {
 				t.Fatalf("with the flag: the new run shows the failure %v, same %v\n%s", tc.shows(res.Runs[0].Events), res.Same(), text)
 			}
+			if tc.name == "dtls-close" {
+				// A DTLS alert the capture shows is reproduced without the
+				// flag too (the peer closes where the client did); the flag
+				// makes one where the capture has none.
+				_, clean := taptest.Run(t, tp, "ws", echoWithMedia)
+				res, err := replayer.Replay(t.Context(), clean, replayer.Options{
+					Options: drive.Options{Target: drive.Target{WS: b.WS}, Wait: 3 * time.Second, Media: &tc.opts},
+				})
+				if err != nil || !tc.shows(res.Runs[0].Events) || res.Same() {
+					t.Errorf("--dtls-close on a call without failure: err %v, shows the alert %v, same %v", err, tc.shows(res.Runs[0].Events), res.Same())
+				}
+				return
+			}
 			if res, text := replay(media.Options{}); res.Same() {
 				t.Errorf("without the flag the replay matches a capture of a failure:\n%s", text)
 			}

@@ -551,14 +551,22 @@ func (c *conn) waitPending(ctx context.Context, wait time.Duration) []string {
 		c.mu.Lock()
 		n, ch := len(c.pending), c.changed
 		var missing []string
+		alerts := n > 0
 		if n > 0 {
 			for _, ev := range c.pending {
 				missing = append(missing, schema.Summary(ev))
+				alerts = alerts && ev.Janus.Janus == "hangup" && ev.Janus.Reason == "DTLS alert"
 			}
 		}
+		pending := slices.Clone(c.pending)
 		c.mu.Unlock()
 		if n == 0 {
 			return nil
+		}
+		if alerts {
+			// All that is left is Janus hanging up because the client
+			// closed its PeerConnection: the peer does the same.
+			c.r.closedByClient(pending)
 		}
 		select {
 		case <-ch:

@@ -189,6 +189,30 @@ func (r *runner) awaitMedia(ctx context.Context) {
 	}
 }
 
+// closedByClient closes the peers whose captured client closed its
+// PeerConnection: Janus hung up with "DTLS alert" (janus.js closes the
+// PeerConnection as it sends hangup, and the alert can come first).
+func (r *runner) closedByClient(expect []*schema.Event) {
+	if r.peers == nil {
+		return
+	}
+	for _, ev := range expect {
+		if ev.Janus == nil || ev.Janus.Janus != "hangup" || ev.Janus.Reason != "DTLS alert" {
+			continue
+		}
+		h, ok := r.ids.ID(ev.Janus.Sender)
+		if !ok {
+			continue
+		}
+		r.mu.Lock()
+		p := r.peers.byH[h]
+		r.mu.Unlock()
+		if p != nil {
+			p.Close()
+		}
+	}
+}
+
 // watch ends the run when the peer of handle does not connect in time: a
 // replay without a working peer would only report what media did not make
 // happen.
