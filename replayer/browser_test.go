@@ -68,6 +68,23 @@ func TestReplayBrowserEchoTest(t *testing.T) {
 				t.Logf("waits %q media %+v", run.Waits, run.Media)
 			})
 		}
+		t.Run(from+"_repeat_5_concurrency_5", func(t *testing.T) {
+			rr, err := replayer.Replay(t.Context(), evs, replayer.Options{
+				Options: drive.Options{Target: drive.Target{HTTP: b.HTTP, WS: b.WS}, Wait: 5 * time.Second, Media: &media.Options{}},
+				Repeat:  5, Concurrency: 5,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := rr.Summary(); s.Matched != 5 {
+				for i, r := range rr.Reports {
+					var buf bytes.Buffer
+					diff.WriteText(&buf, r)
+					t.Logf("run %d: waits %q errors %q\n%s", i+1, rr.Runs[i].Waits, rr.Runs[i].Errors, buf.String())
+				}
+				t.Fatalf("summary %+v, want 5 matched", s)
+			}
+		})
 	}
 }
 
