@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -124,12 +125,44 @@ type Options struct {
 type Result struct {
 	// Captured is the flow that was replayed.
 	Captured []*schema.Event
-	// Runs are the replays, in the order they were started.
+	// Runs are the replays, in the order they were started; nil for a run
+	// that never started (the context ended first). Of a load replay
+	// (Repeat > 1) only the first run keeps its Events: the others are
+	// compared as they end and keep their report, so that memory does not
+	// grow with the number of runs.
 	Runs []*drive.Result
 	// Reports compare each run with the capture.
 	Reports []*diff.Report
 	// Duration is the wall time of all runs.
 	Duration time.Duration
+}
+
+// Summary counts the runs of a replay by how they ended.
+type Summary struct {
+	Runs       int // asked for
+	Matched    int // ran to the end and matched the capture
+	Differed   int // ran to the end and differed (or could not send something)
+	Cancelled  int // started, then cut short by the context
+	NotStarted int // never started: the context ended first
+}
+
+// Summary counts the runs. Only runs that ran to the end are matched or
+// differed.
+func (r *Result) Summary() Summary {
+	s := Summary{Runs: len(r.Runs)}
+	for i, run := range r.Runs {
+		switch {
+		case run == nil:
+			s.NotStarted++
+		case run.Cancelled:
+			s.Cancelled++
+		case r.Reports[i] != nil && r.Reports[i].Same && len(run.Errors) == 0:
+			s.Matched++
+		default:
+			s.Differed++
+		}
+	}
+	return s
 }
 
 // Same reports whether every run matched the capture and could send all
@@ -144,16 +177,33 @@ func (r *Result) Same() bool {
 	return true
 }
 
-// Replay plays the captured flow evs according to opts.
+// keepDiffering is how many differing runs of a load replay keep their
+// events, besides the first run.
+const keepDiffering = 10
+
+// Replay plays the captured flow evs according to opts. The runs share one
+// HTTP transport, closed when the last ends; each run closes its own
+// WebSockets and long-polls as it ends.
 func Replay(ctx context.Context, evs []*schema.Event, opts Options) (*Result, error) {
 	p, err := plan.Build(evs)
 	if err != nil {
 		return nil, err
 	}
 	repeat, conc := max(opts.Repeat, 1), max(opts.Concurrency, 1)
+	if opts.Media != nil {
+		// With a peer, what media makes happen is reproduced, and compared;
+		// the peer's own SDP and candidates are not.
+		opts.Diff.CompareMedia = true
+		opts.Diff.OwnPeer = true
+	}
 	rules := opts.Rules
 	if rules == nil {
 		rules = diff.DefaultRules()
+	}
+	if opts.HTTPTransport == nil {
+		tr := &http.Transport{MaxIdleConnsPerHost: max(64, 2*conc), DisableCompression: true}
+		defer tr.CloseIdleConnections()
+		opts.HTTPTransport = tr
 	}
 	res := &Result{Captured: evs, Runs: make([]*drive.Result, repeat), Reports: make([]*diff.Report, repeat)}
 	start := time.Now()
@@ -161,11 +211,19 @@ func Replay(ctx context.Context, evs []*schema.Event, opts Options) (*Result, er
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var firstErr error
+	kept := 0 // differing runs that keep their events
 	for i := range repeat {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
-			return res, fmt.Errorf("replay: %w", ctx.Err())
+		}
+		if ctx.Err() != nil {
+			mu.Lock()
+			if firstErr == nil {
+				firstErr = fmt.Errorf("replay: %w", ctx.Err())
+			}
+			mu.Unlock()
+			break
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
@@ -181,6 +239,18 @@ func Replay(ctx context.Context, evs []*schema.Event, opts Options) (*Result, er
 			run, err := drive.Replay(ctx, p, o)
 			rep := diff.Compare(evs, run.Events, rules, opts.Diff)
 			mu.Lock()
+			switch {
+			case i == 0:
+			case rep.Same && len(run.Errors)+len(run.Waits) == 0:
+				// A run like the capture keeps its counts and round trips.
+				run = &drive.Result{Duration: run.Duration, Latencies: run.Latencies, Media: run.Media}
+				rep = &diff.Report{Same: true, Matched: rep.Matched, MessagesA: rep.MessagesA, MessagesB: rep.MessagesB,
+					SkippedA: rep.SkippedA, SkippedB: rep.SkippedB}
+			case kept < keepDiffering:
+				kept++
+			default:
+				run.Events = nil
+			}
 			defer mu.Unlock()
 			res.Runs[i], res.Reports[i] = run, rep
 			if err != nil && firstErr == nil {
@@ -191,6 +261,17 @@ func Replay(ctx context.Context, evs []*schema.Event, opts Options) (*Result, er
 	wg.Wait()
 	res.Duration = time.Since(start)
 	return res, firstErr
+}
+
+// HasMedia reports whether a captured flow had a PeerConnection come up
+// (a webrtcup event): the flow needs a WebRTC peer to replay as captured.
+func HasMedia(evs []*schema.Event) bool {
+	for _, ev := range evs {
+		if ev.Janus != nil && ev.Janus.Janus == "webrtcup" {
+			return true
+		}
+	}
+	return false
 }
 
 // Latencies returns every request round trip of every run, sorted.

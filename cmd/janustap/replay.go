@@ -2,9 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +19,7 @@ import (
 	"github.com/janustap/janustap/replayer"
 	"github.com/janustap/janustap/replayer/diff"
 	"github.com/janustap/janustap/replayer/drive"
+	"github.com/janustap/janustap/replayer/media"
 	"github.com/janustap/janustap/replayer/rewrite"
 	"github.com/janustap/janustap/schema"
 )
@@ -127,6 +131,11 @@ func replayCommand() *cli.Command {
 		&cli.StringFlag{Name: "admin-secret", Usage: "fill redacted admin_secret values", EnvVars: env("admin-secret")},
 		&cli.StringFlag{Name: "rules", Usage: "normalisation rules (JSON; see replayer/diff/testdata/default-rules.json)"},
 		&cli.BoolFlag{Name: "compare-media", Usage: "compare media-dependent events (webrtcup, media, hangup) like others"},
+		&cli.StringFlag{Name: "media", Value: "auto", Usage: "a WebRTC peer for every handle that carries JSEP: auto (when the capture has webrtcup), on, off"},
+		&cli.BoolFlag{Name: "drop-candidates", Usage: "give Janus none of the peer's ICE candidates (ICE fails)"},
+		&cli.BoolFlag{Name: "no-media", Usage: "the peer connects but sends no media"},
+		&cli.Float64Flag{Name: "loss", Usage: "drop this percentage of the RTP packets the peer sends (slowlink)"},
+		&cli.BoolFlag{Name: "dtls-close", Usage: "close the peer's DTLS session once media flowed (hangup, DTLS alert)"},
 		&cli.BoolFlag{Name: "json", Usage: "print the reports as JSON"},
 		&cli.BoolFlag{Name: "record", Usage: "publish the new run's events to the log, labelled as a replay"},
 	}
@@ -182,6 +191,16 @@ func replayCommand() *cli.Command {
 				Rules:       rules,
 				Diff:        diff.Options{CompareMedia: c.Bool("compare-media")},
 			}
+			switch c.String("media") {
+			case "off":
+			case "on", "auto":
+				if c.String("media") == "on" || replayer.HasMedia(evs) {
+					opts.Media = &media.Options{DropCandidates: c.Bool("drop-candidates"), NoMedia: c.Bool("no-media"),
+						LossPercent: c.Float64("loss"), DTLSClose: c.Bool("dtls-close")}
+				}
+			default:
+				return fmt.Errorf("--media %q: want auto, on or off", c.String("media"))
+			}
 			// A usage mistake is said before anything is sent, never
 			// reported as a difference of Janus's.
 			if err := replayer.Check(c.Context, evs, opts); err != nil {
@@ -197,8 +216,8 @@ func replayCommand() *cli.Command {
 				opts.Gateway = "replay"
 			}
 			res, err := replayer.Replay(c.Context, evs, opts)
-			if err != nil && res == nil {
-				return err
+			if err != nil && (res == nil || errors.Is(err, media.ErrNotConnected)) {
+				return err // one line; exit 2
 			}
 			if perr := printReplay(c.App.Writer, res, c.Bool("json")); perr != nil {
 				return perr
@@ -296,10 +315,11 @@ func publisher(c *cli.Context, l *eventLog) func(*schema.Event) {
 func printReplay(w io.Writer, res *replayer.Result, asJSON bool) error {
 	if asJSON {
 		type run struct {
-			Report   *diff.Report `json:"report"`
-			Waits    []string     `json:"waits,omitempty"`
-			Errors   []string     `json:"errors,omitempty"`
-			Duration string       `json:"duration"`
+			Report   *diff.Report       `json:"report"`
+			Waits    []string           `json:"waits,omitempty"`
+			Errors   []string           `json:"errors,omitempty"`
+			Media    []drive.MediaStats `json:"media,omitempty"`
+			Duration string             `json:"duration"`
 		}
 		out := struct {
 			Same bool  `json:"same"`
@@ -309,21 +329,28 @@ func printReplay(w io.Writer, res *replayer.Result, asJSON bool) error {
 			if r == nil {
 				continue
 			}
-			out.Runs = append(out.Runs, run{res.Reports[i], r.Waits, r.Errors, r.Duration.String()})
+			out.Runs = append(out.Runs, run{res.Reports[i], r.Waits, r.Errors, r.Media, r.Duration.String()})
 		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	}
-	show := 0
+	show := -1
 	differing := 0
 	for i, rep := range res.Reports {
-		if rep != nil && (!rep.Same || len(res.Runs[i].Waits)+len(res.Runs[i].Errors) > 0) {
+		if rep != nil && show < 0 {
+			show = i
+		}
+		if rep != nil && !res.Runs[i].Cancelled && (!rep.Same || len(res.Runs[i].Waits)+len(res.Runs[i].Errors) > 0) {
 			if differing == 0 {
 				show = i
 			}
 			differing++
 		}
+	}
+	if show < 0 {
+		_, err := fmt.Fprintln(w, "no run started")
+		return err
 	}
 	if len(res.Runs) > 1 {
 		fmt.Fprintf(w, "run %d of %d:\n", show+1, len(res.Runs))
@@ -337,6 +364,13 @@ func printReplay(w io.Writer, res *replayer.Result, asJSON bool) error {
 	for _, s := range res.Runs[show].Errors {
 		fmt.Fprintln(w, "  error:", s)
 	}
+	for _, m := range res.Runs[show].Media {
+		state := "connected"
+		if !m.Connected {
+			state = "not connected"
+		}
+		fmt.Fprintf(w, "  media: handle %d %s; packets sent %s, received %s (by mid)\n", m.Handle, state, byMid(m.Sent), byMid(m.Received))
+	}
 	if len(res.Runs) > 1 {
 		lat := res.Latencies()
 		q := func(p float64) time.Duration {
@@ -345,10 +379,26 @@ func printReplay(w io.Writer, res *replayer.Result, asJSON bool) error {
 			}
 			return lat[min(len(lat)-1, int(p*float64(len(lat))))]
 		}
-		fmt.Fprintf(w, "%d runs in %s: %d matched, %d differed; %d requests, round trip p50 %s p99 %s\n",
-			len(res.Runs), res.Duration.Round(time.Millisecond), len(res.Runs)-differing, differing, len(lat), q(.5), q(.99))
+		sum := res.Summary()
+		fmt.Fprintf(w, "%d runs in %s: %d matched, %d differed", sum.Runs, res.Duration.Round(time.Millisecond), sum.Matched, sum.Differed)
+		if sum.Cancelled+sum.NotStarted > 0 {
+			fmt.Fprintf(w, ", %d cancelled, %d not started", sum.Cancelled, sum.NotStarted)
+		}
+		fmt.Fprintf(w, "; %d requests answered, round trip (request to reply) p50 %s p99 %s\n", len(lat), q(.5), q(.99))
 	}
 	return nil
+}
+
+// byMid writes packet counts by mid: "0:250 1:100", or "none".
+func byMid(m map[string]int) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, mid := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s:%d", mid, m[mid]))
+	}
+	return strings.Join(parts, " ")
 }
 
 func diffCommand() *cli.Command {

@@ -15,6 +15,11 @@ type Options struct {
 	// CompareMedia compares the messages that need media like any other,
 	// reporting them as Differences rather than in Report.NeedsMedia.
 	CompareMedia bool
+	// OwnPeer says the new run's client was a WebRTC peer of its own
+	// rather than the captured one: the session descriptions and ICE
+	// candidates the clients sent (jsep.sdp and candidate of requests) are
+	// theirs and are not compared; Janus's answers to them are.
+	OwnPeer bool
 }
 
 // message is one event of a run that takes part in the comparison.
@@ -39,7 +44,10 @@ type message struct {
 	nsess  string // normalised session
 	media  bool   // needs media
 	racy   bool   // came after its session's destroy was sent: Janus may drop it
-	timing bool   // caused by a timer
+	// teardown: a hangup, or a plugin's event, after the client hung up or
+	// detached its handle: it races the detach even with media.
+	teardown bool
+	timing   bool // caused by a timer
 }
 
 // run is one run of the flow, ready to be compared.
@@ -55,6 +63,10 @@ type run struct {
 func Compare(a, b []*schema.Event, rules *Rules, opts Options) *Report {
 	c := compile(rules)
 	ra, rb := newRun(a, c), newRun(b, c)
+	if opts.OwnPeer {
+		ra.maskPeer()
+		rb.maskPeer()
+	}
 	cmpr := &comparison{c: c, opts: opts, a: ra, b: rb}
 	cmpr.match()
 	return cmpr.report()
@@ -156,11 +168,16 @@ func newRun(evs []*schema.Event, c *compiled) *run {
 			// depends on how far ICE and DTLS got: media again.
 			reason, _ := m.top["reason"].(string)
 			m.media = c.hangupWhy[reason] || !hungUp[m.handle]
+			// A PeerConnection closed because its handle was detached or
+			// hung up, or its room destroyed: which of these Janus
+			// reports, and whether before the session goes, is a race.
+			m.teardown = hungUp[m.handle] || reason == "Detach" || reason == "Close PC"
 		case m.janus == "event" && m.rawTx == "" && hungUp[m.handle]:
 			// A plugin's own event after its handle was hung up or
 			// detached reports the PeerConnection going away (echotest
 			// "result": "done"); it races the detach.
 			m.media = true
+			m.teardown = true
 		}
 		if c.timingEvent[m.janus] {
 			m.timing = true
@@ -178,7 +195,58 @@ func newRun(evs []*schema.Event, c *compiled) *run {
 	for _, m := range r.msgs {
 		m.racy = m.racy && destroying[m.session]
 	}
+	// Types compared once per handle: the first stays, reduced to its
+	// type, session and sender; the others are left out.
+	seen := map[string]bool{}
+	r.msgs = slices.DeleteFunc(r.msgs, func(m *message) bool {
+		if m.req || !c.once[m.janus] {
+			return false
+		}
+		k := m.janus + "\x00" + m.nsess + "\x00" + m.sender
+		if seen[k] {
+			r.skipped++
+			return true
+		}
+		seen[k] = true
+		top, _ := m.norm.(map[string]any)
+		m.norm = map[string]any{"janus": m.janus, "session_id": top["session_id"], "sender": top["sender"]}
+		return false
+	})
 	return r
+}
+
+// peerMarker stands for what a client's own WebRTC peer sent.
+const peerMarker = "$peer"
+
+// maskPeer replaces, in the requests of the run, the session description of
+// a jsep and the candidates of a trickle by peerMarker.
+func (r *run) maskPeer() {
+	for _, m := range r.msgs {
+		top, ok := m.norm.(map[string]any)
+		if !m.req || !ok {
+			continue
+		}
+		if j, ok := top["jsep"].(map[string]any); ok {
+			if _, ok := j["sdp"]; ok {
+				j["sdp"] = peerMarker
+			}
+		}
+		mask := func(v any) {
+			if c, ok := v.(map[string]any); ok {
+				for _, k := range []string{"candidate", "sdpMid", "sdpMLineIndex"} {
+					if _, ok := c[k]; ok {
+						c[k] = peerMarker
+					}
+				}
+			}
+		}
+		mask(top["candidate"])
+		if l, ok := top["candidates"].([]any); ok {
+			for _, v := range l {
+				mask(v)
+			}
+		}
+	}
 }
 
 // noise reports whether ev is transport noise that is not compared: WebSocket
@@ -569,7 +637,7 @@ func (x *comparison) report() *Report {
 	for _, p := range x.pairs {
 		a, b := p[0], p[1]
 		diffs := diffMessages(a, b)
-		if len(diffs) == 0 {
+		if len(diffs) == 0 || a.teardown && b.teardown && a.racy && b.racy {
 			continue
 		}
 		if asNote(a, b) {
@@ -588,7 +656,7 @@ func (x *comparison) report() *Report {
 		}
 	}
 	for _, a := range x.onlyA {
-		if a.racy && !a.media {
+		if a.racy && (!a.media || a.teardown) {
 			entries = append(entries, entry{anchor: a.index, note: newNote(a, nil, Missing), racy: true})
 			continue
 		}
@@ -603,7 +671,7 @@ func (x *comparison) report() *Report {
 	}
 	for _, b := range x.onlyB {
 		e := entry{anchor: anchorB[b], extra: true, indexB: b.index}
-		if b.racy && !b.media {
+		if b.racy && (!b.media || b.teardown) {
 			e.note, e.racy = newNote(nil, b, Extra), true
 		} else if asNote(nil, b) {
 			e.note = newNote(nil, b, Extra)

@@ -53,6 +53,14 @@
 //     and the other attributes by name. Left out: c= lines, a=ice-ufrag,
 //     a=ice-pwd, a=fingerprint, a=candidate, a=end-of-candidates, a=ssrc*,
 //     a=msid*, a=rtcp, a=tls-id (SDPRules.Ignore).
+//   - Lists Janus builds from hash tables (the keys of Sets: videoroom
+//     publishers, participants, attendees and list; textroom and
+//     audiobridge participants and list; admin sessions and handles) have
+//     no order: their elements are sorted, by their fields other than ids
+//     and by the placeholders of ids already seen, before the ids first seen
+//     in them are numbered, and again after normalising. Two runs that
+//     list the same set compare equal; an element that differs shows at
+//     its path in the sorted list.
 //   - The janus verb is lower-cased (Janus matches verbs case-insensitively),
 //     and keys are sorted.
 //
@@ -122,6 +130,7 @@
 //	                       body of a message request to one of its handles,
 //	                       plugindata.data of its replies and events)
 //	plugins.<name>.ignore  keys not compared inside the plugin's payloads
+//	global.sets, plugins.<name>.sets  keys whose arrays have no order
 //	sdp.keys               keys whose string values starting with "v=" are SDP
 //	sdp.ignore             SDP attribute names left out; "ssrc*" is a prefix
 //	media.events           janus types that need media

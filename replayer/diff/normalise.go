@@ -284,6 +284,10 @@ func (n *Normaliser) value(k string, val any, sc *scope, emit bool) any {
 		}
 		return n.object(v, sc, emit)
 	case []any:
+		set := sc.sets[k]
+		if set {
+			v = n.setOrder(v, sc)
+		}
 		var out []any
 		if emit {
 			out = make([]any, len(v))
@@ -294,9 +298,77 @@ func (n *Normaliser) value(k string, val any, sc *scope, emit bool) any {
 				out[i] = o
 			}
 		}
+		if emit && set {
+			sortEncoded(out)
+		}
 		return out
 	}
 	return val
+}
+
+// setOrder returns the elements of an unordered list (a key of
+// scope.sets) in an order that does not depend on the order Janus sent
+// them in, as far as their contents allow: by their scalar fields in key
+// order, an id by its placeholder when it has one, a new id after every
+// placeholder. The ids first seen in the list are then numbered in the
+// same order in both runs. The order of elements that differ only by new
+// ids stays as sent, and does not matter: they normalise the same.
+func (n *Normaliser) setOrder(v []any, sc *scope) []any {
+	keys := make([]string, len(v))
+	for i, e := range v {
+		keys[i] = n.setKey(e, sc)
+	}
+	idx := make([]int, len(v))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return strings.Compare(keys[a], keys[b]) })
+	out := make([]any, len(v))
+	for i, j := range idx {
+		out[i] = v[j]
+	}
+	return out
+}
+
+// setKey is the sort key of an element of an unordered list.
+func (n *Normaliser) setKey(e any, sc *scope) string {
+	m, ok := e.(map[string]any)
+	if !ok {
+		return fmt.Sprint(e)
+	}
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		val := m[k]
+		if kind, ok := sc.ids[k]; ok {
+			p, known := n.ids[idKey{kind, literal(val)}]
+			if !known {
+				p = "\uffff" // after every placeholder
+			}
+			b.WriteString(k + "=" + p + ";")
+			continue
+		}
+		switch val.(type) {
+		case string, json.Number, bool:
+			fmt.Fprintf(&b, "%s=%v;", k, val)
+		}
+	}
+	return b.String()
+}
+
+// sortEncoded sorts normalised values by their JSON encoding.
+func sortEncoded(out []any) {
+	enc := make(map[int]string, len(out))
+	idx := make([]int, len(out))
+	for i, o := range out {
+		b, _ := encodeJSON(o)
+		enc[i], idx[i] = string(b), i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return strings.Compare(enc[a], enc[b]) })
+	sorted := make([]any, len(out))
+	for i, j := range idx {
+		sorted[i] = out[j]
+	}
+	copy(out, sorted)
 }
 
 // object normalises an object in scope sc. Placeholders are handed out in
@@ -327,8 +399,8 @@ func (n *Normaliser) id(val any, kind string, sc *scope, emit bool) any {
 		}
 		return n.placeholder(kind, string(v))
 	case string:
-		if v == "" || isPlaceholder(v) {
-			return v
+		if v == "" || v == "ok" || isPlaceholder(v) {
+			return v // "ok": videoroom's "leaving" of the handle itself
 		}
 		return `"` + n.placeholder(kind, v) + `"`
 	case []any:

@@ -55,6 +55,12 @@ type KeyRules struct {
 	// Ignore lists keys whose values are replaced by "$ignored": the key must
 	// be present in both runs, its value is not compared.
 	Ignore []string `json:"ignore,omitempty"`
+	// Sets lists keys whose array values have no order: lists Janus builds
+	// from hash tables (videoroom publishers, textroom participants, list
+	// answers). They compare as sets: the elements are sorted, those
+	// naming the same id or the same display name or username first, and
+	// ids first seen in them are numbered in that order.
+	Sets []string `json:"sets,omitempty"`
 }
 
 // SDPRules say how session descriptions are normalised.
@@ -87,6 +93,10 @@ type MediaRules struct {
 	// PluginEvents lists, per plugin, the values of the plugin's own key in
 	// plugindata.data ("videoroom": "talking") of events caused by media.
 	PluginEvents map[string][]string `json:"plugin_events,omitempty"`
+	// Once lists the janus types compared only as "at least one for the
+	// handle": how many come, and what they count, depend on chance
+	// (slowlink, under random loss).
+	Once []string `json:"once,omitempty"`
 }
 
 // TimingRules say which messages depend on how long the runs took.
@@ -111,6 +121,7 @@ func DefaultRules() *Rules {
 				"sessions":   "S", // admin list_sessions
 				"handles":    "H", // admin list_handles
 			},
+			Sets: []string{"sessions", "handles"},
 			Ignore: []string{
 				// admin monotonic timestamps, in µs
 				"created", "current_time", "session_last_activity", "agent-created", "gathered", "connected",
@@ -126,14 +137,19 @@ func DefaultRules() *Rules {
 				"feed":         "ID",
 				"feed_id":      "ID",
 				"publisher_id": "ID",
-				"private_id":   "P", // random 32-bit
-			}},
+				"private_id":   "P",  // random 32-bit
+				"leaving":      "ID", // a number, or "ok" for the handle itself
+				"unpublished":  "ID",
+				"kicked":       "ID",
+				"joining":      "ID",
+			}, Sets: []string{"publishers", "participants", "attendees", "list"}},
 			"janus.plugin.textroom": {IDs: map[string]string{
 				"room": "R",
-			}},
+			}, Sets: []string{"participants", "list"}},
 			"janus.plugin.audiobridge": {IDs: map[string]string{
 				"id": "ID", // participant ids, random unless given
-			}},
+			}, Sets: []string{"participants", "list"}},
+			"janus.plugin.streaming": {Sets: []string{"list"}},
 		},
 		SDP: SDPRules{
 			Keys: []string{"sdp", "local", "remote"},
@@ -150,6 +166,7 @@ func DefaultRules() *Rules {
 				"janus.plugin.videoroom":   {"talking", "stopped-talking"},
 				"janus.plugin.audiobridge": {"talking", "stopped-talking"},
 			},
+			Once: []string{"slowlink"},
 		},
 		Timing: TimingRules{
 			Events:     []string{"timeout"},
@@ -261,6 +278,7 @@ func (r *Rules) merge(o *Rules) {
 	r.Media.Events = appendNew(r.Media.Events, o.Media.Events...)
 	r.Media.HangupReasons = appendNew(r.Media.HangupReasons, o.Media.HangupReasons...)
 	r.Media.HangupRequests = appendNew(r.Media.HangupRequests, o.Media.HangupRequests...)
+	r.Media.Once = appendNew(r.Media.Once, o.Media.Once...)
 	for name, evs := range o.Media.PluginEvents {
 		if r.Media.PluginEvents == nil {
 			r.Media.PluginEvents = map[string][]string{}
@@ -277,6 +295,7 @@ func (k *KeyRules) merge(o KeyRules) {
 	}
 	maps.Copy(k.IDs, o.IDs)
 	k.Ignore = appendNew(k.Ignore, o.Ignore...)
+	k.Sets = appendNew(k.Sets, o.Sets...)
 }
 
 func appendNew[T comparable](s []T, add ...T) []T {
@@ -293,6 +312,7 @@ func appendNew[T comparable](s []T, add ...T) []T {
 type scope struct {
 	ids    map[string]string
 	ignore map[string]bool
+	sets   map[string]bool
 }
 
 // compiled is Rules made ready for lookups.
@@ -302,6 +322,7 @@ type compiled struct {
 	sessionKind string            // kind of session_id, for paths and data.id
 	handleKind  string            // kind of handle_id
 	data        map[string]*scope // kind → scope of a top-level data, where id is of that kind
+	once        map[string]bool   // janus types compared as "at least one per handle"
 	sdpKeys     map[string]bool
 	sdpIgnore   []string // exact names, and prefixes ending in '*'
 	mediaEvents map[string]bool
@@ -334,6 +355,7 @@ func compileRules(r *Rules) *compiled {
 		hangupWhy:   set(r.Media.HangupReasons),
 		hangupReqs:  set(r.Media.HangupRequests),
 		pluginMedia: map[string]bool{},
+		once:        set(r.Media.Once),
 		timingEvent: set(r.Timing.Events),
 		timingCodes: set(r.Timing.ErrorCodes),
 	}
@@ -358,6 +380,10 @@ func newScope(global, plugin KeyRules) *scope {
 	s := &scope{
 		ids:    make(map[string]string, len(global.IDs)+len(plugin.IDs)),
 		ignore: make(map[string]bool, len(global.Ignore)+len(plugin.Ignore)),
+		sets:   make(map[string]bool, len(global.Sets)+len(plugin.Sets)),
+	}
+	for _, k := range slices.Concat(global.Sets, plugin.Sets) {
+		s.sets[k] = true
 	}
 	maps.Copy(s.ids, global.IDs)
 	maps.Copy(s.ids, plugin.IDs)

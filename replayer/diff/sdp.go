@@ -1,6 +1,10 @@
 package diff
 
-import "strings"
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
 
 // normaliseSDP turns a session description into the small structure that is
 // compared, so that a difference is named by path (jsep.sdp.m[1].direction):
@@ -61,6 +65,17 @@ func normaliseSDP(s string, c *compiled) map[string]any {
 	}
 	if media != nil {
 		out["m"] = media
+	}
+	// The order of an attribute's lines (extmap, ssrc-group...) means
+	// nothing: they compare as sets.
+	for _, sec := range append([]any{out}, media...) {
+		if attrs, ok := sec.(map[string]any)["attributes"].(map[string]any); ok {
+			for _, v := range attrs {
+				if l, ok := v.([]any); ok {
+					slices.SortStableFunc(l, func(a, b any) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
+				}
+			}
+		}
 	}
 	return out
 }

@@ -8,6 +8,7 @@ package drive
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/janustap/janustap/recorder/janusapi"
+	"github.com/janustap/janustap/replayer/media"
 	"github.com/janustap/janustap/replayer/plan"
 	"github.com/janustap/janustap/replayer/rewrite"
 	"github.com/janustap/janustap/schema"
@@ -65,6 +67,11 @@ type Options struct {
 	// replays share one so that their connections are reused. nil gives
 	// each replay a transport of its own, closed when it ends.
 	HTTPTransport http.RoundTripper
+	// Media, when set, makes the replay a WebRTC endpoint for every handle
+	// that carries JSEP (package media): its own offers and answers after
+	// the captured SDP, its own candidates, generated media. Media events
+	// (webrtcup, media, hangup...) are then waited for like the others.
+	Media *media.Options
 }
 
 // Result is what one replay did.
@@ -84,6 +91,9 @@ type Result struct {
 	// Cancelled is set when the context ended the replay before it had sent
 	// everything: the run is not complete and is not compared as one.
 	Cancelled bool
+	// Media says, per handle with a WebRTC peer, whether it connected and
+	// the packets it sent and received by mid.
+	Media []MediaStats
 }
 
 // runner is one replay in progress.
@@ -95,7 +105,8 @@ type runner struct {
 	idgen schema.IDGen
 	conns atomic.Uint64
 
-	gate gate
+	gate  gate
+	peers *peers // nil without Options.Media
 
 	mu  sync.Mutex // guards res
 	res Result
@@ -180,6 +191,9 @@ func Replay(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 		defer tr.CloseIdleConnections()
 		opts.HTTPTransport = tr
 	}
+	// A peer that cannot connect ends the run at once (cause: why).
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	ids := rewrite.New()
 	ids.Secrets = opts.Secrets
 	if opts.Run != "" {
@@ -187,6 +201,9 @@ func Replay(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 	}
 	r := &runner{opts: opts, ids: ids, log: opts.Logger.With("part", "replay"), start: time.Now(),
 		gate: gate{answered: map[int]bool{}, waiters: map[int][]chan struct{}{}}}
+	if opts.Media != nil {
+		r.peers = &peers{opts: opts.Media, fail: cancel, byH: map[uint64]*media.Peer{}, offers: map[uint64]string{}, cands: map[uint64]int{}, awaited: map[*media.Peer]bool{}}
+	}
 
 	var wg sync.WaitGroup
 	for _, c := range p.Clients {
@@ -197,13 +214,20 @@ func Replay(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 		})
 	}
 	wg.Wait()
+	perr := r.closePeers(context.WithoutCancel(ctx))
 	r.res.Duration = time.Since(r.start)
+	if cause := context.Cause(ctx); errors.Is(cause, media.ErrNotConnected) {
+		return &r.res, fmt.Errorf("replay: %w", cause)
+	}
 	for _, c := range ids.Conflicts() {
 		r.addError(c)
 	}
 	if err := ctx.Err(); err != nil {
 		r.res.Cancelled = true
 		return &r.res, fmt.Errorf("replay: %w", err)
+	}
+	if perr != nil {
+		return &r.res, fmt.Errorf("replay: %w", perr)
 	}
 	return &r.res, nil
 }
@@ -232,6 +256,11 @@ type conn struct {
 	pending []*schema.Event
 	early   []*schema.Event   // received before any pending message matched them
 	txWait  map[string]txWait // new transaction → the step waiting for its reply (WebSocket)
+
+	// REST: the session being long-polled (0 when none) and the poller's
+	// wake-up, nudged when something is expected.
+	session  uint64
+	pollWake chan struct{}
 }
 
 // txWait is a WebSocket request waiting for its reply.
@@ -308,7 +337,7 @@ func (r *runner) client(ctx context.Context, p *plan.Plan, c *plan.Client) error
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			cn.receive(ws.Events(), nil)
+			cn.receive(ws.Events())
 		}()
 		defer func() {
 			ws.Close()
@@ -323,17 +352,24 @@ func (r *runner) client(ctx context.Context, p *plan.Plan, c *plan.Client) error
 			return fmt.Errorf("no %s target", tr)
 		}
 		cn.http = janusapi.NewHTTP(url)
-		cn.http.HTTP = &http.Client{Transport: authQuery{rt: r.opts.HTTPTransport, secrets: r.opts.Secrets}}
-		// The long-polls end on Close; then the receiver takes what they
-		// left and ends too, before the client returns.
-		stop, done := make(chan struct{}), make(chan struct{})
+		// The long-polls have a transport of their own, closed with the
+		// client: a long-poll is cancelled when its client ends, and a
+		// cancelled request must not take down a connection or a dial
+		// that a request of another run waits for.
+		polls := &http.Transport{MaxIdleConnsPerHost: 4, DisableCompression: true}
+		defer polls.CloseIdleConnections()
+		cn.http.HTTP = &http.Client{Transport: authQuery{rt: r.opts.HTTPTransport, polls: polls, secrets: r.opts.Secrets}}
+		cn.pollWake = make(chan struct{}, 1)
+		pctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			cn.receive(cn.http.Events(), stop)
+			cn.poll(pctx)
 		}()
+		// The poller ends before the client returns: nothing of the run
+		// outlives it.
 		defer func() {
-			cn.http.Close()
-			close(stop)
+			stop()
 			<-done
 		}()
 	}
@@ -405,7 +441,7 @@ func (c *conn) addPending(p *plan.Plan, evs []*schema.Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, ev := range evs {
-		if plan.NeedsMedia(ev) || p.Teardown(ev) || ev.Janus == nil || ev.Janus.Janus == "keepalive" {
+		if ev.Janus == nil || ev.Janus.Janus == "keepalive" || p.Teardown(ev) || plan.NeedsMedia(ev) && !c.r.reproduces(ev) {
 			continue
 		}
 		if i := slices.IndexFunc(c.early, func(got *schema.Event) bool { return c.same(ev, got) }); i >= 0 {
@@ -415,6 +451,95 @@ func (c *conn) addPending(p *plan.Plan, evs []*schema.Event) {
 		}
 		c.pending = append(c.pending, ev)
 	}
+	c.nudge()
+}
+
+// poll long-polls the REST session while the capture shows messages to
+// come from the gateway, as its client did, and stops when nothing more is
+// expected. Janus 1.1.2 answers a long-poll still out when its session is
+// destroyed only at its 30 s timeout, and holds the connection until then
+// even when the client has closed it; past about a thousand such
+// connections it takes no new ones. A replay that always kept a long-poll
+// out, as a browser does, would stall a load replay of a few thousand
+// sessions.
+func (c *conn) poll(ctx context.Context) {
+	maxev := 10
+	for rid := 1; ctx.Err() == nil; rid++ {
+		c.mu.Lock()
+		session, want := c.session, c.wantPoll()
+		c.mu.Unlock()
+		if session == 0 || !want {
+			select {
+			case <-c.pollWake:
+				continue
+			case <-ctx.Done():
+				return
+			}
+		}
+		r, err := c.http.Get(ctx, "/"+strconv.FormatUint(session, 10)+"?rid="+strconv.Itoa(rid)+"&maxev="+strconv.Itoa(maxev))
+		if err != nil || r.Status != http.StatusOK {
+			return
+		}
+		elems, _, err := schema.SplitArray(r.Body)
+		if err != nil {
+			// Not an array: Janus answers a long-poll of a session it does
+			// not know with one error object.
+			c.mu.Lock()
+			if c.session == session {
+				c.session = 0
+			}
+			c.mu.Unlock()
+			continue
+		}
+		for _, e := range elems {
+			if j, err := schema.ParseJanus(e); err == nil && j.Janus == "keepalive" {
+				continue
+			}
+			ev := c.r.newEvent(c, schema.ToClient, schema.PollEvent, e)
+			c.r.record(ev)
+			c.match(ev)
+		}
+	}
+}
+
+// replyTypes are the messages that answer a request rather than come on
+// their own.
+var replyTypes = map[string]bool{"success": true, "error": true, "ack": true, "server_info": true, "pong": true}
+
+// wantPoll reports whether a pending message is one a long-poll brings.
+// c.mu is held.
+func (c *conn) wantPoll() bool {
+	for _, ev := range c.pending {
+		if !replyTypes[ev.Janus.Janus] {
+			return true
+		}
+	}
+	return false
+}
+
+// nudge wakes the poller.
+func (c *conn) nudge() {
+	if c.pollWake == nil {
+		return
+	}
+	select {
+	case c.pollWake <- struct{}{}:
+	default:
+	}
+}
+
+// reproduces reports whether the replay makes a media-dependent event
+// happen, so that it is waited for: with a peer, webrtcup, media and
+// slowlink, and a hangup that is not the teardown of a hangup or detach
+// (DTLS alert, ICE failed).
+func (r *runner) reproduces(ev *schema.Event) bool {
+	if r.peers == nil {
+		return false
+	}
+	if ev.Janus.Janus == "hangup" {
+		return ev.Janus.Reason != "Detach" && ev.Janus.Reason != "Close PC"
+	}
+	return true
 }
 
 // waitPending waits until every pending captured message has its
@@ -426,14 +551,22 @@ func (c *conn) waitPending(ctx context.Context, wait time.Duration) []string {
 		c.mu.Lock()
 		n, ch := len(c.pending), c.changed
 		var missing []string
+		alerts := n > 0
 		if n > 0 {
 			for _, ev := range c.pending {
 				missing = append(missing, schema.Summary(ev))
+				alerts = alerts && ev.Janus.Janus == "hangup" && ev.Janus.Reason == "DTLS alert"
 			}
 		}
+		pending := slices.Clone(c.pending)
 		c.mu.Unlock()
 		if n == 0 {
 			return nil
+		}
+		if alerts {
+			// All that is left is Janus hanging up because the client
+			// closed its PeerConnection: the peer does the same.
+			c.r.closedByClient(pending)
 		}
 		select {
 		case <-ch:
@@ -445,39 +578,13 @@ func (c *conn) waitPending(ctx context.Context, wait time.Duration) []string {
 	}
 }
 
-// receive records what the gateway sends on its own and matches it with
-// the capture, until msgs is closed or, once stop is closed, nothing more
-// is waiting in msgs.
-func (c *conn) receive(msgs <-chan []byte, stop <-chan struct{}) {
-	kind := schema.Frame
-	if c.http != nil {
-		kind = schema.PollEvent
-	}
-	handle := func(b []byte) {
-		ev := c.r.newEvent(c, schema.ToClient, kind, b)
+// receive records what the gateway sends on its own over WebSocket and
+// matches it with the capture, until msgs is closed.
+func (c *conn) receive(msgs <-chan []byte) {
+	for b := range msgs {
+		ev := c.r.newEvent(c, schema.ToClient, schema.Frame, b)
 		c.r.record(ev)
 		c.match(ev)
-	}
-	for {
-		select {
-		case b, ok := <-msgs:
-			if !ok {
-				return
-			}
-			handle(b)
-		case <-stop:
-			for {
-				select {
-				case b, ok := <-msgs:
-					if !ok {
-						return
-					}
-					handle(b)
-				default:
-					return
-				}
-			}
-		}
 	}
 }
 
@@ -487,6 +594,7 @@ func (c *conn) match(ev *schema.Event) {
 	if ev.Janus == nil {
 		return
 	}
+	c.r.incoming(ev)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i, want := range c.pending {
@@ -551,6 +659,19 @@ func (c *conn) send(ctx context.Context, s *plan.Step) error {
 		body = addIDs(body, capSession, capHandle) // REST capture over WebSocket: ids go into the body
 	}
 	body, _ = c.r.ids.Rewrite(body)
+	if c.r.peers != nil {
+		handle := capHandle
+		if n, ok := c.r.ids.ID(handle); ok {
+			handle = n
+		}
+		if j, err := schema.ParseJanus(body); err == nil && j.HandleID != 0 {
+			handle = j.HandleID
+		}
+		var err error
+		if body, err = c.transplant(ctx, body, handle); err != nil {
+			return err
+		}
+	}
 	req := c.r.newEvent(c, schema.ToGateway, schema.Frame, body)
 	if c.http != nil {
 		req.Kind = schema.Request
@@ -630,10 +751,17 @@ func (c *conn) send(ctx context.Context, s *plan.Step) error {
 	c.match(resp) // a WebSocket capture expects its reply among the frames
 	// A new session polls for its events, as a REST client does.
 	if resp.Janus != nil && req.Janus != nil && req.Janus.Janus == "create" && resp.Janus.DataID != 0 && c.tr == schema.HTTP {
-		c.http.Poll(resp.Janus.DataID)
+		c.mu.Lock()
+		c.session = resp.Janus.DataID
+		c.mu.Unlock()
+		c.nudge()
 	}
 	if req.Janus != nil && req.Janus.Janus == "destroy" && session != 0 {
-		c.http.StopPoll(session)
+		c.mu.Lock()
+		if c.session == session {
+			c.session = 0
+		}
+		c.mu.Unlock()
 	}
 	// Over WebSocket the reply would have been pending: count it matched.
 	return nil
@@ -698,12 +826,17 @@ func addIDs(body []byte, session, handle uint64) []byte {
 // requests that carry no body (the long-polls, GET /info), as a REST client
 // does: without them a Janus that requires a secret or a token answers no
 // long-poll with events.
+//
+// It also sends long-polls (GETs with a rid) over polls, the rest over rt.
 type authQuery struct {
-	rt      http.RoundTripper
-	secrets rewrite.Secrets
+	rt, polls http.RoundTripper
+	secrets   rewrite.Secrets
 }
 
 func (a authQuery) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodGet && req.URL.Query().Has("rid") {
+		a.rt = a.polls // a is a copy
+	}
 	if req.Method != http.MethodGet || a.secrets.APISecret == "" && a.secrets.Token == "" {
 		return a.rt.RoundTrip(req)
 	}

@@ -24,11 +24,12 @@ import (
 
 // DefaultIDKeys are the JSON keys whose numeric values are ids to map, at
 // any depth: Janus's own, and those the bundled plugins mint and expect
-// back (videoroom id, private_id, feed; streaming and textroom rooms created
-// without a number).
+// back or name again later (videoroom id, private_id, feed, feed_id,
+// streams[].feed_id, publishers[].id, the leaving, unpublished and kicked
+// feeds; streaming and textroom rooms created without a number).
 var DefaultIDKeys = []string{
 	"session_id", "handle_id", "sender", "id", "private_id", "feed", "feed_id",
-	"room", "publisher_id",
+	"room", "publisher_id", "leaving", "unpublished", "kicked",
 }
 
 // Secrets fill redacted secrets back in; a field left "" leaves the marker.
@@ -154,8 +155,10 @@ func (m *Map) learn(key string, a, b any) {
 		if !ok {
 			return
 		}
-		for i := 0; i < len(av) && i < len(bv); i++ {
-			m.learn(key, av[i], bv[i])
+		for i, j := range m.pair(av, bv) {
+			if j >= 0 {
+				m.learn(key, av[i], bv[j])
+			}
 		}
 	case json.Number:
 		bv, ok := b.(json.Number)
@@ -168,6 +171,88 @@ func (m *Map) learn(key string, a, b any) {
 			m.Set(old, new)
 		}
 	}
+}
+
+// pair pairs the elements of a captured list with those of the new run's:
+// lists Janus builds from hash tables (participants, publishers) come in
+// any order. An object is paired with the element that agrees with it on
+// most of its scalar fields other than ids (display, username...) and on
+// the ids already learned; ties go to the same index. pair returns, for
+// each element of a, the index of its counterpart in b, or -1.
+func (m *Map) pair(a, b []any) []int {
+	out := make([]int, len(a))
+	used := make([]bool, len(b))
+	for i, x := range a {
+		out[i] = -1
+		xm, ok := x.(map[string]any)
+		if !ok {
+			if i < len(b) && !used[i] {
+				out[i], used[i] = i, true
+			}
+			continue
+		}
+		best, bestScore := -1, -1
+		for j, y := range b {
+			if used[j] {
+				continue
+			}
+			ym, ok := y.(map[string]any)
+			if !ok {
+				continue
+			}
+			score := m.agreement(xm, ym)
+			if score < 0 {
+				continue
+			}
+			if score > bestScore || score == bestScore && j == i {
+				best, bestScore = j, score
+			}
+		}
+		if best >= 0 {
+			out[i], used[best] = best, true
+		}
+	}
+	return out
+}
+
+// agreement scores how well a captured object x matches a new one y: one
+// point per scalar field other than an id that is equal in both, and per id
+// whose learned counterpart y has; -1 when such a field or id disagrees.
+func (m *Map) agreement(x, y map[string]any) int {
+	score := 0
+	for k, xv := range x {
+		yv, ok := y[k]
+		if !ok {
+			continue
+		}
+		if m.isIDKey(k) {
+			xn, ok1 := xv.(json.Number)
+			yn, ok2 := yv.(json.Number)
+			if !ok1 || !ok2 {
+				continue
+			}
+			old, err1 := strconv.ParseUint(string(xn), 10, 64)
+			got, err2 := strconv.ParseUint(string(yn), 10, 64)
+			if err1 != nil || err2 != nil {
+				continue
+			}
+			if n, known := m.ID(old); known {
+				if n != got {
+					return -1
+				}
+				score++
+			}
+			continue
+		}
+		switch xv.(type) {
+		case string, bool:
+			if xv != yv {
+				return -1
+			}
+			score++
+		}
+	}
+	return score
 }
 
 // span is a value in a JSON body to replace.

@@ -2,6 +2,7 @@ package rewrite_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/janustap/janustap/replayer/rewrite"
@@ -79,4 +80,59 @@ func FuzzRewrite(f *testing.F) {
 			t.Fatalf("valid %q rewritten to invalid %q", b, out)
 		}
 	})
+}
+
+// TestLearnUnordered learns ids from answers whose lists (participants,
+// publishers) come in another order in the new run, as Janus sends lists
+// it builds from hash tables, and rewrites later requests and the leaving
+// feed with them.
+func TestLearnUnordered(t *testing.T) {
+	const (
+		captured = `{"janus":"success","plugindata":{"plugin":"janus.plugin.videoroom","data":{"videoroom":"participants","room":1234,` +
+			`"participants":[{"id":111,"display":"alice","publisher":false},{"id":222,"display":"bob","publisher":false},{"id":333,"display":"carol","publisher":true}]}}}`
+		reversed = `{"janus":"success","plugindata":{"plugin":"janus.plugin.videoroom","data":{"videoroom":"participants","room":1234,` +
+			`"participants":[{"id":3333,"display":"carol","publisher":true},{"id":2222,"display":"bob","publisher":false},{"id":1111,"display":"alice","publisher":false}]}}}`
+		rotated = `{"janus":"success","plugindata":{"plugin":"janus.plugin.videoroom","data":{"videoroom":"participants","room":1234,` +
+			`"participants":[{"id":2222,"display":"bob","publisher":false},{"id":3333,"display":"carol","publisher":true},{"id":1111,"display":"alice","publisher":false}]}}}`
+		publishers = `{"janus":"event","plugindata":{"plugin":"janus.plugin.videoroom","data":{"videoroom":"event","room":1234,` +
+			`"publishers":[{"id":333,"display":"carol","streams":[{"mid":"0","type":"audio"}]},{"id":111,"display":"alice","streams":[{"mid":"0","type":"audio"}]}]}}}`
+		publishersNew = `{"janus":"event","plugindata":{"plugin":"janus.plugin.videoroom","data":{"videoroom":"event","room":1234,` +
+			`"publishers":[{"id":1111,"display":"alice","streams":[{"mid":"0","type":"audio"}]},{"id":3333,"display":"carol","streams":[{"mid":"0","type":"audio"}]}]}}}`
+	)
+	tests := []struct {
+		name          string
+		learn         [][2]string // captured, new
+		in, want      string
+		wantConflicts int
+	}{
+		{"same order", [][2]string{{captured, strings.NewReplacer("111", "1111", "222", "2222", "333", "3333").Replace(captured)}},
+			`{"body":{"request":"join","ptype":"subscriber","streams":[{"feed":111},{"feed":333}]}}`,
+			`{"body":{"request":"join","ptype":"subscriber","streams":[{"feed":1111},{"feed":3333}]}}`, 0},
+		{"reversed participants", [][2]string{{captured, reversed}},
+			`{"body":{"request":"join","ptype":"subscriber","streams":[{"feed":111},{"feed":333}]}}`,
+			`{"body":{"request":"join","ptype":"subscriber","streams":[{"feed":1111},{"feed":3333}]}}`, 0},
+		{"rotated participants", [][2]string{{captured, rotated}},
+			`{"plugindata":{"data":{"leaving":222,"unpublished":333,"kicked":111}}}`,
+			`{"plugindata":{"data":{"leaving":2222,"unpublished":3333,"kicked":1111}}}`, 0},
+		{"publishers after participants", [][2]string{{captured, reversed}, {publishers, publishersNew}},
+			`{"body":{"request":"subscribe","streams":[{"feed_id":333,"mid":"0"},{"feed_id":111,"mid":"0"}]}}`,
+			`{"body":{"request":"subscribe","streams":[{"feed_id":3333,"mid":"0"},{"feed_id":1111,"mid":"0"}]}}`, 0},
+		{"leaving ok stays", [][2]string{{captured, reversed}},
+			`{"plugindata":{"data":{"leaving":"ok"}}}`, `{"plugindata":{"data":{"leaving":"ok"}}}`, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := rewrite.New()
+			for _, l := range tt.learn {
+				m.Learn([]byte(l[0]), []byte(l[1]))
+			}
+			got, err := m.Rewrite([]byte(tt.in))
+			if err != nil || string(got) != tt.want {
+				t.Errorf("Rewrite(%s) = %s, %v; want %s", tt.in, got, err, tt.want)
+			}
+			if c := m.Conflicts(); len(c) != tt.wantConflicts {
+				t.Errorf("conflicts %q", c)
+			}
+		})
+	}
 }

@@ -1,0 +1,543 @@
+// Package media is the replayer's WebRTC endpoint: a PeerConnection
+// (github.com/pion/webrtc/v4) that stands in for the captured client of a
+// handle that carried JSEP. The captured session description is its
+// template: the peer registers the template's codecs (payload types, fmtp,
+// rtcp-fb) and header extensions, makes its m-lines in the template's
+// order with the template's directions, and makes its own offer or answer
+// from them, so that Janus answers the new run as it answered the capture.
+// It sends generated RTP on every sending m-line and counts what it
+// receives, so that Janus reports webrtcup and media for real.
+package media
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+// Options are the failures a replay can cause on purpose, and what the peer
+// sends.
+type Options struct {
+	// NoMedia sends no RTP: Janus sees the PeerConnection up, and no media.
+	NoMedia bool
+	// DropCandidates gives Janus no candidate of the peer (none in the SDP,
+	// none trickled) and the peer none of Janus's: ICE fails.
+	DropCandidates bool
+	// LossPercent drops this share of the RTP packets the peer would send,
+	// leaving gaps in their sequence numbers: Janus asks for them again and
+	// reports slowlink.
+	LossPercent float64
+	// DTLSClose closes the PeerConnection (a DTLS close_notify alert) as
+	// soon as media came back from Janus: Janus hangs up with "DTLS alert".
+	DTLSClose bool
+	// ICEFailed is how long ICE may try before the peer gives up; 0 means
+	// 10 s.
+	ICEFailed time.Duration
+	// IPFilter says which local addresses the peer may use; nil means all.
+	IPFilter func(net.IP) bool
+}
+
+// Peer is one PeerConnection of the replay.
+type Peer struct {
+	opts Options
+	pc   *webrtc.PeerConnection
+	tmpl *sdp.SessionDescription
+
+	connected chan struct{} // closed when ICE and DTLS are up
+	receiving chan struct{} // closed at the first packet received
+	failed    chan struct{} // closed when the connection failed or closed
+	stop      chan struct{} // ends the senders
+	wg        sync.WaitGroup
+
+	mu       sync.Mutex
+	tracks   []*webrtc.TrackLocalStaticRTP
+	received map[string]int // packets received, by mid
+	sent     map[string]int // packets sent, by mid
+	state    webrtc.PeerConnectionState
+	once     sync.Once
+	closeErr error
+}
+
+// kinds maps an m-line's media to pion's codec type.
+func kindOf(media string) (webrtc.RTPCodecType, bool) {
+	switch media {
+	case "audio":
+		return webrtc.RTPCodecTypeAudio, true
+	case "video":
+		return webrtc.RTPCodecTypeVideo, true
+	}
+	return 0, false
+}
+
+// New makes a peer whose media follow the session description template
+// (the captured client's offer or answer).
+func New(template string, opts Options) (*Peer, error) {
+	var tmpl sdp.SessionDescription
+	if err := tmpl.UnmarshalString(template); err != nil {
+		return nil, fmt.Errorf("media peer: parse the captured SDP: %w", err)
+	}
+	me := &webrtc.MediaEngine{}
+	seenPT := map[string]bool{}
+	type ext struct {
+		id   int
+		uri  string
+		kind webrtc.RTPCodecType
+	}
+	var exts []ext
+	for _, md := range tmpl.MediaDescriptions {
+		kind, ok := kindOf(md.MediaName.Media)
+		if !ok {
+			continue
+		}
+		for _, c := range codecsOf(md) {
+			key := md.MediaName.Media + "/" + strconv.Itoa(int(c.PayloadType))
+			if seenPT[key] {
+				continue
+			}
+			seenPT[key] = true
+			if err := me.RegisterCodec(c, kind); err != nil {
+				return nil, fmt.Errorf("media peer: codec %s: %w", c.MimeType, err)
+			}
+		}
+		for _, a := range md.Attributes {
+			if a.Key != "extmap" {
+				continue
+			}
+			f := strings.Fields(a.Value)
+			if len(f) < 2 {
+				continue
+			}
+			id, _ := strconv.Atoi(strings.Split(f[0], "/")[0])
+			exts = append(exts, ext{id, f[1], kind})
+		}
+	}
+	// pion numbers header extensions 1, 2... in the order they are
+	// registered: in the template's order of ids, they keep the template's
+	// ids when those have no gap.
+	// An id the template leaves out is taken by a placeholder extension
+	// (offered, never used), so that the next ones keep their ids.
+	slices.SortStableFunc(exts, func(a, b ext) int { return a.id - b.id })
+	next := 1
+	for _, e := range exts {
+		for ; next < e.id && next < 15; next++ {
+			if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: "urn:janustap:unused:" + strconv.Itoa(next)}, e.kind); err != nil {
+				return nil, fmt.Errorf("media peer: header extension placeholder: %w", err)
+			}
+		}
+		if e.id >= next {
+			next = e.id + 1
+		}
+		if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: e.uri}, e.kind); err != nil {
+			return nil, fmt.Errorf("media peer: header extension %s: %w", e.uri, err)
+		}
+	}
+	var se webrtc.SettingEngine
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if opts.IPFilter != nil {
+		se.SetIPFilter(opts.IPFilter)
+	}
+	failedAfter := opts.ICEFailed
+	if failedAfter == 0 {
+		failedAfter = 10 * time.Second
+	}
+	se.SetICETimeouts(failedAfter/2, failedAfter, time.Second)
+	// No interceptors: they would add feedback (transport-cc) and header
+	// extensions the template does not have.
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, fmt.Errorf("media peer: %w", err)
+	}
+	p := &Peer{
+		opts: opts, pc: pc, tmpl: &tmpl,
+		connected: make(chan struct{}), receiving: make(chan struct{}), failed: make(chan struct{}), stop: make(chan struct{}),
+		received: map[string]int{}, sent: map[string]int{},
+	}
+	var upOnce, failOnce sync.Once
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		p.mu.Lock()
+		p.state = s
+		p.mu.Unlock()
+		switch s {
+		case webrtc.PeerConnectionStateConnected:
+			upOnce.Do(func() { close(p.connected) })
+		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+			failOnce.Do(func() { close(p.failed) })
+		}
+	})
+	var recvOnce sync.Once
+	pc.OnTrack(func(tr *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+		mid := ""
+		for _, t := range pc.GetTransceivers() {
+			if t.Receiver() == r {
+				mid = t.Mid()
+			}
+		}
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			for {
+				if _, _, err := tr.ReadRTP(); err != nil {
+					return
+				}
+				p.mu.Lock()
+				p.received[mid]++
+				p.mu.Unlock()
+				recvOnce.Do(func() {
+					close(p.receiving)
+					if opts.DTLSClose {
+						go p.Close()
+					}
+				})
+			}
+		}()
+	})
+	return p, nil
+}
+
+// codecsOf returns the codecs of an m-line: rtpmap with its fmtp and
+// rtcp-fb, under the template's payload types.
+func codecsOf(md *sdp.MediaDescription) []webrtc.RTPCodecParameters {
+	byPT := map[int]*webrtc.RTPCodecParameters{}
+	var order []int
+	for _, a := range md.Attributes {
+		pts, rest, _ := strings.Cut(a.Value, " ")
+		pt, err := strconv.Atoi(pts)
+		if err != nil {
+			continue
+		}
+		switch a.Key {
+		case "rtpmap":
+			f := strings.Split(rest, "/")
+			c := &webrtc.RTPCodecParameters{PayloadType: webrtc.PayloadType(pt)}
+			c.MimeType = md.MediaName.Media + "/" + f[0]
+			if len(f) > 1 {
+				r, _ := strconv.Atoi(f[1])
+				c.ClockRate = uint32(r)
+			}
+			if len(f) > 2 {
+				ch, _ := strconv.Atoi(f[2])
+				c.Channels = uint16(ch)
+			}
+			byPT[pt] = c
+			order = append(order, pt)
+		case "fmtp":
+			if c := byPT[pt]; c != nil {
+				c.SDPFmtpLine = rest
+			}
+		case "rtcp-fb":
+			if c := byPT[pt]; c != nil {
+				typ, param, _ := strings.Cut(rest, " ")
+				c.RTCPFeedback = append(c.RTCPFeedback, webrtc.RTCPFeedback{Type: typ, Parameter: param})
+			}
+		}
+	}
+	var out []webrtc.RTPCodecParameters
+	for _, pt := range order {
+		out = append(out, *byPT[pt])
+	}
+	return out
+}
+
+// direction returns an m-line's direction attribute (sendrecv when none).
+func direction(md *sdp.MediaDescription) webrtc.RTPTransceiverDirection {
+	for _, a := range md.Attributes {
+		switch a.Key {
+		case "sendrecv", "sendonly", "recvonly", "inactive":
+			return webrtc.NewRTPTransceiverDirection(a.Key)
+		}
+	}
+	return webrtc.RTPTransceiverDirectionSendrecv
+}
+
+func sends(d webrtc.RTPTransceiverDirection) bool {
+	return d == webrtc.RTPTransceiverDirectionSendrecv || d == webrtc.RTPTransceiverDirectionSendonly
+}
+
+// addMedia adds the template's m-lines as transceivers, in order, with a
+// track on each one that sends; a data channel for an application m-line.
+func (p *Peer) addMedia() error {
+	dc := false
+	for i, md := range p.tmpl.MediaDescriptions {
+		kind, ok := kindOf(md.MediaName.Media)
+		if !ok {
+			if md.MediaName.Media == "application" && !dc {
+				dc = true
+				if _, err := p.pc.CreateDataChannel("JanusDataChannel", nil); err != nil {
+					return fmt.Errorf("media peer: data channel: %w", err)
+				}
+			}
+			continue
+		}
+		dir := direction(md)
+		if !sends(dir) {
+			if _, err := p.pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: dir}); err != nil {
+				return fmt.Errorf("media peer: m-line %d: %w", i, err)
+			}
+			continue
+		}
+		codecs := codecsOf(md)
+		if len(codecs) == 0 {
+			return fmt.Errorf("media peer: m-line %d (%s) has no codec", i, md.MediaName.Media)
+		}
+		track, err := webrtc.NewTrackLocalStaticRTP(codecs[0].RTPCodecCapability, md.MediaName.Media+strconv.Itoa(i), "janustap")
+		if err != nil {
+			return fmt.Errorf("media peer: track: %w", err)
+		}
+		if _, err := p.pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: dir}); err != nil {
+			return fmt.Errorf("media peer: m-line %d: %w", i, err)
+		}
+		p.tracks = append(p.tracks, track)
+	}
+	return nil
+}
+
+// local finishes a local description: sets it, waits for every candidate
+// (or ctx), and returns the SDP, without candidates with DropCandidates.
+func (p *Peer) local(ctx context.Context, desc webrtc.SessionDescription) (string, error) {
+	gathered := webrtc.GatheringCompletePromise(p.pc)
+	if err := p.pc.SetLocalDescription(desc); err != nil {
+		return "", fmt.Errorf("media peer: set local description: %w", err)
+	}
+	select {
+	case <-gathered:
+	case <-ctx.Done():
+		return "", fmt.Errorf("media peer: gather candidates: %w", ctx.Err())
+	}
+	s := p.pc.LocalDescription().SDP
+	if p.opts.DropCandidates {
+		s = dropCandidates(s)
+	}
+	return s, nil
+}
+
+func dropCandidates(s string) string {
+	var out []string
+	for _, l := range strings.SplitAfter(s, "\n") {
+		if !strings.HasPrefix(l, "a=candidate:") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "")
+}
+
+// Offer makes the peer's offer after the template.
+func (p *Peer) Offer(ctx context.Context) (string, error) {
+	if err := p.addMedia(); err != nil {
+		return "", err
+	}
+	o, err := p.pc.CreateOffer(nil)
+	if err != nil {
+		return "", fmt.Errorf("media peer: create offer: %w", err)
+	}
+	return p.local(ctx, o)
+}
+
+// SetAnswer takes Janus's answer to the peer's offer and starts the media.
+func (p *Peer) SetAnswer(answer string) error {
+	if p.opts.DropCandidates {
+		answer = dropCandidates(answer)
+	}
+	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		return fmt.Errorf("media peer: set Janus's answer: %w", err)
+	}
+	p.startMedia()
+	return nil
+}
+
+// Answer answers Janus's offer after the template (the captured client's
+// answer) and starts the media.
+func (p *Peer) Answer(ctx context.Context, offer string) (string, error) {
+	if err := p.addMedia(); err != nil {
+		return "", err
+	}
+	if p.opts.DropCandidates {
+		offer = dropCandidates(offer)
+	}
+	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		return "", fmt.Errorf("media peer: set Janus's offer: %w", err)
+	}
+	a, err := p.pc.CreateAnswer(nil)
+	if err != nil {
+		return "", fmt.Errorf("media peer: create answer: %w", err)
+	}
+	s, err := p.local(ctx, a)
+	if err != nil {
+		return "", err
+	}
+	p.startMedia()
+	return s, nil
+}
+
+// Candidates returns the peer's candidate lines ("candidate:..."), for
+// trickle requests; none with DropCandidates.
+func (p *Peer) Candidates() []string {
+	if p.opts.DropCandidates || p.pc.LocalDescription() == nil {
+		return nil
+	}
+	var out []string
+	for _, l := range strings.Split(p.pc.LocalDescription().SDP, "\n") {
+		if c, ok := strings.CutPrefix(strings.TrimSpace(l), "a="); ok && strings.HasPrefix(c, "candidate:") {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Connected is closed when ICE and DTLS are up.
+func (p *Peer) Connected() <-chan struct{} { return p.connected }
+
+// ExpectsMedia reports whether Janus's session description says it sends
+// media to the peer (an m-line of it sendrecv or sendonly).
+func (p *Peer) ExpectsMedia() bool {
+	rd := p.pc.RemoteDescription()
+	if rd == nil {
+		return false
+	}
+	var d sdp.SessionDescription
+	if d.UnmarshalString(rd.SDP) != nil {
+		return false
+	}
+	for _, md := range d.MediaDescriptions {
+		if _, ok := kindOf(md.MediaName.Media); ok && md.MediaName.Port.Value != 0 && sends(direction(md)) {
+			return true
+		}
+	}
+	return false
+}
+
+// Receiving is closed when the first packet arrives from Janus.
+func (p *Peer) Receiving() <-chan struct{} { return p.receiving }
+
+// Failed is closed when the connection failed or was closed.
+func (p *Peer) Failed() <-chan struct{} { return p.failed }
+
+// ErrNotConnected says the peer could not reach Janus.
+var ErrNotConnected = errors.New("the replay's WebRTC peer could not connect to Janus")
+
+// Wait waits until the peer is connected, has failed, or ctx ends.
+func (p *Peer) Wait(ctx context.Context) error {
+	select {
+	case <-p.connected: // connected once, whatever came after
+		return nil
+	default:
+	}
+	select {
+	case <-p.connected:
+		return nil
+	case <-p.failed:
+		return ErrNotConnected
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", ErrNotConnected, ctx.Err())
+	}
+}
+
+// Stats are the packets the peer sent and received, by mid.
+type Stats struct {
+	Sent, Received map[string]int
+	State          string
+}
+
+// Stats returns what the peer sent and received so far.
+func (p *Peer) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := Stats{Sent: map[string]int{}, Received: map[string]int{}, State: p.state.String()}
+	for k, v := range p.sent {
+		s.Sent[k] = v
+	}
+	for k, v := range p.received {
+		s.Received[k] = v
+	}
+	return s
+}
+
+// startMedia starts a sender per sending track once the peer is connected:
+// Opus silence every 20 ms, or a small VP8 key frame every 50 ms.
+func (p *Peer) startMedia() {
+	if p.opts.NoMedia {
+		return
+	}
+	mids := map[*webrtc.TrackLocalStaticRTP]string{}
+	for _, t := range p.pc.GetTransceivers() {
+		if s := t.Sender(); s != nil {
+			if tr, ok := s.Track().(*webrtc.TrackLocalStaticRTP); ok {
+				mids[tr] = t.Mid()
+			}
+		}
+	}
+	for _, track := range p.tracks {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			select {
+			case <-p.connected:
+			case <-p.failed:
+				return
+			case <-p.stop:
+				return
+			}
+			p.send(track, mids[track])
+		}()
+	}
+}
+
+// vp8Key is a VP8 payload descriptor (start of partition) and the start of
+// a 64×48 key frame: enough for Janus to see a key frame.
+var vp8Key = []byte{0x10, 0x50, 0x01, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x00, 0x30, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+
+func (p *Peer) send(track *webrtc.TrackLocalStaticRTP, mid string) {
+	audio := track.Kind() == webrtc.RTPCodecTypeAudio
+	every, step, payload := 50*time.Millisecond, uint32(4500), vp8Key
+	if audio {
+		every, step, payload = 20*time.Millisecond, 960, []byte{0xf8, 0xff, 0xfe}
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	pkt := &rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: uint16(rand.Uint32()), Timestamp: rand.Uint32()}, Payload: payload}
+	for {
+		select {
+		case <-tick.C:
+		case <-p.stop:
+			return
+		case <-p.failed:
+			return
+		}
+		pkt.SequenceNumber++
+		pkt.Timestamp += step
+		if p.opts.LossPercent > 0 && rand.Float64()*100 < p.opts.LossPercent {
+			continue
+		}
+		p.mu.Lock()
+		p.sent[mid]++ // before it goes: its echo may come back first
+		p.mu.Unlock()
+		if err := track.WriteRTP(pkt); err != nil {
+			return
+		}
+	}
+}
+
+// Close ends the media and closes the PeerConnection (DTLS close_notify:
+// Janus hangs up with "DTLS alert").
+func (p *Peer) Close() error {
+	p.once.Do(func() {
+		close(p.stop)
+		p.closeErr = p.pc.Close()
+		p.wg.Wait()
+	})
+	return p.closeErr
+}

@@ -1,0 +1,449 @@
+package replayer_test
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/janustap/janustap/recorder/janusapi"
+	"github.com/janustap/janustap/recorder/janustest"
+	"github.com/janustap/janustap/recorder/tap/taptest"
+	"github.com/janustap/janustap/replayer"
+	"github.com/janustap/janustap/replayer/diff"
+	"github.com/janustap/janustap/replayer/drive"
+	"github.com/janustap/janustap/replayer/media"
+	"github.com/janustap/janustap/schema"
+)
+
+// jsepSDP returns the SDP of a message's jsep.
+func jsepSDP(b []byte) string {
+	var m struct {
+		JSEP struct{ SDP string } `json:"jsep"`
+	}
+	json.Unmarshal(b, &m)
+	return m.JSEP.SDP
+}
+
+// echoWithMedia is an echotest call with a real WebRTC peer: offer, answer,
+// webrtcup, media on both m-lines, then detach.
+func echoWithMedia(ctx context.Context, s *janusapi.Session) error {
+	h, err := s.Attach(ctx, janusapi.EchoTest, nil)
+	if err != nil {
+		return err
+	}
+	p, err := media.New(janusapi.OfferSDP, media.Options{})
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	offer, err := p.Offer(ctx)
+	if err != nil {
+		return err
+	}
+	j, _, err := s.Message(ctx, h, map[string]any{"audio": true, "video": true}, map[string]any{"type": "offer", "sdp": offer})
+	if err != nil {
+		return err
+	}
+	b, _, err := s.WaitEvent(ctx, janusapi.ForTx(j.Transaction))
+	if err != nil {
+		return err
+	}
+	if err := p.SetAnswer(jsepSDP(b)); err != nil {
+		return err
+	}
+	for _, typ := range []string{"webrtcup", "media", "media"} {
+		if _, _, err := s.WaitEvent(ctx, func(j *schema.Janus) bool { return j.Janus == typ }); err != nil {
+			return fmt.Errorf("%s: %w", typ, err)
+		}
+	}
+	if _, _, err := s.Request(ctx, "detach", h, nil); err != nil {
+		return err
+	}
+	_, _, err = s.WaitEvent(ctx, janusapi.ForType("detached"))
+	return err
+}
+
+// TestReplayWithMedia captures an echotest call made by a real WebRTC peer
+// through the tap, and replays it on a second Janus with the replay's own
+// peer: webrtcup and media events come for real and the runs match, media
+// events included, as captured and across transports.
+func TestReplayWithMedia(t *testing.T) {
+	a := janustest.Start(t, janustest.Options{})
+	b := janustest.Start(t, janustest.Options{})
+	tp := taptest.New(t, a, "a")
+	for _, from := range []string{"http", "ws"} {
+		_, evs := taptest.Run(t, tp, from, echoWithMedia)
+		for _, to := range []schema.Transport{"", schema.HTTP, schema.WS} {
+			t.Run(from+"_echotest_over_"+string(cmp.Or(to, "captured")), func(t *testing.T) {
+				res, err := replayer.Replay(t.Context(), evs, replayer.Options{
+					Options: drive.Options{Target: drive.Target{HTTP: b.HTTP, WS: b.WS}, Transport: to, Wait: 5 * time.Second,
+						Media: &media.Options{}},
+				})
+				run := res.Runs[0]
+				if err != nil {
+					t.Fatalf("%v; waits %q errors %q media %+v", err, run.Waits, run.Errors, run.Media)
+				}
+				var buf bytes.Buffer
+				diff.WriteText(&buf, res.Reports[0])
+				if !res.Same() || len(run.Waits) > 0 {
+					t.Fatalf("waits %q errors %q\n%s", run.Waits, run.Errors, buf.String())
+				}
+				if len(run.Media) != 1 || !run.Media[0].Connected {
+					t.Fatalf("media %+v: want one peer, connected", run.Media)
+				}
+				webrtcup := 0
+				for _, ev := range run.Events {
+					if ev.Janus != nil && ev.Janus.Janus == "webrtcup" {
+						webrtcup++
+					}
+				}
+				if webrtcup != 1 {
+					t.Fatalf("%d webrtcup events in the new run, want 1\n%s", webrtcup, buf.String())
+				}
+			})
+		}
+	}
+}
+
+// TestReplayPeerCannotConnect replays a call with media with a peer that
+// has no address to use (as without UDP): the replay stops with one line
+// saying so, well before the waits of every step would have run out, and
+// reports no differences.
+func TestReplayPeerCannotConnect(t *testing.T) {
+	a := janustest.Start(t, janustest.Options{})
+	b := janustest.Start(t, janustest.Options{})
+	tp := taptest.New(t, a, "a")
+	_, evs := taptest.Run(t, tp, "ws", echoWithMedia)
+	t0 := time.Now()
+	_, err := replayer.Replay(t.Context(), evs, replayer.Options{
+		Options: drive.Options{Target: drive.Target{WS: b.WS}, Wait: 30 * time.Second,
+			Media: &media.Options{ICEFailed: 2 * time.Second, IPFilter: func(net.IP) bool { return false }}},
+	})
+	if !errors.Is(err, media.ErrNotConnected) {
+		t.Fatalf("err %v, want ErrNotConnected", err)
+	}
+	if strings.Contains(err.Error(), "\n") {
+		t.Errorf("error of several lines: %q", err)
+	}
+	if d := time.Since(t0); d > 20*time.Second {
+		t.Errorf("the replay took %s to give up; the peer's ICE limit is 2 s", d)
+	}
+	t.Logf("%v (after %s)", err, time.Since(t0).Round(time.Millisecond))
+}
+
+// videoRoomWithMedia publishes to a new videoroom with a real peer and
+// subscribes to that publisher with another, in one session: both reach
+// webrtcup and media, and the subscriber receives the publisher's packets.
+func videoRoomWithMedia(ctx context.Context, s *janusapi.Session) error {
+	room := 100000 + rand.IntN(1<<30)
+	pub, err := s.Attach(ctx, janusapi.VideoRoom, nil)
+	if err != nil {
+		return err
+	}
+	if j, r, err := s.Message(ctx, pub, map[string]any{"request": "create", "room": room}, nil); err != nil || j == nil || j.PluginValue != "created" {
+		return fmt.Errorf("create room: %v %s", err, r.Body)
+	}
+	j, _, err := s.Message(ctx, pub, map[string]any{"request": "join", "ptype": "publisher", "room": room, "display": "alice"}, nil)
+	if err != nil {
+		return err
+	}
+	b, _, err := s.WaitEvent(ctx, janusapi.ForTx(j.Transaction))
+	if err != nil {
+		return err
+	}
+	var joined struct {
+		Plugindata struct {
+			Data struct {
+				ID uint64 `json:"id"`
+			} `json:"data"`
+		} `json:"plugindata"`
+	}
+	if err := json.Unmarshal(b, &joined); err != nil || joined.Plugindata.Data.ID == 0 {
+		return fmt.Errorf("joined: %s", b)
+	}
+	pp, err := media.New(janusapi.OfferSDP, media.Options{})
+	if err != nil {
+		return err
+	}
+	defer pp.Close()
+	offer, err := pp.Offer(ctx)
+	if err != nil {
+		return err
+	}
+	if j, _, err = s.Message(ctx, pub, map[string]any{"request": "publish"}, map[string]any{"type": "offer", "sdp": offer}); err != nil {
+		return err
+	}
+	if b, _, err = s.WaitEvent(ctx, janusapi.ForTx(j.Transaction)); err != nil {
+		return err
+	}
+	if err := pp.SetAnswer(jsepSDP(b)); err != nil {
+		return err
+	}
+	for _, typ := range []string{"webrtcup", "media", "media"} {
+		if _, _, err := s.WaitEvent(ctx, func(j *schema.Janus) bool { return j.Janus == typ && j.Sender == pub }); err != nil {
+			return fmt.Errorf("publisher %s: %w", typ, err)
+		}
+	}
+
+	sub, err := s.Attach(ctx, janusapi.VideoRoom, nil)
+	if err != nil {
+		return err
+	}
+	if j, _, err = s.Message(ctx, sub, map[string]any{"request": "join", "ptype": "subscriber", "room": room,
+		"streams": []any{map[string]any{"feed": joined.Plugindata.Data.ID}}}, nil); err != nil {
+		return err
+	}
+	if b, _, err = s.WaitEvent(ctx, janusapi.ForTx(j.Transaction)); err != nil {
+		return err
+	}
+	janusOffer := jsepSDP(b)
+	sp, err := media.New(strings.ReplaceAll(janusOffer, "a=sendonly", "a=recvonly"), media.Options{})
+	if err != nil {
+		return err
+	}
+	defer sp.Close()
+	answer, err := sp.Answer(ctx, janusOffer)
+	if err != nil {
+		return err
+	}
+	if j, _, err = s.Message(ctx, sub, map[string]any{"request": "start"}, map[string]any{"type": "answer", "sdp": answer}); err != nil {
+		return err
+	}
+	if _, _, err = s.WaitEvent(ctx, janusapi.ForTx(j.Transaction)); err != nil {
+		return err
+	}
+	// A subscriber sends no media: Janus reports its webrtcup only.
+	if _, _, err := s.WaitEvent(ctx, func(j *schema.Janus) bool { return j.Janus == "webrtcup" && j.Sender == sub }); err != nil {
+		return fmt.Errorf("subscriber webrtcup: %w", err)
+	}
+	select {
+	case <-sp.Receiving():
+	case <-ctx.Done():
+		return fmt.Errorf("the subscriber received nothing: %w", ctx.Err())
+	}
+	if _, _, err := s.Message(ctx, pub, map[string]any{"request": "destroy", "room": room}, nil); err != nil {
+		return err
+	}
+	for _, h := range []uint64{sub, pub} {
+		if _, _, err := s.Request(ctx, "detach", h, nil); err != nil {
+			return err
+		}
+		if _, _, err := s.WaitEvent(ctx, func(j *schema.Janus) bool { return j.Janus == "detached" && j.Sender == h }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestReplayVideoRoomWithMedia captures a videoroom publisher and a
+// subscriber of it, both with real peers, and replays the capture on a
+// second Janus with the replay's peers: the subscriber's offer comes from
+// the new publisher, both reach webrtcup and media, the replay's subscriber
+// receives packets, and the runs match, media events included.
+func TestReplayVideoRoomWithMedia(t *testing.T) {
+	a := janustest.Start(t, janustest.Options{})
+	b := janustest.Start(t, janustest.Options{})
+	tp := taptest.New(t, a, "a")
+	for _, from := range []string{"ws", "http"} {
+		_, evs := taptest.Run(t, tp, from, videoRoomWithMedia)
+		for _, to := range []schema.Transport{"", schema.HTTP, schema.WS} {
+			t.Run(from+"_over_"+string(cmp.Or(to, "captured")), func(t *testing.T) {
+				res, err := replayer.Replay(t.Context(), evs, replayer.Options{
+					Options: drive.Options{Target: drive.Target{HTTP: b.HTTP, WS: b.WS}, Transport: to, Wait: 5 * time.Second,
+						Media: &media.Options{}},
+				})
+				run := res.Runs[0]
+				if err != nil {
+					t.Fatalf("%v; waits %q errors %q media %+v", err, run.Waits, run.Errors, run.Media)
+				}
+				var buf bytes.Buffer
+				diff.WriteText(&buf, res.Reports[0])
+				if !res.Same() || len(run.Waits) > 0 {
+					t.Fatalf("waits %q errors %q\n%s", run.Waits, run.Errors, buf.String())
+				}
+				if len(run.Media) != 2 {
+					t.Fatalf("media %+v: want two peers", run.Media)
+				}
+				// The publisher sends, the subscriber receives.
+				if m := run.Media; !m[0].Connected || len(m[0].Sent) == 0 || !m[1].Connected || len(m[1].Received) == 0 {
+					t.Errorf("peers %+v: want the publisher to send and the subscriber to receive", m)
+				}
+			})
+		}
+	}
+}
+
+// withSlowlink starts a Janus that reports slowlink at one NACK a second
+// (the packaged configuration leaves slowlink off).
+func withSlowlink(t *testing.T) *janustest.Janus {
+	t.Helper()
+	j := janustest.Start(t, janustest.Options{})
+	conf := filepath.Join(j.Dir, "conf", "janus.jcfg")
+	b, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Replace(string(b), "#slowlink_threshold = 4", "slowlink_threshold = 1", 1)
+	if s == string(b) {
+		t.Fatal("no slowlink_threshold in janus.jcfg")
+	}
+	if err := os.WriteFile(conf, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Restart(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// failingCall is an echotest call whose peer fails as opts say; it waits
+// for what Janus then reports (until, a janus type, "" for nothing) and
+// detaches.
+func failingCall(opts media.Options, until string) taptest.Flow {
+	return func(ctx context.Context, s *janusapi.Session) error {
+		h, err := s.Attach(ctx, janusapi.EchoTest, nil)
+		if err != nil {
+			return err
+		}
+		p, err := media.New(janusapi.OfferSDP, opts)
+		if err != nil {
+			return err
+		}
+		defer p.Close()
+		offer, err := p.Offer(ctx)
+		if err != nil {
+			return err
+		}
+		j, _, err := s.Message(ctx, h, map[string]any{"audio": true, "video": true}, map[string]any{"type": "offer", "sdp": offer})
+		if err != nil {
+			return err
+		}
+		b, _, err := s.WaitEvent(ctx, janusapi.ForTx(j.Transaction))
+		if err != nil {
+			return err
+		}
+		if err := p.SetAnswer(jsepSDP(b)); err != nil {
+			return err
+		}
+		if until != "" {
+			if _, _, err := s.WaitEvent(ctx, janusapi.ForType(until)); err != nil {
+				return fmt.Errorf("%s: %w", until, err)
+			}
+		}
+		if _, _, err := s.Request(ctx, "detach", h, nil); err != nil {
+			return err
+		}
+		_, _, err = s.WaitEvent(ctx, janusapi.ForType("detached"))
+		return err
+	}
+}
+
+// TestReplayFailures captures echotest calls whose peer fails on purpose,
+// and replays each on a second Janus with the failure flag: the new run
+// shows the failure the capture shows, and matches it; without the flag
+// the replay differs.
+func TestReplayFailures(t *testing.T) {
+	a, b := withSlowlink(t), withSlowlink(t)
+	tp := taptest.New(t, a, "a")
+	cases := []struct {
+		name  string
+		opts  media.Options
+		until string // what the capture waited for
+		shows func(evs []*schema.Event) bool
+	}{
+		{"dtls-close", media.Options{DTLSClose: true}, "hangup", func(evs []*schema.Event) bool {
+			return slices.ContainsFunc(evs, func(ev *schema.Event) bool {
+				return ev.Janus != nil && ev.Janus.Janus == "hangup" && ev.Janus.Reason == "DTLS alert"
+			})
+		}},
+		{"loss", media.Options{LossPercent: 30}, "slowlink", func(evs []*schema.Event) bool {
+			return slices.ContainsFunc(evs, func(ev *schema.Event) bool { return ev.Janus != nil && ev.Janus.Janus == "slowlink" })
+		}},
+		{"no-media", media.Options{NoMedia: true}, "webrtcup", func(evs []*schema.Event) bool {
+			return slices.ContainsFunc(evs, func(ev *schema.Event) bool { return ev.Janus != nil && ev.Janus.Janus == "webrtcup" }) &&
+				!slices.ContainsFunc(evs, func(ev *schema.Event) bool { return ev.Janus != nil && ev.Janus.Janus == "media" })
+		}},
+		{"drop-candidates", media.Options{DropCandidates: true}, "", func(evs []*schema.Event) bool {
+			return !slices.ContainsFunc(evs, func(ev *schema.Event) bool { return ev.Janus != nil && ev.Janus.Janus == "webrtcup" })
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, evs := taptest.Run(t, tp, "ws", failingCall(tc.opts, tc.until))
+			if !tc.shows(evs) {
+				t.Fatal("the capture does not show the failure")
+			}
+			replay := func(o media.Options) (*replayer.Result, string) {
+				res, err := replayer.Replay(t.Context(), evs, replayer.Options{
+					Options: drive.Options{Target: drive.Target{WS: b.WS}, Wait: 3 * time.Second, Media: &o},
+				})
+				if err != nil {
+					t.Fatalf("%v; waits %q errors %q", err, res.Runs[0].Waits, res.Runs[0].Errors)
+				}
+				var buf bytes.Buffer
+				diff.WriteText(&buf, res.Reports[0])
+				return res, buf.String()
+			}
+			res, text := replay(tc.opts)
+			if !tc.shows(res.Runs[0].Events) || !res.Same() {
+				t.Fatalf("with the flag: the new run shows the failure %v, same %v\n%s", tc.shows(res.Runs[0].Events), res.Same(), text)
+			}
+			if tc.name == "dtls-close" {
+				// A DTLS alert the capture shows is reproduced without the
+				// flag too (the peer closes where the client did); the flag
+				// makes one where the capture has none.
+				_, clean := taptest.Run(t, tp, "ws", echoWithMedia)
+				res, err := replayer.Replay(t.Context(), clean, replayer.Options{
+					Options: drive.Options{Target: drive.Target{WS: b.WS}, Wait: 3 * time.Second, Media: &tc.opts},
+				})
+				if err != nil || !tc.shows(res.Runs[0].Events) || res.Same() {
+					t.Errorf("--dtls-close on a call without failure: err %v, shows the alert %v, same %v", err, tc.shows(res.Runs[0].Events), res.Same())
+				}
+				return
+			}
+			if res, text := replay(media.Options{}); res.Same() {
+				t.Errorf("without the flag the replay matches a capture of a failure:\n%s", text)
+			}
+		})
+	}
+}
+
+// TestReplayWithMediaLoad replays a call with media five times, five at
+// once: every run has its own connected peer, and matches.
+func TestReplayWithMediaLoad(t *testing.T) {
+	a := janustest.Start(t, janustest.Options{})
+	b := janustest.Start(t, janustest.Options{})
+	tp := taptest.New(t, a, "a")
+	_, evs := taptest.Run(t, tp, "http", echoWithMedia)
+	res, err := replayer.Replay(t.Context(), evs, replayer.Options{
+		Options: drive.Options{Target: drive.Target{HTTP: b.HTTP, WS: b.WS}, Wait: 5 * time.Second, Media: &media.Options{}},
+		Repeat:  5, Concurrency: 5,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := res.Summary(); s.Matched != 5 {
+		for i, r := range res.Reports {
+			var buf bytes.Buffer
+			diff.WriteText(&buf, r)
+			t.Logf("run %d: waits %q errors %q\n%s", i+1, res.Runs[i].Waits, res.Runs[i].Errors, buf.String())
+		}
+		t.Fatalf("summary %+v, want 5 matched", s)
+	}
+	for i, r := range res.Runs {
+		if len(r.Media) != 1 || !r.Media[0].Connected || len(r.Media[0].Received) == 0 {
+			t.Errorf("run %d: media %+v, want one connected peer that received", i+1, r.Media)
+		}
+	}
+}
