@@ -117,23 +117,13 @@ func (s *Server) comparePage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusNotFound, errors.New("this web view cannot compare runs"))
 		return
 	}
-	gw, id, err := sessionKey(r)
-	if err != nil {
-		s.fail(w, r, http.StatusBadRequest, err)
-		return
-	}
-	db, err := s.db(r.Context())
-	if err != nil {
-		s.fail(w, r, http.StatusServiceUnavailable, err)
+	gw, id, db, ok := s.session(w, r)
+	if !ok {
 		return
 	}
 	replay, err := sessionEvents(r.Context(), db, gw, id)
-	if errors.Is(err, store.ErrNotFound) {
-		s.fail(w, r, http.StatusNotFound, err)
-		return
-	}
 	if err != nil {
-		s.fail(w, r, http.StatusInternalServerError, err)
+		s.failLookup(w, r, err)
 		return
 	}
 	var cgw string
@@ -154,12 +144,8 @@ func (s *Server) comparePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	capture, err := sessionEvents(r.Context(), db, cgw, cid)
-	if errors.Is(err, store.ErrNotFound) {
-		s.fail(w, r, http.StatusNotFound, err)
-		return
-	}
 	if err != nil {
-		s.fail(w, r, http.StatusInternalServerError, err)
+		s.failLookup(w, r, err)
 		return
 	}
 	// Janus's own events are no part of a run's signaling (a replay has

@@ -43,14 +43,8 @@ func timePtr(t time.Time) *time.Time {
 
 // janusData answers GET /api/s/{gateway}/{id}/janus.
 func (s *Server) janusData(w http.ResponseWriter, r *http.Request) {
-	gw, id, err := sessionKey(r)
-	if err != nil {
-		s.fail(w, r, http.StatusBadRequest, err)
-		return
-	}
-	db, err := s.db(r.Context())
-	if err != nil {
-		s.fail(w, r, http.StatusServiceUnavailable, err)
+	gw, id, db, ok := s.session(w, r)
+	if !ok {
 		return
 	}
 	hs, err := db.JanusHandles(r.Context(), gw, id)

@@ -316,15 +316,34 @@ type sessionView struct {
 	Session *store.SessionDetail // nil when only admin traffic named it
 }
 
-func (s *Server) sessionPage(w http.ResponseWriter, r *http.Request) {
+// session reads the gateway and session id of a /s/{gateway}/{id} route
+// and opens the database; on failure it answers (400 or 503) and ok is
+// false.
+func (s *Server) session(w http.ResponseWriter, r *http.Request) (gw string, id uint64, db *store.DB, ok bool) {
 	gw, id, err := sessionKey(r)
 	if err != nil {
 		s.fail(w, r, http.StatusBadRequest, err)
-		return
+		return "", 0, nil, false
 	}
-	db, err := s.db(r.Context())
-	if err != nil {
+	if db, err = s.db(r.Context()); err != nil {
 		s.fail(w, r, http.StatusServiceUnavailable, err)
+		return "", 0, nil, false
+	}
+	return gw, id, db, true
+}
+
+// failLookup answers a failed read: 404 for what is not there, else 500.
+func (s *Server) failLookup(w http.ResponseWriter, r *http.Request, err error) {
+	code := http.StatusInternalServerError
+	if errors.Is(err, store.ErrNotFound) {
+		code = http.StatusNotFound
+	}
+	s.fail(w, r, code, err)
+}
+
+func (s *Server) sessionPage(w http.ResponseWriter, r *http.Request) {
+	gw, id, db, ok := s.session(w, r)
+	if !ok {
 		return
 	}
 	d, err := db.SessionHandles(r.Context(), gw, id)
@@ -356,23 +375,13 @@ func writeJSON(w http.ResponseWriter, v any) {
 }
 
 func (s *Server) sessionData(w http.ResponseWriter, r *http.Request) {
-	gw, id, err := sessionKey(r)
-	if err != nil {
-		s.fail(w, r, http.StatusBadRequest, err)
-		return
-	}
-	db, err := s.db(r.Context())
-	if err != nil {
-		s.fail(w, r, http.StatusServiceUnavailable, err)
+	gw, id, db, ok := s.session(w, r)
+	if !ok {
 		return
 	}
 	f, err := verdict.Load(r.Context(), db, gw, id)
-	if errors.Is(err, store.ErrNotFound) {
-		s.fail(w, r, http.StatusNotFound, err)
-		return
-	}
 	if err != nil {
-		s.fail(w, r, http.StatusInternalServerError, err)
+		s.failLookup(w, r, err)
 		return
 	}
 	writeJSON(w, buildLadder(f))
@@ -508,23 +517,13 @@ func sessionRaw(ctx context.Context, db *store.DB, gw string, id uint64) ([]stor
 }
 
 func (s *Server) export(w http.ResponseWriter, r *http.Request, write func([]store.RawEvent) error, ext, ctype string) {
-	gw, id, err := sessionKey(r)
-	if err != nil {
-		s.fail(w, r, http.StatusBadRequest, err)
-		return
-	}
-	db, err := s.db(r.Context())
-	if err != nil {
-		s.fail(w, r, http.StatusServiceUnavailable, err)
+	gw, id, db, ok := s.session(w, r)
+	if !ok {
 		return
 	}
 	evs, err := sessionRaw(r.Context(), db, gw, id)
-	if errors.Is(err, store.ErrNotFound) {
-		s.fail(w, r, http.StatusNotFound, err)
-		return
-	}
 	if err != nil {
-		s.fail(w, r, http.StatusInternalServerError, err)
+		s.failLookup(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", ctype)
