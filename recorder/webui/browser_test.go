@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -177,9 +178,16 @@ func TestBrowser(t *testing.T) {
 			shot(t, "session-ice-failed-evh.png"),
 			eval("scrolled", "document.getElementById('janusview').scrollIntoView(), 'yes'"),
 			shot(t, "session-ice-failed-janus-view.png"),
+			{Do: "click", Selector: "#pngexport"},
+			{Do: "wait", Selector: "#pngexport[data-png]"},
+			eval("png", "document.getElementById('pngexport').dataset.png"),
 		})
 		if got["rule"] != "ice-failed" || !strings.Contains(got["cause"], "no pair was selected") {
 			t.Errorf("verdict %s: %s", got["rule"], got["cause"])
+		}
+		// The PNG export rasterised the server's SVG of the ladder.
+		if n, _ := strconv.Atoi(got["png"]); n < 1000 {
+			t.Errorf("PNG export: %q bytes", got["png"])
 		}
 		// Janus's view under the ladder: ICE states ending in failed, no
 		// pair, the candidates in a table.

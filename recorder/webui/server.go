@@ -89,6 +89,7 @@ func (s *Server) init() {
 		mux.HandleFunc("GET /s/{gateway}/{id}", s.sessionPage)
 		mux.HandleFunc("GET /s/{gateway}/{id}/export.jsonl", s.exportJSONL)
 		mux.HandleFunc("GET /s/{gateway}/{id}/export.har", s.exportHAR)
+		mux.HandleFunc("GET /s/{gateway}/{id}/ladder.svg", s.ladderSVG)
 		mux.HandleFunc("GET /api/s/{gateway}/{id}", s.sessionData)
 		mux.HandleFunc("GET /api/s/{gateway}/{id}/janus", s.janusData)
 		mux.HandleFunc("GET /api/event/{seq}", s.eventData)

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -418,5 +420,70 @@ func TestJanusView(t *testing.T) {
 	}
 	if v := read(f.publisher); len(v.Handles) != 0 || len(v.Candidates) != 0 || len(v.Stats) != 0 {
 		t.Errorf("a session without Janus's events has a Janus view: %+v", v)
+	}
+}
+
+var update = flag.Bool("update", false, "write the golden files of TestLadderSVG")
+
+// TestLadderSVG draws captured sessions as SVG: a well-formed document
+// with a lane head per lane and an arrow per message not folded, the same
+// bytes as the golden file (go test -run TestLadderSVG -update writes it).
+func TestLadderSVG(t *testing.T) {
+	f := newFixture(t, nil)
+	for _, tt := range []struct {
+		name string
+		id   uint64
+	}{{"videoroom-publisher", f.publisher}, {"ice-failed-evh", f.iceEVH}} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := get(t, fmt.Sprintf("%s/s/janus/%d/ladder.svg", f.base, tt.id))
+			if code != http.StatusOK {
+				t.Fatalf("ladder.svg: %d %s", code, body)
+			}
+			d := xml.NewDecoder(strings.NewReader(body))
+			lines, markers := 0, 0
+			for {
+				tok, err := d.Token()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatalf("ladder.svg is not well-formed XML: %v", err)
+				}
+				if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "line" {
+					lines++
+					for _, a := range se.Attr {
+						if a.Name.Local == "marker-end" {
+							markers++
+						}
+					}
+				}
+			}
+			rows := ladderRows(t, f.base, tt.id)
+			want := 0
+			for _, r := range rows {
+				if r.Fold == "" {
+					want++
+				}
+			}
+			if markers != want || markers == 0 {
+				t.Errorf("%d arrows drawn, want %d (the messages not folded)", markers, want)
+			}
+			golden := filepath.Join("testdata", "ladder-"+tt.name+".svg")
+			if *update {
+				if err := os.MkdirAll("testdata", 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(golden, []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want2, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to write it)", err)
+			}
+			if string(want2) != body {
+				t.Errorf("ladder.svg differs from %s (run with -update if the change is meant)", golden)
+			}
+		})
 	}
 }
