@@ -181,9 +181,18 @@ func TestBrowser(t *testing.T) {
 			{Do: "click", Selector: "#pngexport"},
 			{Do: "wait", Selector: "#pngexport[data-png]"},
 			eval("png", "document.getElementById('pngexport').dataset.png"),
+			// The offer (message 7 of this capture): the client's SDP beside
+			// Janus's own view of it.
+			{Do: "click", Selector: "#m7"},
+			{Do: "wait", Selector: "#detail .sdppair details.janus"},
+			eval("sdppairs", "String(document.querySelectorAll('#detail .sdppair details.janus').length)"),
+			shot(t, "session-sdp-beside-janus.png"),
 		})
 		if got["rule"] != "ice-failed" || !strings.Contains(got["cause"], "no pair was selected") {
 			t.Errorf("verdict %s: %s", got["rule"], got["cause"])
+		}
+		if n, _ := strconv.Atoi(got["sdppairs"]); n < 2 {
+			t.Errorf("offer's detail: %q sections of Janus's view beside the wire's, want one per section (session + media)", got["sdppairs"])
 		}
 		// The PNG export rasterised the server's SVG of the ladder.
 		if n, _ := strconv.Atoi(got["png"]); n < 1000 {

@@ -400,6 +400,12 @@ type eventView struct {
 	// and one part per media section.
 	SDP      []sdpSection `json:"sdp,omitempty"`
 	JSEPType string       `json:"jsep_type,omitempty"`
+	// JanusSDP is Janus's own view of the same description, from its
+	// event handler's JSEP events: the SDP it received ("remote", for what
+	// the client sent) or the one it sent ("local", for what it answered or
+	// offered), cut the same way; JanusSDPOwner says which.
+	JanusSDP      []sdpSection `json:"janus_sdp,omitempty"`
+	JanusSDPOwner string       `json:"janus_sdp_owner,omitempty"`
 }
 
 type sdpSection struct {
@@ -453,6 +459,9 @@ func (s *Server) eventData(w http.ResponseWriter, r *http.Request) {
 		}
 		if json.Unmarshal(body, &m) == nil && m.JSEP.SDP != "" {
 			v.JSEPType, v.SDP = m.JSEP.Type, splitSDP(m.JSEP.SDP)
+			if err := janusSDP(r.Context(), db, ev, &v); err != nil {
+				s.Logger.Warn("janus's view of an sdp", "seq", seq, "err", err)
+			}
 		}
 	}
 	writeJSON(w, v)
@@ -584,4 +593,37 @@ var funcs = template.FuncMap{
 		}
 		return strings.Join(out, ", ")
 	},
+}
+
+// janusSDP fills v's JanusSDP from Janus's account of ev's handle: what it
+// received for an SDP the client sent, what it sent for one it answered or
+// offered. It leaves v alone when Janus reported nothing.
+func janusSDP(ctx context.Context, db *store.DB, ev *schema.Event, v *eventView) error {
+	if ev.Janus == nil {
+		return nil
+	}
+	handle := ev.Janus.HandleID
+	if ev.Direction == schema.ToClient && ev.Janus.Sender != 0 {
+		handle = ev.Janus.Sender
+	}
+	if handle == 0 || ev.Janus.SessionID == 0 {
+		return nil
+	}
+	hs, err := db.JanusHandles(ctx, ev.Gateway, ev.Janus.SessionID)
+	if err != nil {
+		return err
+	}
+	for _, h := range hs {
+		if h.ID != handle {
+			continue
+		}
+		owner, sdp := "remote", h.RemoteSDP
+		if ev.Direction == schema.ToClient {
+			owner, sdp = "local", h.LocalSDP
+		}
+		if sdp != "" {
+			v.JanusSDPOwner, v.JanusSDP = owner, splitSDP(sdp)
+		}
+	}
+	return nil
 }

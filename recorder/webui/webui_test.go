@@ -487,3 +487,73 @@ func TestLadderSVG(t *testing.T) {
 		})
 	}
 }
+
+// TestJanusSDPBeside: the detail of a message carrying an SDP has Janus's
+// own view of it beside, when Janus's event handler reported it: what it
+// received for the client's offer, what it sent for its answer.
+func TestJanusSDPBeside(t *testing.T) {
+	f := newFixture(t, nil)
+	type detail struct {
+		dir, label, owner   string
+		wire, janusSections int
+	}
+	jsepDetails := func(id uint64) []detail {
+		t.Helper()
+		code, body := get(t, fmt.Sprintf("%s/api/s/janus/%d", f.base, id))
+		if code != http.StatusOK {
+			t.Fatalf("ladder: %d %s", code, body)
+		}
+		var l struct {
+			Rows []struct {
+				Seq   uint64 `json:"seq"`
+				Dir   string `json:"dir"`
+				Label string `json:"label"`
+			} `json:"rows"`
+		}
+		if err := json.Unmarshal([]byte(body), &l); err != nil {
+			t.Fatal(err)
+		}
+		var out []detail
+		for _, r := range l.Rows {
+			if !strings.Contains(r.Label, "jsep") {
+				continue
+			}
+			code, body := get(t, fmt.Sprintf("%s/api/event/%d", f.base, r.Seq))
+			if code != http.StatusOK {
+				t.Fatalf("event %d: %d %s", r.Seq, code, body)
+			}
+			var ev struct {
+				SDP      []json.RawMessage `json:"sdp"`
+				JanusSDP []json.RawMessage `json:"janus_sdp"`
+				Owner    string            `json:"janus_sdp_owner"`
+			}
+			if err := json.Unmarshal([]byte(body), &ev); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, detail{r.Dir, r.Label, ev.Owner, len(ev.SDP), len(ev.JanusSDP)})
+		}
+		return out
+	}
+	seen := map[string]bool{}
+	for _, d := range jsepDetails(f.iceEVH) {
+		want := map[string]string{"c2g": "remote", "g2c": "local"}[d.dir]
+		if d.wire == 0 || d.janusSections == 0 || d.owner != want {
+			t.Errorf("%s (%s): %d sections on the wire, %d of Janus's %q SDP; want both, Janus's %s", d.label, d.dir, d.wire, d.janusSections, d.owner, want)
+		}
+		seen[d.dir] = true
+	}
+	if !seen["c2g"] || !seen["g2c"] {
+		t.Errorf("jsep messages seen by direction: %v; want an offer and an answer", seen)
+	}
+	// Without Janus's events (the videoroom capture had none), the SDP
+	// alone.
+	ds := jsepDetails(f.publisher)
+	if len(ds) == 0 {
+		t.Fatal("no jsep message in the videoroom publisher's session")
+	}
+	for _, d := range ds {
+		if d.wire == 0 || d.janusSections != 0 || d.owner != "" {
+			t.Errorf("%s: %d sections, Janus's %q with %d; want the wire's alone", d.label, d.wire, d.owner, d.janusSections)
+		}
+	}
+}

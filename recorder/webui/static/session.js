@@ -200,7 +200,19 @@
     else parts.push('<p class="hint">no body</p>');
     if (ev.sdp) {
       parts.push("<h3>SDP (" + esc(ev.jsep_type) + ") by media section</h3>");
-      for (const s of ev.sdp) parts.push('<details class="sdp" open><summary>' + esc(s.title) + "</summary><pre>" + esc(s.lines) + "</pre></details>");
+      if (ev.janus_sdp) {
+        // The client's description beside Janus's own view of it, section by section.
+        const n = Math.max(ev.sdp.length, ev.janus_sdp.length);
+        parts.push('<div class="sdppair"><div class="sdpcol"><h4>as on the wire</h4></div><div class="sdpcol"><h4>Janus\'s ' + esc(ev.janus_sdp_owner) + " SDP (its event handler)</h4></div></div>");
+        for (let i = 0; i < n; i++) {
+          const a = ev.sdp[i], b = ev.janus_sdp[i];
+          parts.push('<div class="sdppair">' +
+            '<details class="sdp" open><summary>' + esc(a ? a.title : "—") + "</summary><pre>" + esc(a ? a.lines : "") + "</pre></details>" +
+            '<details class="sdp janus" open><summary>' + esc(b ? b.title : "—") + "</summary><pre>" + esc(b ? b.lines : "") + "</pre></details></div>");
+        }
+      } else {
+        for (const s of ev.sdp) parts.push('<details class="sdp" open><summary>' + esc(s.title) + "</summary><pre>" + esc(s.lines) + "</pre></details>");
+      }
     }
     parts.push("<details><summary>event</summary><pre>" + esc(JSON.stringify(ev.event, null, 2)) + "</pre></details>");
     detail.querySelector(".hint").outerHTML = parts.join("");
