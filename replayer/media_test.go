@@ -288,7 +288,13 @@ func TestReplayVideoRoomWithMedia(t *testing.T) {
 // (the packaged configuration leaves slowlink off).
 func withSlowlink(t *testing.T) *janustest.Janus {
 	t.Helper()
-	j := janustest.Start(t, janustest.Options{})
+	return slowlinkJanus(t, janustest.Options{})
+}
+
+// slowlinkJanus is withSlowlink starting Janus with opts.
+func slowlinkJanus(t *testing.T, opts janustest.Options) *janustest.Janus {
+	t.Helper()
+	j := janustest.Start(t, opts)
 	conf := filepath.Join(j.Dir, "conf", "janus.jcfg")
 	b, err := os.ReadFile(conf)
 	if err != nil {
