@@ -29,10 +29,16 @@ func Rules() []Rule {
 			Doc: "a plugin refused a request (error_code and what it means for videoroom, echotest, textroom: 426 no such room, 428 no such feed, 433 unauthorized, ...)"},
 		{Name: "ice-failed", Check: iceFailed,
 			Doc: "Janus's event handler says ICE failed on a handle, and why it likely did: no remote candidate reached Janus, no pair was selected, only host candidates"},
+		{Name: "dtls-failed", Check: dtlsFailed,
+			Doc: "DTLS failed on a handle: Janus hung it up for a reason naming DTLS (\"DTLS alert\": the client closed or a fatal alert; a handshake timeout), or its event handler said DTLS failed; says whether the PeerConnection had come up, with Janus's DTLS states"},
 		{Name: "hangup", Check: hangup,
-			Doc: "Janus hung up a PeerConnection for a reason other than a request to (ICE failed, DTLS alert, ...)"},
+			Doc: "Janus hung up a PeerConnection for a reason other than a request to (ICE failed, ...); DTLS reasons are left to dtls-failed"},
 		{Name: "pc-never-up", Check: pcNeverUp,
 			Doc: "a handle exchanged an offer and an answer but Janus never said webrtcup: the PeerConnection never came up (ICE or DTLS); for a session still going, 30 s after the answer"},
+		{Name: "no-media", Check: noMedia,
+			Doc: "the PeerConnection came up but Janus never received media on a mid the client's SDP sends on (2 s or more up without \"media\" receiving:true), or Janus said receiving:false; names the mid; Janus's receiving is the client → Janus direction only"},
+		{Name: "slowlink", Check: slowlink,
+			Doc: "Janus reported 3 or more slow links on a handle in one direction: uplink false is client → Janus (Janus sent NACKs), uplink true is Janus → client; names the mids and the packets lost"},
 	}
 }
 
@@ -364,7 +370,6 @@ var normalHangups = []string{"Janus API", "Close PC", "Detach", "Destroy", "Hang
 // hangupDetails explain the reasons Janus gives when a PeerConnection fails.
 var hangupDetails = map[string]string{
 	"ICE failed": "no candidate pair worked: check the candidates both sides sent (host only? TURN configured?), firewalls and Janus's nat settings",
-	"DTLS alert": "the DTLS association ended with an alert: a fingerprint mismatch, or the peer closed it",
 }
 
 func hangup(f *Facts) []Finding {
@@ -375,7 +380,7 @@ func hangup(f *Facts) []Finding {
 			continue
 		}
 		reason := hangupReason(e.Body)
-		if slices.Contains(normalHangups, reason) {
+		if slices.Contains(normalHangups, reason) || dtlsReason(reason) {
 			continue
 		}
 		detail := hangupDetails[reason]

@@ -205,6 +205,44 @@ func Describe(e *store.TimelineEntry) string {
 	if e.Error != "" {
 		fmt.Fprintf(&b, " %q", e.Error)
 	}
+	if e.Transport == schema.EVH && e.Detail != "" {
+		b.WriteString(" " + e.Detail)
+	}
+	if e.Direction == schema.ToClient {
+		switch e.Janus {
+		case "media", "slowlink", "hangup":
+			b.WriteString(mediaWhat(e.Body))
+		}
+	}
+	return b.String()
+}
+
+// mediaWhat writes what a media, slowlink or hangup event of Janus says:
+// the mid, receiving, uplink, lost, reason.
+func mediaWhat(body []byte) string {
+	var m struct {
+		mediaEvent
+		Reason string `json:"reason"`
+	}
+	if json.Unmarshal(body, &m) != nil {
+		return ""
+	}
+	var b strings.Builder
+	if m.Mid != "" {
+		fmt.Fprintf(&b, " mid=%s", m.Mid)
+	}
+	if media := cmpOr(m.Media, m.Type); media != "" {
+		b.WriteString(" " + media)
+	}
+	if m.Receiving != nil {
+		fmt.Fprintf(&b, " receiving=%t", *m.Receiving)
+	}
+	if m.Uplink != nil {
+		fmt.Fprintf(&b, " uplink=%t lost=%d", *m.Uplink, m.Lost)
+	}
+	if m.Reason != "" {
+		fmt.Fprintf(&b, " reason=%q", m.Reason)
+	}
 	return b.String()
 }
 

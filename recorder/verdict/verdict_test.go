@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/janustap/janustap/recorder/store"
 	"github.com/janustap/janustap/recorder/verdict"
@@ -87,6 +88,11 @@ func TestRules(t *testing.T) {
 		{flow: "ice-failed-evh", rules: []string{"ice-failed", "hangup", "pc-never-up"}},
 		{flow: "pc-never-up", rules: []string{"pc-never-up"}},
 		{flow: "videoroom-pub-sub", rules: []string{"pc-never-up"}},
+		// Captured by replayer's TestCaptureVerdictFlows (-capture-verdict),
+		// with a real WebRTC peer made to fail.
+		{flow: "dtls-alert", rules: []string{"dtls-failed"}},
+		{flow: "no-media", rules: []string{"no-media", "no-media"}},
+		{flow: "slowlink", rules: []string{"slowlink"}},
 	}
 	covered := map[string]bool{}
 	for _, tt := range tests {
@@ -171,5 +177,48 @@ func TestPCNeverUpWhileSettingUp(t *testing.T) {
 	}
 	if len(v.Findings) != 0 {
 		t.Errorf("a session right after its answer: %+v, want no finding", v.Findings)
+	}
+}
+
+// TestMediaRulesBelowThreshold cuts the no-media and slowlink flows early:
+// a PeerConnection up for a second and two slow links are not yet
+// findings.
+func TestMediaRulesBelowThreshold(t *testing.T) {
+	tests := []struct {
+		flow  string
+		janus string // the flow is cut after the n-th client event of this type
+		n     int
+		after time.Duration // and this long after it (0: just before it)
+	}{
+		{flow: "no-media", janus: "webrtcup", n: 1, after: time.Second},
+		{flow: "slowlink", janus: "slowlink", n: 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.flow, func(t *testing.T) {
+			seen := 0
+			var at time.Time
+			db, session := loadFlowUntil(t, tt.flow, func(ev *schema.Event) bool {
+				if !at.IsZero() {
+					return ev.Time.After(at.Add(tt.after))
+				}
+				if ev.Transport != schema.EVH && ev.Janus != nil && ev.Janus.Janus == tt.janus {
+					if seen++; seen == tt.n {
+						at = ev.Time
+						return tt.after == 0
+					}
+				}
+				return false
+			})
+			if at.IsZero() {
+				t.Fatalf("the flow has fewer than %d %s", tt.n, tt.janus)
+			}
+			v, err := verdict.Why(t.Context(), db, "janus", session)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(v.Findings) != 0 {
+				t.Errorf("cut at the %d-th %s + %s: %+v, want no finding", tt.n, tt.janus, tt.after, v.Findings)
+			}
+		})
 	}
 }
