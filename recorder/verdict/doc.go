@@ -13,4 +13,14 @@
 // order in the table is the order findings are listed in, the likeliest
 // root cause first (the tap could not reach Janus before the client went
 // away, before what Janus then said).
+//
+// The rules on a PeerConnection (ice-failed, dtls-failed, hangup,
+// pc-never-up, no-media, slowlink) read what Janus told the client
+// (webrtcup, hangup with its reason, media with receiving per mid,
+// slowlink with uplink) and, when Janus posted them to the tap, its event
+// handler's events and store.JanusHandles (ICE and DTLS states,
+// candidates, media statistics). Janus's "receiving" is what Janus
+// receives from the client: no-media judges the client → Janus direction
+// only. slowlink's uplink false is client → Janus (Janus sent NACKs),
+// uplink true Janus → client.
 package verdict

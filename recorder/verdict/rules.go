@@ -30,7 +30,7 @@ func Rules() []Rule {
 		{Name: "ice-failed", Check: iceFailed,
 			Doc: "Janus's event handler says ICE failed on a handle, and why it likely did: no remote candidate reached Janus, no pair was selected, only host candidates"},
 		{Name: "dtls-failed", Check: dtlsFailed,
-			Doc: "DTLS failed on a handle: Janus hung it up for a reason naming DTLS (\"DTLS alert\": the client closed or a fatal alert; a handshake timeout), or its event handler said DTLS failed; says whether the PeerConnection had come up, with Janus's DTLS states"},
+			Doc: "DTLS failed on a handle: Janus hung it up for a reason naming DTLS (\"DTLS alert\", \"DTLS timeout\", \"DTLS error\"), or its event handler said DTLS failed; says whether the PeerConnection had come up, with Janus's DTLS states"},
 		{Name: "hangup", Check: hangup,
 			Doc: "Janus hung up a PeerConnection for a reason other than a request to (ICE failed, ...); DTLS reasons are left to dtls-failed"},
 		{Name: "pc-never-up", Check: pcNeverUp,
