@@ -604,6 +604,17 @@ func (a *applier) apply(seq int64, ev *schema.Event) error {
 	switch role {
 	case roleRequest:
 		a.newTx(seq, ev, j, h)
+		if h != nil {
+			// The latest join names the handle's room and display name.
+			if room, display, ok := joinOf(ev, j); ok {
+				if room != "" {
+					h.room = room
+				}
+				if display != "" {
+					h.display = display
+				}
+			}
+		}
 	case roleNone:
 		if ev.Kind == schema.Request {
 			a.txIDs[ev.ID] = 0 // a long poll, an OPTIONS: its response answers no transaction

@@ -94,6 +94,10 @@ func (db *DB) SessionPage(ctx context.Context, q PageQuery) ([]SessionRow, Curso
 	if f.OpaqueID != "" {
 		add("(s.gateway, s.session_id) IN (SELECT gateway, session_id FROM handles WHERE opaque_id = ?)", f.OpaqueID)
 	}
+	if f.Room != "" || f.Display != "" {
+		cond, a := joinFilter(f.Room, f.Display)
+		add(cond, a...)
+	}
 	if f.WithErrors {
 		add("s.errors > 0")
 	}

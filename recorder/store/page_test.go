@@ -12,7 +12,8 @@ import (
 
 // manySessions applies n short WebSocket sessions through Apply, as a tap
 // records them: create, attach (videoroom or echotest, opaque_id
-// "user-<i>"), a message (every 50th refused with a plugin error), destroy.
+// "user-<i>"), a join of room 1000+i%1000 as "User <i>" (every 50th
+// refused with a plugin error), destroy.
 // It returns the session ids in creation order.
 func manySessions(t testing.TB, db *DB, n int) []uint64 {
 	t.Helper()
@@ -48,7 +49,7 @@ func manySessions(t testing.TB, db *DB, n int) []uint64 {
 		c.send(attachReq(tx, plugin, fmt.Sprintf("user-%d", i), s))
 		c.recv(successID(tx, s, h))
 		tx = f.newTx()
-		c.send(messageReq(tx, `{"request":"join","room":1234}`, "", s, h))
+		c.send(messageReq(tx, fmt.Sprintf(`{"request":"join","room":%d,"display":"User %d"}`, 1000+i%1000, i), "", s, h))
 		if i%50 == 0 {
 			c.recv(pluginSuccess(tx, s, h, plugin, `{"videoroom":"event","error_code":426,"error":"No such room (1234)"}`))
 		} else {
@@ -83,6 +84,9 @@ func TestSessionPage(t *testing.T) {
 		{"search_id", PageQuery{Search: fmt.Sprint(ids[42])}, []uint64{ids[42]}},
 		{"search_opaque_prefix", PageQuery{Search: "user-22"}, []uint64{ids[229], ids[228], ids[227], ids[226], ids[225], ids[224], ids[223], ids[222], ids[221], ids[220], ids[22]}},
 		{"search_none", PageQuery{Search: "nobody"}, nil},
+		{"room", PageQuery{SessionFilter: SessionFilter{Room: "1017"}}, []uint64{ids[17]}},
+		{"display_prefix", PageQuery{SessionFilter: SessionFilter{Display: "user 22"}}, []uint64{ids[229], ids[228], ids[227], ids[226], ids[225], ids[224], ids[223], ids[222], ids[221], ids[220], ids[22]}},
+		{"room_display", PageQuery{SessionFilter: SessionFilter{Room: "1022", Display: "User 2"}}, []uint64{ids[22]}},
 		{"ice_failed_none", PageQuery{ICEFailed: true}, nil},
 		{"no_webrtcup_none", PageQuery{NoWebRTCUp: true}, nil},
 	}
@@ -144,6 +148,9 @@ func BenchmarkSessionPage(b *testing.B) {
 		{"search_id", PageQuery{Search: fmt.Sprint(ids[4242])}},
 		{"search_opaque_prefix", PageQuery{Search: "user-9999"}},
 		{"ice_failed_none", PageQuery{ICEFailed: true}},
+		{"room", PageQuery{SessionFilter: SessionFilter{Room: "1042"}}},                       // 100 sessions
+		{"display_prefix", PageQuery{SessionFilter: SessionFilter{Display: "user 4242"}}},     // 11 sessions
+		{"room_display", PageQuery{SessionFilter: SessionFilter{Room: "1042", Display: "u"}}}, // 100 sessions
 		{"page_40", PageQuery{After: Cursor{FirstSeen: t0.Add(60_000 * time.Second), Gateway: "gw1", ID: ids[60_000]}}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {

@@ -182,6 +182,10 @@ type SessionFilter struct {
 	// ("janus.plugin.videoroom") or short ("videoroom").
 	Plugin     string
 	OpaqueID   string           // sessions with a handle of that opaque_id
+	// Room and Display select sessions with a handle that joined room Room
+	// (its id as text) and whose display name starts with Display (ASCII
+	// case-insensitive); both on the same handle when both are set.
+	Room, Display string
 	WithErrors bool             // sessions with at least one error
 	TimedOut   bool             // sessions that timed out
 	Transport  schema.Transport // sessions created over that transport
@@ -239,6 +243,10 @@ func (db *DB) Sessions(ctx context.Context, f SessionFilter) ([]SessionRow, erro
 		where = append(where, "EXISTS (SELECT 1 FROM handles h INDEXED BY handles_session WHERE h.gateway = s.gateway AND "+
 			"h.session_id = s.session_id AND h.opaque_id = ?)")
 		args = append(args, f.OpaqueID)
+	}
+	if f.Room != "" || f.Display != "" {
+		cond, a := joinFilter(f.Room, f.Display)
+		where, args = append(where, cond), append(args, a...)
 	}
 	if f.WithErrors {
 		where = append(where, "s.errors > 0")
@@ -707,4 +715,23 @@ func (db *DB) ConnClose(ctx context.Context, gateway, conn string, at time.Time)
 		return nil, fmt.Errorf("read close of connection %s of %s: %w", conn, gateway, err)
 	}
 	return out, nil
+}
+
+// joinFilter is the condition on a session (s) that a handle of it joined
+// room and has a display name starting with display (each "" for any),
+// with its arguments. It reads the handles by handles_room or
+// handles_display and the sessions by their key, so that it costs what
+// the matching handles cost.
+func joinFilter(room, display string) (string, []any) {
+	var conds []string
+	var args []any
+	if room != "" {
+		conds, args = append(conds, "room = ?"), append(args, room)
+	}
+	if display != "" {
+		// display compares NOCASE (its column's collation), so this range
+		// is a case-insensitive prefix match on handles_display.
+		conds, args = append(conds, "display >= ? AND display < ?"), append(args, display, display+"\U0010FFFF")
+	}
+	return "(s.gateway, s.session_id) IN (SELECT gateway, session_id FROM handles WHERE " + strings.Join(conds, " AND ") + ")", args
 }

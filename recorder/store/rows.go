@@ -41,6 +41,7 @@ type handleVals struct {
 	hangupAt                                              int64
 	hangupReason                                          string
 	media, slowlinks, firstSeen, lastSeen, events, errors int64
+	room, display                                         string
 }
 
 type handleRow struct {
@@ -191,7 +192,7 @@ const sessionCols = "gateway, session_id, transport, conn, source_conn, create_s
 const sessionCounterCols = "gateway, session_id, last_seen, events, errors, handles"
 
 const handleCols = "gateway, handle_id, session_id, plugin, opaque_id, attach_seq, attached_at, detached_at, " +
-	"webrtcup_at, hangup_at, hangup_reason, media, slowlinks, first_seen, last_seen, events, errors"
+	"webrtcup_at, hangup_at, hangup_reason, media, slowlinks, first_seen, last_seen, events, errors, room, display"
 
 // handleCounterCols are the key and the columns a handle's events change,
 // none of them indexed.
@@ -289,7 +290,7 @@ func (h *handleRow) appendArgs(b []any) []any {
 	return append(b, h.gateway, dbID(h.id), dbID(h.session), nullStr(h.plugin), nullStr(h.opaqueID),
 		nullInt(h.attachSeq), nullInt(h.attachedAt), nullInt(h.detachedAt), nullInt(h.webrtcupAt),
 		nullInt(h.hangupAt), nullStr(h.hangupReason), h.media, h.slowlinks, h.firstSeen, h.lastSeen,
-		h.events, h.errors)
+		h.events, h.errors, nullStr(h.room), nullStr(h.display))
 }
 
 func (s *sessionRow) appendCounterArgs(b []any) []any {
@@ -347,7 +348,7 @@ func scanHandle(r scanner, h *handleRow) error {
 	return r.Scan(nText(&h.gateway), nInt(&h.id), nInt(&h.session), nText(&h.plugin), nText(&h.opaqueID),
 		nInt(&h.attachSeq), nInt(&h.attachedAt), nInt(&h.detachedAt), nInt(&h.webrtcupAt), nInt(&h.hangupAt),
 		nText(&h.hangupReason), nInt(&h.media), nInt(&h.slowlinks), nInt(&h.firstSeen), nInt(&h.lastSeen),
-		nInt(&h.events), nInt(&h.errors))
+		nInt(&h.events), nInt(&h.errors), nText(&h.room), nText(&h.display))
 }
 
 func scanTx(r scanner, t *txRow) error {
