@@ -185,6 +185,8 @@ func sessionsCommand() *cli.Command {
 		&cli.StringFlag{Name: "gateway", Usage: "only this gateway's sessions"},
 		&cli.StringFlag{Name: "plugin", Usage: "only sessions with a handle of this plugin (videoroom or janus.plugin.videoroom)"},
 		&cli.StringFlag{Name: "opaque-id", Usage: "only sessions with a handle of this opaque_id"},
+		&cli.StringFlag{Name: "room", Usage: "only sessions with a handle that joined this `ROOM` (videoroom, audiobridge: the id of its join request)"},
+		&cli.StringFlag{Name: "display", Usage: "only sessions with a handle that joined with a display name starting with `NAME` (ASCII case-insensitive; with --room, the same handle)"},
 		&cli.BoolFlag{Name: "with-errors", Aliases: []string{"errors"}, Usage: "only sessions with at least one error"},
 		&cli.BoolFlag{Name: "timed-out", Aliases: []string{"timeout"}, Usage: "only sessions that Janus ended by timeout"},
 		&cli.StringFlag{Name: "transport", Usage: "only sessions created over http or ws"},
@@ -203,6 +205,7 @@ func sessionsCommand() *cli.Command {
 		Flags:     append(flags, storeFlags()...),
 		Action: func(c *cli.Context) error {
 			f := store.SessionFilter{Gateway: c.String("gateway"), Plugin: c.String("plugin"), OpaqueID: c.String("opaque-id"),
+				Room: strings.TrimSpace(c.String("room")), Display: strings.TrimSpace(c.String("display")),
 				WithErrors: c.Bool("with-errors"), TimedOut: c.Bool("timed-out"), Limit: c.Int("limit"),
 				ICEFailed: c.Bool("ice-failed"), NoWebRTCUp: c.Bool("no-webrtcup"), Hangup: c.String("hangup"), NoMedia: c.Bool("no-media")}
 			var err error

@@ -180,16 +180,16 @@ type SessionFilter struct {
 	From, To time.Time
 	// Plugin selects sessions with a handle of that plugin, named in full
 	// ("janus.plugin.videoroom") or short ("videoroom").
-	Plugin     string
-	OpaqueID   string           // sessions with a handle of that opaque_id
+	Plugin   string
+	OpaqueID string // sessions with a handle of that opaque_id
 	// Room and Display select sessions with a handle that joined room Room
 	// (its id as text) and whose display name starts with Display (ASCII
 	// case-insensitive); both on the same handle when both are set.
 	Room, Display string
-	WithErrors bool             // sessions with at least one error
-	TimedOut   bool             // sessions that timed out
-	Transport  schema.Transport // sessions created over that transport
-	Limit      int              // at most that many; 0 means no limit
+	WithErrors    bool             // sessions with at least one error
+	TimedOut      bool             // sessions that timed out
+	Transport     schema.Transport // sessions created over that transport
+	Limit         int              // at most that many; 0 means no limit
 
 	// From Janus's own events (janus_handles):
 	ICEFailed  bool   // sessions with a handle whose ICE failed
