@@ -214,11 +214,12 @@ type sessionsView struct {
 func pageQuery(r *http.Request, now time.Time) (store.PageQuery, map[string]string, error) {
 	v := r.URL.Query()
 	form := map[string]string{}
-	for _, k := range []string{"gateway", "since", "from", "to", "plugin", "opaque_id", "transport", "q", "errors", "timed_out", "ice_failed", "no_webrtcup", "after"} {
+	for _, k := range []string{"gateway", "since", "from", "to", "plugin", "opaque_id", "room", "display", "transport", "q", "errors", "timed_out", "ice_failed", "no_webrtcup", "after"} {
 		form[k] = strings.TrimSpace(v.Get(k))
 	}
 	q := store.PageQuery{Search: form["q"]}
 	q.Gateway, q.Plugin, q.OpaqueID = form["gateway"], form["plugin"], form["opaque_id"]
+	q.Room, q.Display = form["room"], form["display"]
 	q.Transport = schema.Transport(form["transport"])
 	q.WithErrors, q.TimedOut = form["errors"] != "", form["timed_out"] != ""
 	q.ICEFailed, q.NoWebRTCUp = form["ice_failed"] != "", form["no_webrtcup"] != ""

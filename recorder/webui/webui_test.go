@@ -158,6 +158,10 @@ func TestPages(t *testing.T) {
 	}{
 		{"sessions", "/", 200, []string{fmt.Sprint(f.publisher), fmt.Sprint(f.subscriber), "videoroom"}, nil},
 		{"opaque_id", "/?opaque_id=videoroom-subscriber", 200, []string{fmt.Sprint(f.subscriber)}, []string{fmt.Sprint(f.publisher)}},
+		{"room", "/?room=1234", 200, []string{fmt.Sprint(f.publisher), fmt.Sprint(f.subscriber), `name="room" value="1234"`}, []string{fmt.Sprint(f.ice)}},
+		{"room_none", "/?room=4321", 200, []string{"0 sessions"}, []string{fmt.Sprint(f.publisher), fmt.Sprint(f.subscriber)}},
+		{"display", "/?display=ALI", 200, []string{fmt.Sprint(f.publisher)}, []string{fmt.Sprint(f.subscriber)}},
+		{"room_display", "/?room=1234&display=alice", 200, []string{fmt.Sprint(f.publisher)}, []string{fmt.Sprint(f.subscriber)}},
 		{"search", "/?q=videoroom-pub", 200, []string{fmt.Sprint(f.publisher)}, []string{fmt.Sprint(f.subscriber)}},
 		{"errors", "/?errors=1", 200, []string{fmt.Sprint(f.subscriber)}, []string{fmt.Sprint(sessionsOf(flowEvents(t, "normal"))[0])}},
 		{"ice_failed", "/?ice_failed=1", 200, []string{fmt.Sprint(f.iceEVH)}, []string{fmt.Sprint(f.ice), fmt.Sprint(f.publisher)}},
