@@ -75,6 +75,7 @@ type DB struct {
 	stmts     *statements // Apply's, prepared on w
 	cache     *rowCache   // rows kept from the batches before
 	cacheRows int         // entries cache holds at most; 0 means defaultCacheRows
+	joinFew   int         // SessionPage's joinFew; 0 means the constant (tests lower it)
 	batches   uint64      // batches applied
 
 	checkpoint  chan struct{} // Apply asks the checkpointer to run

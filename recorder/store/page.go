@@ -95,7 +95,10 @@ func (db *DB) SessionPage(ctx context.Context, q PageQuery) ([]SessionRow, Curso
 		add("(s.gateway, s.session_id) IN (SELECT gateway, session_id FROM handles WHERE opaque_id = ?)", f.OpaqueID)
 	}
 	if f.Room != "" || f.Display != "" {
-		cond, a := joinFilter(f.Room, f.Display)
+		cond, a, err := db.pageJoinFilter(ctx, f.Room, f.Display)
+		if err != nil {
+			return nil, Cursor{}, err
+		}
 		add(cond, a...)
 	}
 	if f.WithErrors {
@@ -231,4 +234,33 @@ func (db *DB) searchKeys(ctx context.Context, s string) ([]pageKey, error) {
 		}
 	}
 	return out, rows.Err()
+}
+
+// joinFew is how many handles a room or display filter may match for
+// SessionPage to start from them (their sessions, sorted); beyond, it walks
+// the sessions newest first and asks each whether a handle matches, which
+// stops as soon as the page is full.
+const joinFew = 1000
+
+// pageJoinFilter is joinFilter for SessionPage: by the handles when they
+// are few, else by the sessions, so that neither a rare room nor one in
+// every session reads every session.
+func (db *DB) pageJoinFilter(ctx context.Context, room, display string) (string, []any, error) {
+	few := joinFew
+	if db.joinFew > 0 {
+		few = db.joinFew
+	}
+	cond, args := joinConds("", room, display)
+	var n int
+	err := db.r.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM handles WHERE %s LIMIT %d)", cond, few+1), args...).Scan(&n)
+	if err != nil {
+		return "", nil, fmt.Errorf("count the handles of room %q, display %q: %w", room, display, err)
+	}
+	if n <= few {
+		cond, args = joinFilter(room, display)
+		return cond, args, nil
+	}
+	cond, args = joinConds("h.", room, display)
+	return "EXISTS (SELECT 1 FROM handles h INDEXED BY handles_session WHERE h.gateway = s.gateway AND h.session_id = s.session_id AND " +
+		cond + ")", args, nil
 }

@@ -71,7 +71,6 @@ func manySessions(t testing.TB, db *DB, n int) []uint64 {
 func TestSessionPage(t *testing.T) {
 	db := openDB(t)
 	ids := manySessions(t, db, 230)
-	ctx := t.Context()
 	tests := []struct {
 		name string
 		q    PageQuery
@@ -87,41 +86,55 @@ func TestSessionPage(t *testing.T) {
 		{"room", PageQuery{SessionFilter: SessionFilter{Room: "1017"}}, []uint64{ids[17]}},
 		{"display_prefix", PageQuery{SessionFilter: SessionFilter{Display: "user 22"}}, []uint64{ids[229], ids[228], ids[227], ids[226], ids[225], ids[224], ids[223], ids[222], ids[221], ids[220], ids[22]}},
 		{"room_display", PageQuery{SessionFilter: SessionFilter{Room: "1022", Display: "User 2"}}, []uint64{ids[22]}},
+		{"display_all", PageQuery{SessionFilter: SessionFilter{Display: "USER"}}, reversed(ids)},
+		{"display_none", PageQuery{SessionFilter: SessionFilter{Display: "nobody"}}, nil},
 		{"ice_failed_none", PageQuery{ICEFailed: true}, nil},
 		{"no_webrtcup_none", PageQuery{NoWebRTCUp: true}, nil},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var got []uint64
-			q := tt.q
-			q.Limit = 50
-			for pages := 0; ; pages++ {
-				if pages > 10 {
-					t.Fatal("more than 10 pages")
-				}
-				rows, next, err := db.SessionPage(ctx, q)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(rows) > q.Limit {
-					t.Fatalf("page of %d rows, limit %d", len(rows), q.Limit)
-				}
-				for _, r := range rows {
-					got = append(got, r.ID)
-				}
-				if next.IsZero() {
-					break
-				}
-				c, err := ParseCursor(next.String())
-				if err != nil || c != next {
-					t.Fatalf("cursor %q parses as %+v, %v; want %+v", next.String(), c, err, next)
-				}
-				q.After = c
-			}
-			if !slices.Equal(got, tt.want) {
-				t.Errorf("sessions = %v, want %v", got, tt.want)
-			}
-		})
+	// The room and display filters start from the handles when they match
+	// few (joinFew), else from the sessions: both ways give the same pages.
+	for _, few := range []int{0, 5} {
+		db.joinFew = few
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("%s/join_few_%d", tt.name, few), func(t *testing.T) {
+				testPages(t, db, tt.q, tt.want)
+			})
+		}
+	}
+}
+
+// testPages reads every page that q selects and compares the sessions
+// with want.
+func testPages(t *testing.T, db *DB, q PageQuery, want []uint64) {
+	t.Helper()
+	ctx := t.Context()
+	var got []uint64
+	q.Limit = 50
+	for pages := 0; ; pages++ {
+		if pages > 10 {
+			t.Fatal("more than 10 pages")
+		}
+		rows, next, err := db.SessionPage(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) > q.Limit {
+			t.Fatalf("page of %d rows, limit %d", len(rows), q.Limit)
+		}
+		for _, r := range rows {
+			got = append(got, r.ID)
+		}
+		if next.IsZero() {
+			break
+		}
+		c, err := ParseCursor(next.String())
+		if err != nil || c != next {
+			t.Fatalf("cursor %q parses as %+v, %v; want %+v", next.String(), c, err, next)
+		}
+		q.After = c
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("sessions = %v, want %v", got, want)
 	}
 }
 

@@ -723,15 +723,22 @@ func (db *DB) ConnClose(ctx context.Context, gateway, conn string, at time.Time)
 // handles_display and the sessions by their key, so that it costs what
 // the matching handles cost.
 func joinFilter(room, display string) (string, []any) {
+	cond, args := joinConds("", room, display)
+	return "(s.gateway, s.session_id) IN (SELECT gateway, session_id FROM handles WHERE " + cond + ")", args
+}
+
+// joinConds is the condition on a handle (its columns prefixed by p) of
+// joinFilter.
+func joinConds(p, room, display string) (string, []any) {
 	var conds []string
 	var args []any
 	if room != "" {
-		conds, args = append(conds, "room = ?"), append(args, room)
+		conds, args = append(conds, p+"room = ?"), append(args, room)
 	}
 	if display != "" {
 		// display compares NOCASE (its column's collation), so this range
 		// is a case-insensitive prefix match on handles_display.
-		conds, args = append(conds, "display >= ? AND display < ?"), append(args, display, display+"\U0010FFFF")
+		conds, args = append(conds, p+"display >= ? AND "+p+"display < ?"), append(args, display, display+"\U0010FFFF")
 	}
-	return "(s.gateway, s.session_id) IN (SELECT gateway, session_id FROM handles WHERE " + strings.Join(conds, " AND ") + ")", args
+	return strings.Join(conds, " AND "), args
 }
