@@ -77,7 +77,9 @@
 // of the attach request, attach_seq, attached_at, detached_at (detach
 // success or detached event), webrtcup_at (the first), hangup_at and
 // hangup_reason (the last), media and slowlinks (event counts), first_seen,
-// last_seen, events, errors.
+// last_seen, events, errors; room and display (migration 0004) of the
+// latest plugin message with body.request "join" or "joinandconfigure"
+// (body.room as text, body.display; display compares NOCASE).
 //
 // transactions: one per request (a message to the gateway with a janus
 // verb, over either API), keyed by its request_seq: request_id, gateway, tx,

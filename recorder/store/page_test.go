@@ -164,7 +164,8 @@ func BenchmarkSessionPage(b *testing.B) {
 		{"room", PageQuery{SessionFilter: SessionFilter{Room: "1042"}}},                       // 100 sessions
 		{"display_prefix", PageQuery{SessionFilter: SessionFilter{Display: "user 4242"}}},     // 11 sessions
 		{"room_display", PageQuery{SessionFilter: SessionFilter{Room: "1042", Display: "u"}}}, // 100 sessions
-		{"display_prefix_all", PageQuery{SessionFilter: SessionFilter{Display: "user"}}},      // every session: the worst case
+		{"display_prefix_all", PageQuery{SessionFilter: SessionFilter{Display: "user"}}},      // every session
+		{"display_prefix_old", PageQuery{SessionFilter: SessionFilter{Display: "user 1"}}},    // 11 111 sessions, the newest 80 000 sessions back: the worst case
 		{"page_40", PageQuery{After: Cursor{FirstSeen: t0.Add(60_000 * time.Second), Gateway: "gw1", ID: ids[60_000]}}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
