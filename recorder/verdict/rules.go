@@ -1,6 +1,7 @@
 package verdict
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -505,6 +506,42 @@ func (f *Facts) janusEvents(h uint64, what string) []int {
 	return out
 }
 
+// trickles counts the candidates the client trickled to handle h, says
+// whether it sent the end of them (a trickle with completed: true), and
+// gives the index of the first trickle (-1 if none).
+func (f *Facts) trickles(h uint64) (candidates int, completed bool, first int) {
+	first = -1
+	for i := range f.Timeline {
+		e := &f.Timeline[i]
+		if e.Direction != schema.ToGateway || e.Janus != "trickle" || e.HandleID != h {
+			continue
+		}
+		if first < 0 {
+			first = i
+		}
+		var m struct {
+			Candidate  json.RawMessage   `json:"candidate"`
+			Candidates []json.RawMessage `json:"candidates"`
+		}
+		if json.Unmarshal(e.Body, &m) != nil {
+			continue
+		}
+		for _, c := range append(m.Candidates, m.Candidate) {
+			var cand struct {
+				Completed bool `json:"completed"`
+			}
+			switch {
+			case len(c) == 0:
+			case json.Unmarshal(c, &cand) == nil && cand.Completed:
+				completed = true
+			default:
+				candidates++
+			}
+		}
+	}
+	return candidates, completed, first
+}
+
 func iceFailed(f *Facts) []Finding {
 	var out []Finding
 	for _, h := range f.Janus {
@@ -524,6 +561,10 @@ func iceFailed(f *Facts) []Finding {
 		}
 		fd := Finding{Severity: Error, HandleID: h.ID, Cause: fmt.Sprintf("ICE failed on handle %d: %s", h.ID, why),
 			Detail: fmt.Sprintf("Janus's ICE states: %s; %d local, %d remote candidates", strings.Join(h.ICEStates, " → "), h.LocalCandidates, h.RemoteCandidates)}
+		if n, done, first := f.trickles(h.ID); n > 0 && !done {
+			fd.Detail += fmt.Sprintf("; the client trickled %d candidate(s) and never said it was done (no trickle with completed)", n)
+			fd.Evidence = append(fd.Evidence, f.at(first))
+		}
 		for _, i := range f.janusEvents(h.ID, "remote-candidate") {
 			if len(fd.Evidence) < 3 {
 				fd.Evidence = append(fd.Evidence, f.at(i))

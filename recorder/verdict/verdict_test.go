@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,6 +31,13 @@ func loadFlow(t *testing.T, name string) (*store.DB, uint64) {
 // says is one too many (nil keeps them all).
 func loadFlowUntil(t *testing.T, name string, stop func(*schema.Event) bool) (*store.DB, uint64) {
 	t.Helper()
+	return loadFlowEdited(t, name, func(ev *schema.Event) (bool, bool) { return true, stop != nil && stop(ev) })
+}
+
+// loadFlowEdited is loadFlow keeping the events edit keeps, up to the
+// first it says to stop at.
+func loadFlowEdited(t *testing.T, name string, edit func(*schema.Event) (keep, stop bool)) (*store.DB, uint64) {
+	t.Helper()
 	f, err := os.Open(filepath.Join("testdata", "flows", name+".jsonl"))
 	if err != nil {
 		t.Fatal(err)
@@ -44,8 +52,12 @@ func loadFlowUntil(t *testing.T, name string, stop func(*schema.Event) bool) (*s
 		if err != nil {
 			t.Fatalf("%s line %d: %v", name, len(items)+1, err)
 		}
-		if stop != nil && stop(ev) {
+		keep, stop := edit(ev)
+		if stop {
 			break
+		}
+		if !keep {
+			continue
 		}
 		if session == 0 && ev.Janus != nil && ev.Janus.Janus == "success" && ev.Janus.DataID != 0 && ev.Janus.SessionID == 0 {
 			session = ev.Janus.DataID
@@ -220,5 +232,44 @@ func TestMediaRulesBelowThreshold(t *testing.T) {
 				t.Errorf("cut at the %d-th %s + %s: %+v, want no finding", tt.n, tt.janus, tt.after, v.Findings)
 			}
 		})
+	}
+}
+
+// TestICEFailedTrickleNotCompleted: the ICE failure of ice-failed-evh
+// without the client's end of candidates (its trickle with completed and
+// the ack) adds that the client never said it was done, with the trickle
+// as evidence; the capture as it is (completed sent) says nothing of it.
+func TestICEFailedTrickleNotCompleted(t *testing.T) {
+	for _, drop := range []bool{false, true} {
+		var completedTx string
+		db, session := loadFlowEdited(t, "ice-failed-evh", func(ev *schema.Event) (bool, bool) {
+			if !drop || ev.Janus == nil {
+				return true, false
+			}
+			if ev.Janus.Janus == "trickle" && bytes.Contains(ev.Body, []byte(`"completed"`)) {
+				completedTx = ev.Janus.Transaction
+				return false, false
+			}
+			return !(completedTx != "" && ev.Janus.Transaction == completedTx), false
+		})
+		if drop && completedTx == "" {
+			t.Fatal("ice-failed-evh has no trickle with completed to drop")
+		}
+		v, err := verdict.Why(t.Context(), db, "janus", session)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var detail string
+		for _, fd := range v.Findings {
+			if fd.Rule == "ice-failed" {
+				detail = fd.Detail
+			}
+		}
+		if detail == "" {
+			t.Fatalf("drop=%v: no ice-failed finding: %+v", drop, v.Findings)
+		}
+		if got := strings.Contains(detail, "never said it was done"); got != drop {
+			t.Errorf("drop=%v: detail %q; want the missing end of candidates named only when it is missing", drop, detail)
+		}
 	}
 }
