@@ -102,7 +102,11 @@ func TestComparePage(t *testing.T) {
 		{Do: "eval", Name: "marked", JS: "document.getElementById('replay').contentDocument.querySelectorAll('.lrow.diff').length"},
 		{Do: "click", Selector: "#diffs tbody tr:last-child"},
 		{Do: "eval", Name: "want", JS: "(() => { const tr = document.querySelector('#diffs tbody tr:last-child'); return [tr.dataset.a, tr.dataset.b]; })()"},
-		{Do: "waitFn", JS: sel("replay") + " !== ''"},
+		// Both ladders start with their first row selected: wait until the
+		// click has moved each to the difference's message.
+		{Do: "waitFn", JS: "(() => { const tr = document.querySelector('#diffs tbody tr:last-child');" +
+			" const at = id => { const e = document.getElementById(id).contentDocument.querySelector('.lrow.sel'); return e ? e.id : ''; };" +
+			" return (tr.dataset.b === '0' || at('replay') === 'm' + tr.dataset.b) && (tr.dataset.a === '0' || at('capture') === 'm' + tr.dataset.a); })()"},
 		{Do: "eval", Name: "selA", JS: sel("capture")},
 		{Do: "eval", Name: "selB", JS: sel("replay")},
 		{Do: "screenshot", Path: shot},
