@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/janustap/janustap/recorder/janustest"
+	"github.com/janustap/janustap/recorder/janusrun"
 )
 
 // The targets the workload runs against.
@@ -68,7 +68,7 @@ type Config struct {
 	IdleWS int
 
 	// Janus is an existing Janus to run against; a zero HTTP means the
-	// bench starts a private one (janustest).
+	// bench starts a private one (janusrun).
 	Janus JanusURLs
 	// Janustap is the janustap binary to run as `serve`. Required for the
 	// janustap targets.
@@ -130,7 +130,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	j := cfg.Janus
 	var janusPID func() []int
 	if j.HTTP == "" {
-		jt, err := janustest.Run(ctx, filepath.Join(cfg.Dir, "janus"), janustest.Options{})
+		jt, err := janusrun.Run(ctx, filepath.Join(cfg.Dir, "janus"), janusrun.Options{})
 		if err != nil {
 			return nil, fmt.Errorf("start janus: %w", err)
 		}

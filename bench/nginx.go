@@ -19,7 +19,7 @@ type NginxConfig struct {
 	Dir string
 	// Listen is the address to serve on, such as 127.0.0.1:8080.
 	Listen string
-	// JanusHTTP, AdminHTTP and JanusWS are Janus's URLs, as janustest
+	// JanusHTTP, AdminHTTP and JanusWS are Janus's URLs, as janusrun
 	// gives them. AdminHTTP may be empty.
 	JanusHTTP, AdminHTTP, JanusWS string
 	// Workers is worker_processes; 0 means "auto" (one per CPU).

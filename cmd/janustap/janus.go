@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 
-	"github.com/janustap/janustap/recorder/janustest"
+	"github.com/janustap/janustap/recorder/janusrun"
 	"github.com/urfave/cli/v2"
 )
 
@@ -13,7 +13,7 @@ func janusCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "janus",
 		Usage: "run a private Janus (Debian package) on loopback, for trying janustap",
-		Description: "Ports as janus-up.sh: HTTP on --base-port, admin HTTP on base-1000, WebSocket on base+100,\n" +
+		Description: "Ports: HTTP on --base-port, admin HTTP on base-1000, WebSocket on base+100,\n" +
 			"admin WebSocket on base-900. Its event handler posts every event to --evh-url, where janustap serve\n" +
 			"listens by default (a serve that found 127.0.0.1:8090 taken says where it listens in <data>/evh-url).\n" +
 			"Runs until interrupted.",
@@ -33,17 +33,17 @@ func janusCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			opts := janustest.Options{
+			opts := janusrun.Options{
 				BasePort:       c.Int("base-port"),
 				Args:           c.StringSlice("arg"),
 				DisablePlugins: c.StringSlice("disable-plugin"),
 				Logger:         log,
 			}
 			if u := c.String("evh-url"); u != "" && u != "off" {
-				opts.Events = &janustest.EventHandler{URL: u, StatsPeriod: c.Int("evh-stats-period"),
+				opts.Events = &janusrun.EventHandler{URL: u, StatsPeriod: c.Int("evh-stats-period"),
 					Compress: c.Bool("evh-compress"), User: c.String("evh-user"), Password: c.String("evh-password")}
 			}
-			j, err := janustest.Run(c.Context, c.String("dir"), opts)
+			j, err := janusrun.Run(c.Context, c.String("dir"), opts)
 			if err != nil {
 				return fmt.Errorf("start janus: %w", err)
 			}

@@ -1,4 +1,4 @@
-package janustest
+package janusrun
 
 import (
 	"fmt"
@@ -47,8 +47,8 @@ var adminSecretRE = regexp.MustCompile(`(?m)^[ \t]*admin_secret = "([^"]*)"`)
 // writeConfig copies the packaged config from src into dst (which must not
 // exist), binds every listener to 127.0.0.1 on p, enables the admin API on
 // HTTP and WebSockets, disables unused plugins and transports (plus
-// disablePlugins) and drops the streaming sample mountpoints, as
-// janus-up.sh does. It returns the admin secret from janus.jcfg.
+// disablePlugins) and drops the streaming sample mountpoints. It returns
+// the admin secret from janus.jcfg.
 func writeConfig(src, dst string, p ports, disablePlugins []string) (adminSecret string, err error) {
 	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
 		return "", fmt.Errorf("copy janus config %s to %s: %w", src, dst, err)
@@ -113,8 +113,7 @@ func writeConfig(src, dst string, p ports, disablePlugins []string) (adminSecret
 }
 
 // EventHandler turns on Janus's event handlers and has the HTTP one
-// (sampleevh) post every event to URL, as janus-up.sh does with
-// JANUS_EVH_URL.
+// (sampleevh) post every event to URL.
 type EventHandler struct {
 	// URL is sampleevh's backend, such as http://127.0.0.1:8090/.
 	URL string

@@ -1,4 +1,4 @@
-package janustest
+package janusrun
 
 import (
 	"os"

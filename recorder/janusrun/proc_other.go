@@ -1,6 +1,6 @@
 //go:build !linux
 
-package janustest
+package janusrun
 
 import (
 	"os"
