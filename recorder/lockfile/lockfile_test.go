@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/janustap/janustap/recorder/lockfile"
 )
@@ -98,5 +97,5 @@ func TestHelperHoldLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Stdout.WriteString("locked\n")
-	time.Sleep(time.Hour) // until the parent kills it
+	select {} // hold the lock until the parent kills this process
 }
