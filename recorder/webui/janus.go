@@ -52,7 +52,7 @@ func (s *Server) janusData(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusInternalServerError, err)
 		return
 	}
-	v := janusView{Handles: []janusHandle{}, Candidates: []store.JanusCandidate{}, Stats: []store.JanusStatsSample{}}
+	v := janusView{Handles: []janusHandle{}}
 	for _, h := range hs {
 		v.Handles = append(v.Handles, janusHandle{
 			ID: h.ID, Plugin: h.Plugin, ICEStates: orEmpty(h.ICEStates), ICEState: h.ICEState,
@@ -62,16 +62,14 @@ func (s *Server) janusData(w http.ResponseWriter, r *http.Request) {
 			Receiving: orEmpty(h.Receiving), Slowlinks: h.Slowlinks, StatsEvents: h.Stats,
 		})
 	}
-	if len(hs) > 0 {
-		if v.Candidates, err = db.JanusCandidates(r.Context(), gw, id); err != nil {
-			s.fail(w, r, http.StatusInternalServerError, err)
-			return
-		}
-		if v.Stats, err = db.JanusStatsSeries(r.Context(), gw, id); err != nil {
-			s.fail(w, r, http.StatusInternalServerError, err)
-			return
-		}
+	if v.Candidates, err = db.JanusCandidates(r.Context(), gw, id); err == nil {
+		v.Stats, err = db.JanusStatsSeries(r.Context(), gw, id)
 	}
+	if err != nil {
+		s.fail(w, r, http.StatusInternalServerError, err)
+		return
+	}
+	// Empty lists, not null, for the page's script.
 	if v.Candidates == nil {
 		v.Candidates = []store.JanusCandidate{}
 	}

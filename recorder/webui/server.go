@@ -569,6 +569,18 @@ func (s *Server) exportHAR(w http.ResponseWriter, r *http.Request) {
 	}, "har", "application/json")
 }
 
+// fmtDur prints a duration for a person, to the second past a minute, to
+// the millisecond past a second, else to the microsecond.
+func fmtDur(d time.Duration) string {
+	switch {
+	case d >= time.Minute:
+		return d.Round(time.Second).String()
+	case d >= time.Second:
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(time.Microsecond).String()
+}
+
 var funcs = template.FuncMap{
 	"when": func(t time.Time) string {
 		if t.IsZero() {
@@ -576,15 +588,7 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04:05.000")
 	},
-	"dur": func(d time.Duration) string {
-		switch {
-		case d >= time.Minute:
-			return d.Round(time.Second).String()
-		case d >= time.Second:
-			return d.Round(time.Millisecond).String()
-		}
-		return d.Round(time.Microsecond).String()
-	},
+	"dur":   fmtDur,
 	"short": func(p string) string { return strings.TrimPrefix(p, "janus.plugin.") },
 	"join":  strings.Join,
 	"plugins": func(ps []string) string {

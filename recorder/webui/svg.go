@@ -69,7 +69,7 @@ func writeLadderSVG(w io.Writer, l *ladder) error {
 			color = "#334"
 		}
 		fmt.Fprintf(&b, `<text x="8" y="%d" fill="#556">%d</text><text x="40" y="%d" fill="#556">+%s</text>`+"\n",
-			y, r.N, y, fmtSince(time.Duration(r.T-t0)*time.Microsecond))
+			y, r.N, y, fmtDur(time.Duration(r.T-t0)*time.Microsecond))
 		x1, x2 := laneX(r.From), laneX(r.To)
 		if x1 == x2 {
 			x2 = x1 + svgLaneWidth/3
@@ -82,7 +82,7 @@ func writeLadderSVG(w io.Writer, l *ladder) error {
 		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle" fill="%s">%s</text>`+"\n", (x1+x2)/2, y, color, esc(clip(r.Label, 40)))
 		var note []string
 		if r.Since > 0 && r.RQ != r.Seq {
-			note = append(note, "+"+fmtSince(time.Duration(r.Since)*time.Microsecond))
+			note = append(note, "+"+fmtDur(time.Duration(r.Since)*time.Microsecond))
 		}
 		if r.Note != "" {
 			note = append(note, r.Note)
@@ -109,18 +109,6 @@ func clip(s string, n int) string {
 		return string(r[:n-1]) + "…"
 	}
 	return s
-}
-
-// fmtSince prints a duration as the page does: µs, ms or s.
-func fmtSince(d time.Duration) string {
-	switch {
-	case d < time.Millisecond:
-		return fmt.Sprintf("%dµs", d.Microseconds())
-	case d < time.Second:
-		return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000)
-	default:
-		return fmt.Sprintf("%.3fs", d.Seconds())
-	}
 }
 
 // ladderSVG answers GET /s/{gateway}/{id}/ladder.svg.
