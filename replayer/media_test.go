@@ -313,20 +313,19 @@ func slowlinkJanus(t *testing.T, opts janustest.Options) *janustest.Janus {
 	return j
 }
 
-// failingCall is an echotest call whose peer fails as opts say; it waits
-// for what Janus then reports (until, a janus type, "" for nothing) and
-// detaches.
-func failingCall(opts media.Options, until string) taptest.Flow {
-	return func(ctx context.Context, s *janusapi.Session) error {
-		h, err := s.Attach(ctx, janusapi.EchoTest, nil)
-		if err != nil {
-			return err
-		}
-		p, err := media.New(janusapi.OfferSDP, opts)
-		if err != nil {
-			return err
-		}
-		defer p.Close()
+// echoPeer attaches an echotest handle (with attach fields, which may be
+// nil) and connects a replay peer made with opts to it: its offer, Janus's
+// answer. The caller closes the peer.
+func echoPeer(ctx context.Context, s *janusapi.Session, opts media.Options, fields map[string]any) (uint64, *media.Peer, error) {
+	h, err := s.Attach(ctx, janusapi.EchoTest, fields)
+	if err != nil {
+		return 0, nil, err
+	}
+	p, err := media.New(janusapi.OfferSDP, opts)
+	if err != nil {
+		return 0, nil, err
+	}
+	connect := func() error {
 		offer, err := p.Offer(ctx)
 		if err != nil {
 			return err
@@ -339,9 +338,25 @@ func failingCall(opts media.Options, until string) taptest.Flow {
 		if err != nil {
 			return err
 		}
-		if err := p.SetAnswer(jsepSDP(b)); err != nil {
+		return p.SetAnswer(jsepSDP(b))
+	}
+	if err := connect(); err != nil {
+		p.Close()
+		return 0, nil, err
+	}
+	return h, p, nil
+}
+
+// failingCall is an echotest call whose peer fails as opts say; it waits
+// for what Janus then reports (until, a janus type, "" for nothing) and
+// detaches.
+func failingCall(opts media.Options, until string) taptest.Flow {
+	return func(ctx context.Context, s *janusapi.Session) error {
+		h, p, err := echoPeer(ctx, s, opts, nil)
+		if err != nil {
 			return err
 		}
+		defer p.Close()
 		if until != "" {
 			if _, _, err := s.WaitEvent(ctx, janusapi.ForType(until)); err != nil {
 				return fmt.Errorf("%s: %w", until, err)

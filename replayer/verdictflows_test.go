@@ -89,30 +89,11 @@ func TestCaptureVerdictFlows(t *testing.T) {
 // while with nothing received.
 func verdictCall(opts media.Options, until string, count int, janusEvents *taptest.Memory) taptest.Flow {
 	return func(ctx context.Context, s *janusapi.Session) error {
-		h, err := s.Attach(ctx, janusapi.EchoTest, map[string]any{"opaque_id": "verdict-" + until})
-		if err != nil {
-			return err
-		}
-		p, err := media.New(janusapi.OfferSDP, opts)
+		h, p, err := echoPeer(ctx, s, opts, map[string]any{"opaque_id": "verdict-" + until})
 		if err != nil {
 			return err
 		}
 		defer p.Close()
-		offer, err := p.Offer(ctx)
-		if err != nil {
-			return err
-		}
-		j, _, err := s.Message(ctx, h, map[string]any{"audio": true, "video": true}, map[string]any{"type": "offer", "sdp": offer})
-		if err != nil {
-			return err
-		}
-		b, _, err := s.WaitEvent(ctx, janusapi.ForTx(j.Transaction))
-		if err != nil {
-			return err
-		}
-		if err := p.SetAnswer(jsepSDP(b)); err != nil {
-			return err
-		}
 		for i := range count {
 			if _, _, err := s.WaitEvent(ctx, janusapi.ForType(until)); err != nil {
 				return fmt.Errorf("%s %d: %w", until, i+1, err)
