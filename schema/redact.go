@@ -29,17 +29,55 @@ var SecretHeaders = []string{"Authorization", "Proxy-Authorization", "Cookie"}
 // the body keeps its shape (white space, key order, other values) and even a
 // body that is not valid JSON loses its secrets. body is not modified.
 func Redact(body []byte, keys []string) ([]byte, bool) {
+	return redactKeys(body, keys, wholeValue)
+}
+
+// RedactStrings is Redact for values that are strings or arrays of strings:
+// it replaces the value of every key in keys by RedactedMarker when it is a
+// string, and each string of it when it is an array, keeping the length of
+// arrays. Values of other types are left alone.
+func RedactStrings(body []byte, keys []string) ([]byte, bool) {
+	return redactKeys(body, keys, stringsOnly)
+}
+
+// valueMode says how redactKeys replaces the value of a key.
+type valueMode int
+
+const (
+	wholeValue  valueMode = iota // any value but null, replaced whole by the marker
+	stringsOnly                  // a string, or each string of an array
+)
+
+// redactKeys is Redact and RedactStrings: one scanner for both.
+func redactKeys(body []byte, keys []string, mode valueMode) ([]byte, bool) {
 	// One pass from left to right. Not knowing whether a quote opens or
 	// closes a string (the body may be cut short or not be JSON at all),
 	// every quote that is not escaped is tried as the opening of a key; a
-	// string that is not a secret key is stepped over to its closing quote,
+	// string that is not a key is stepped over to its closing quote,
 	// which is tried in turn. In valid JSON that visits exactly the
 	// unescaped quotes, so a key is never looked for inside a string, and
 	// since a pass only ever rewrites values it steps over, a second pass
 	// makes the same decisions and changes nothing.
-	var out []byte // allocated on the first secret found
+	var out []byte // allocated on the first value replaced
 	done := 0      // body[:done] is in out
-	for i := 0; ; {
+	// replace puts the marker in place of the content of the string that
+	// opens at body[open] and closes at body[end] (len(body): unterminated,
+	// it is closed).
+	replace := func(open, end int) {
+		if string(body[open+1:end]) == RedactedMarker {
+			return
+		}
+		if out == nil {
+			out = make([]byte, 0, len(body)+len(RedactedMarker)+2)
+		}
+		out = append(out, body[done:open+1]...)
+		out = append(out, RedactedMarker...)
+		done = end
+		if end == len(body) {
+			out = append(out, '"')
+		}
+	}
+	for i := 0; i < len(body); {
 		q := bytes.IndexByte(body[i:], '"')
 		if q < 0 {
 			break
@@ -58,10 +96,25 @@ func Redact(body []byte, keys []string) ([]byte, bool) {
 			continue
 		}
 		j = skipSpace(body, j+1)
-		if j >= len(body) {
-			continue
-		}
-		if body[j] != '"' {
+		switch {
+		case j >= len(body):
+		case body[j] == '"':
+			i = stringEnd(body, j) // closing quote, or len(body)
+			replace(j, i)
+		case mode == stringsOnly && body[j] == '[':
+			k := skipSpace(body, j+1)
+			for k < len(body) && body[k] == '"' {
+				vend := stringEnd(body, k)
+				replace(k, vend)
+				if k = vend; k == len(body) {
+					break
+				}
+				if k = skipSpace(body, k+1); k < len(body) && body[k] == ',' {
+					k = skipSpace(body, k+1)
+				}
+			}
+			i = k
+		case mode == wholeValue:
 			// A number, an array, an object: replaced whole by the marker
 			// (a string). null says there is no secret, and stays.
 			vend := valueEnd(body, j)
@@ -77,27 +130,7 @@ func Redact(body []byte, keys []string) ([]byte, bool) {
 			out = append(out, RedactedMarker...)
 			out = append(out, '"')
 			done, i = vend, vend
-			if vend == len(body) {
-				break
-			}
-			continue
 		}
-		vend := stringEnd(body, j) // closing quote, or len(body)
-		if string(body[j+1:vend]) == RedactedMarker {
-			i = vend
-			continue
-		}
-		if out == nil {
-			out = make([]byte, 0, len(body)+len(RedactedMarker))
-		}
-		out = append(out, body[done:j+1]...)
-		out = append(out, RedactedMarker...)
-		if vend == len(body) { // unterminated string: redact to the end
-			out = append(out, '"')
-			done = len(body)
-			break
-		}
-		done, i = vend, vend
 	}
 	if out == nil {
 		return body, false
@@ -271,4 +304,61 @@ func RedactEvent(ev *Event) {
 			ev.Redacted = true
 		}
 	}
+}
+
+// HostKeys are the keys of server_info and admin answers whose values tell
+// about the gateway's host (Janus 1.1.2): its log file and working
+// directory, its addresses, and in handle_info the local ICE candidates and
+// the selected pair, which hold them.
+var HostKeys = []string{"log-path", "cwd-path", "local-ip", "public-ip", "public-ips", "public_ip",
+	"local-candidates", "local-candidate", "selected-pair"}
+
+// JanusEventHostKeys are the keys of host details in Janus's own events:
+// HostKeys, the remote candidate (the client's), and the addresses of the
+// selected pair's candidates.
+var JanusEventHostKeys = append(slices.Clip(HostKeys), "remote-candidate", "address")
+
+// RedactHostDetails replaces the host details (see HostKeys) in the body of
+// an encoded event by RedactedMarker, when it is a server_info answer (over
+// either API), an admin API answer or an event Janus reported of itself
+// (its candidates, selected pair and addresses; see JanusEventHostKeys).
+// It returns the event re-encoded, with Redacted set and the label
+// redacted=host-details, or raw itself and false when there was nothing to
+// redact. Bodies keep their shape, as with RedactStrings.
+func RedactHostDetails(raw []byte) ([]byte, bool, error) {
+	hit := false
+	for _, k := range JanusEventHostKeys {
+		if bytes.Contains(raw, []byte(k)) {
+			hit = true
+			break
+		}
+	}
+	if !hit {
+		return raw, false, nil
+	}
+	ev, err := Decode(raw)
+	if err != nil {
+		return nil, false, err
+	}
+	keys := HostKeys
+	switch {
+	case ev.Kind == JanusEvent:
+		keys = JanusEventHostKeys
+	case ev.Direction != ToClient || !ev.Transport.IsAdmin() && (ev.Janus == nil || ev.Janus.Janus != "server_info"):
+		return raw, false, nil
+	}
+	body, changed := RedactStrings(ev.Body, keys)
+	if !changed {
+		return raw, false, nil
+	}
+	ev.Body, ev.Redacted = body, true
+	if ev.Labels == nil {
+		ev.Labels = map[string]string{}
+	}
+	ev.Labels["redacted"] = "host-details"
+	b, err := Encode(ev)
+	if err != nil {
+		return nil, false, err
+	}
+	return b, true, nil
 }
