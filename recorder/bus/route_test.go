@@ -2,7 +2,6 @@ package bus
 
 import (
 	"bytes"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -93,66 +92,6 @@ func TestFit(t *testing.T) {
 		data, _ := schema.Encode(testEvent([]byte("body")))
 		if _, err := fit(data, 100); err == nil {
 			t.Error("fit an event into 100 bytes")
-		}
-	})
-}
-
-func BenchmarkRoute(b *testing.B) {
-	for _, size := range []int{1 << 10, 1 << 20} {
-		data, err := schema.Encode(testEvent(bytes.Repeat([]byte("a"), size)))
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Run(strconv.Itoa(size>>10)+"KiB", func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, _, err := route("janustap", data); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-		b.Run(strconv.Itoa(size>>10)+"KiB-decode", func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := schema.Decode(data); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-}
-
-// FuzzRoute holds route, which reads Encode's layout directly, to
-// routeDecode, which reads any JSON with encoding/json: the same subject and
-// id, or both failing.
-func FuzzRoute(f *testing.F) {
-	for _, body := range []string{`{"janus":"event"}`, "\xff", ""} {
-		b, err := schema.Encode(testEvent([]byte(body)))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
-	for _, s := range []string{
-		`{"v":1,"id":"A","gateway":"g","transport":"ws","dir":"c2g"}`,
-		`{"v":1,"id":"A","id":"B","gateway":"g","transport":"ws","dir":"c2g"}`,
-		`{"id":"A\u0041","gateway":"g","transport":"ws","dir":"c2g"}`,
-		`{"v":1.5,"id":"A","gateway":"g","transport":"ws","dir":"c2g"}`,
-		`{"v":1,"header":{"x":"y"},"id":"A","gateway":"g","transport":"ws","dir":"c2g"}`,
-		`{"v":1,"id":"A","gateway":"g.h","transport":"admin-ws","dir":"g2c","x":`,
-		`{"id":7,"gateway":"g","transport":"ws","dir":"c2g"}`,
-		`{"id":"0","gateway":"","":06,"transport":"s","dir":"c"}`,
-		`{"v":-,"id":"A","gateway":"g","transport":"ws","dir":"c2g"}`,
-		`{"v":-0,"id":"A","gateway":"g","transport":"ws","dir":"c2g"}`,
-		`{"v":1e3,"id":"A","gateway":"g","transport":"ws","dir":"c2g"}`,
-	} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		s1, id1, err1 := route("janustap", data)
-		s2, id2, err2 := routeDecode("janustap", data)
-		if (err1 != nil) != (err2 != nil) || s1 != s2 || id1 != id2 {
-			t.Fatalf("route(%q) = %q, %q, %v; routeDecode = %q, %q, %v", data, s1, id1, err1, s2, id2, err2)
 		}
 	})
 }
