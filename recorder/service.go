@@ -398,7 +398,7 @@ func ship(ctx context.Context, nc *nats.Conn, sc bus.StreamConfig, sp *spool.Spo
 		if sc.Replicas == 0 {
 			// Keep the replicas of a stream an operator made (a cluster's
 			// R3 stream must not become R1 because serve was not told).
-			if st, err := js.Stream(sctx, streamName(sc)); err == nil {
+			if st, err := js.Stream(sctx, sc.StreamName()); err == nil {
 				if info, err := st.Info(sctx); err == nil {
 					sc.Replicas = info.Config.Replicas
 				}
@@ -567,11 +567,4 @@ func janusAnswers(ctx context.Context, tc tap.Config) error {
 		return nil
 	}
 	return errors.New("no janus api configured")
-}
-
-func streamName(sc bus.StreamConfig) string {
-	if sc.Name == "" {
-		return bus.DefaultStream
-	}
-	return sc.Name
 }

@@ -443,3 +443,23 @@ func ParsePath(path string) (base string, session, handle uint64) {
 	}
 	return base, session, handle
 }
+
+// FillPathIDs takes the session and handle from e's HTTP path (ParsePath)
+// when its body does not name them, as REST clients put them in the URL:
+// the session for any event, the handle only for a request (an answer's
+// handle is the sender, which the path does not say).
+func (e *Event) FillPathIDs() {
+	_, session, handle := ParsePath(e.Path)
+	if session == 0 && handle == 0 {
+		return
+	}
+	if e.Janus == nil {
+		e.Janus = &Janus{}
+	}
+	if e.Janus.SessionID == 0 {
+		e.Janus.SessionID = session
+	}
+	if e.Janus.HandleID == 0 && e.Direction == ToGateway {
+		e.Janus.HandleID = handle
+	}
+}

@@ -61,7 +61,7 @@ func importCommand() *cli.Command {
 				return err
 			}
 			defer l.Close()
-			stream := eventStream(l)
+			stream := l.stream.StreamName()
 			if err := ensureStreamExists(c.Context, l); err != nil {
 				return err
 			}
@@ -176,18 +176,10 @@ func countLines(r io.Reader) (int64, error) {
 	return n, nil
 }
 
-// eventStream is the name of the log's event stream.
-func eventStream(l *eventLog) string {
-	if l.stream.Name == "" {
-		return bus.DefaultStream
-	}
-	return l.stream.Name
-}
-
 // ensureStreamExists creates the event stream when the log has none. An
 // existing stream is not updated: its limits are those `serve` gave it.
 func ensureStreamExists(ctx context.Context, l *eventLog) error {
-	_, err := l.js.Stream(ctx, eventStream(l))
+	_, err := l.js.Stream(ctx, l.stream.StreamName())
 	switch {
 	case err == nil:
 		return nil
@@ -195,7 +187,7 @@ func ensureStreamExists(ctx context.Context, l *eventLog) error {
 		_, err = bus.EnsureStream(ctx, l.js, l.stream)
 		return err
 	}
-	return fmt.Errorf("find stream %s: %w", eventStream(l), err)
+	return fmt.Errorf("find stream %s: %w", l.stream.StreamName(), err)
 }
 
 // importer publishes events asynchronously, with at most window of them

@@ -120,7 +120,7 @@ func rebuildCommand() *cli.Command {
 				return err
 			}
 			defer l.Close()
-			info, err := l.js.Stream(c.Context, streamName(l.stream))
+			info, err := l.js.Stream(c.Context, l.stream.StreamName())
 			if err != nil {
 				return fmt.Errorf("find the event stream: %w", err)
 			}
@@ -158,13 +158,6 @@ func rebuildCommand() *cli.Command {
 			return nil
 		},
 	}
-}
-
-func streamName(sc bus.StreamConfig) string {
-	if sc.Name == "" {
-		return bus.DefaultStream
-	}
-	return sc.Name
 }
 
 // removeDB removes a database file and its WAL and shared-memory files.

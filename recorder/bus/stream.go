@@ -46,6 +46,9 @@ type StreamConfig struct {
 	Duplicates time.Duration
 }
 
+// StreamName returns the stream's name: Name, or DefaultStream.
+func (c StreamConfig) StreamName() string { return orDefault(c.Name, DefaultStream) }
+
 // Subjects returns the subject filter covering every event of the stream.
 func (c StreamConfig) Subjects() string { return orDefault(c.Prefix, DefaultPrefix) + ".>" }
 
@@ -67,7 +70,7 @@ func (c StreamConfig) JetStream() jetstream.StreamConfig {
 		replicas = 1
 	}
 	return jetstream.StreamConfig{
-		Name:        orDefault(c.Name, DefaultStream),
+		Name:        c.StreamName(),
 		Description: "janustap events: every Janus signaling message that crossed a tap",
 		Subjects:    []string{c.Subjects()},
 		Retention:   jetstream.LimitsPolicy,

@@ -87,24 +87,6 @@ func (f *flow) make(conn string, tr schema.Transport, dir schema.Direction, kind
 	return ev
 }
 
-// fillPathIDs does what the tap does: ids from the HTTP path when the body
-// has none (the handle only for requests).
-func fillPathIDs(ev *schema.Event) {
-	_, session, handle := schema.ParsePath(ev.Path)
-	if session == 0 && handle == 0 {
-		return
-	}
-	if ev.Janus == nil {
-		ev.Janus = &schema.Janus{}
-	}
-	if ev.Janus.SessionID == 0 {
-		ev.Janus.SessionID = session
-	}
-	if ev.Janus.HandleID == 0 && ev.Direction == schema.ToGateway {
-		ev.Janus.HandleID = handle
-	}
-}
-
 // httpClient is a client of the REST API: one connection for its POSTs and
 // one for its long polls.
 type httpClient struct {
@@ -123,7 +105,7 @@ func (c *httpClient) request(conn, method, path, query, body string) *schema.Eve
 	if body != "" {
 		ev.Header = map[string]string{"Content-Type": "application/json"}
 	}
-	fillPathIDs(ev)
+	ev.FillPathIDs()
 	c.f.emit(ev)
 	return ev
 }
@@ -145,7 +127,7 @@ func (c *httpClient) answer(req *schema.Event, kind schema.Kind, status int, bod
 	if kind == schema.PollEvent {
 		ev.Part, ev.Parts, ev.Batch = part, parts, true
 	}
-	fillPathIDs(ev)
+	ev.FillPathIDs()
 	c.f.emit(ev)
 	return ev
 }

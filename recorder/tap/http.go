@@ -43,7 +43,7 @@ func (t *Tap) serveHTTP(w http.ResponseWriter, r *http.Request, tr schema.Transp
 		// keeps the connection: an answer whose end only the connection's
 		// close would mark, and a 2xx that makes the connection a tunnel.
 		// The tap gives the same answer itself, framed, and closes.
-		fillPathIDs(ev)
+		ev.FillPathIDs()
 		t.emit(ev)
 		t.failStatus(c, tr, ev, http.StatusOK, "CONNECT is not forwarded: answered by the tap as Janus answers it (error 450)")
 		w.Header().Set("Access-Control-Max-Age", "86400")
@@ -53,7 +53,7 @@ func (t *Tap) serveHTTP(w http.ResponseWriter, r *http.Request, tr schema.Transp
 	}
 	if r.ContentLength > t.cfg.MaxBody {
 		// Refused before it is read: no 100 Continue, nothing held.
-		fillPathIDs(ev)
+		ev.FillPathIDs()
 		ev.BodySize = int(min(r.ContentLength, math.MaxInt32))
 		t.emit(ev)
 		t.tooLarge.Add(1)
@@ -72,7 +72,7 @@ func (t *Tap) serveHTTP(w http.ResponseWriter, r *http.Request, tr schema.Transp
 
 	body, err := t.readBody(r.Body, r.ContentLength, &held)
 	t.setBody(ev, body)
-	fillPathIDs(ev)
+	ev.FillPathIDs()
 	switch {
 	case errors.Is(err, errTooLarge):
 		t.emit(ev)
@@ -294,24 +294,6 @@ func (t *Tap) readBody(body io.Reader, length int64, held *int64) ([]byte, error
 	}
 }
 
-// fillPathIDs takes the session and handle from the path when the body does
-// not name them: REST clients put them in the URL.
-func fillPathIDs(ev *schema.Event) {
-	_, session, handle := schema.ParsePath(ev.Path)
-	if session == 0 && handle == 0 {
-		return
-	}
-	if ev.Janus == nil {
-		ev.Janus = &schema.Janus{}
-	}
-	if ev.Janus.SessionID == 0 {
-		ev.Janus.SessionID = session
-	}
-	if ev.Janus.HandleID == 0 && ev.Direction == schema.ToGateway {
-		ev.Janus.HandleID = handle
-	}
-}
-
 // writeJanusError answers with an HTTP status and a Janus error body, so
 // that a Janus client reads the reason where it looks for one.
 func writeJanusError(w http.ResponseWriter, status, code int, reason string) {
@@ -377,7 +359,7 @@ func (t *Tap) recordResponse(x *exchange, resp *http.Response, body []byte) {
 					ev.Part, ev.Parts, ev.Batch = i, len(elems), batch
 				}
 				t.setBody(ev, e)
-				fillPathIDs(ev)
+				ev.FillPathIDs()
 				t.emit(ev)
 			}
 			return
@@ -385,7 +367,7 @@ func (t *Tap) recordResponse(x *exchange, resp *http.Response, body []byte) {
 	}
 	ev := t.responseEvent(x, resp, schema.Response)
 	t.setBody(ev, body)
-	fillPathIDs(ev)
+	ev.FillPathIDs()
 	t.emit(ev)
 }
 
