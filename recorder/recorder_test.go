@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -36,7 +37,7 @@ type served struct {
 func (s *served) http() string { return "http://" + s.addr + "/janus" }
 func (s *served) ws() string   { return "ws://" + s.addr + "/" }
 
-// serve runs recorder.Run in front of j until the test ends.
+// serve runs the recorder service in front of j until the test ends.
 func serve(t *testing.T, j *janustest.Janus, natsURL string, opts ...func(*recorder.Config)) *served {
 	t.Helper()
 	return serveTB(t, j, func(c *recorder.Config) {
@@ -53,7 +54,7 @@ func serveB(b *testing.B, j *janustest.Janus) *served {
 	return serveTB(b, j, nil)
 }
 
-// serveTB runs recorder.Run in front of j until the test ends, with the
+// serveTB runs the recorder service in front of j until the test ends, with the
 // configuration edit (if not nil) makes.
 func serveTB(t testing.TB, j *janustest.Janus, edit func(*recorder.Config)) *served {
 	t.Helper()
@@ -71,7 +72,15 @@ func serveTB(t testing.TB, j *janustest.Janus, edit func(*recorder.Config)) *ser
 	if edit != nil {
 		edit(&cfg)
 	}
-	go func() { done <- recorder.Run(ctx, cfg) }()
+	svc, err := recorder.Open(ctx, cfg)
+	if err != nil {
+		cancel()
+		t.Fatalf("serve: %v", err)
+	}
+	go func() {
+		err := svc.Run(ctx)
+		done <- errors.Join(err, svc.Close())
+	}()
 	var s *served
 	select {
 	case addrs := <-ready:

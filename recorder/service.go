@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,7 +31,7 @@ import (
 )
 
 // RecorderNice is the nice value of the thread that writes the SQLite
-// projection beside the tap (see Run). At 5 the thread gets about a third of
+// projection beside the tap (see Service.Run). At 5 the thread gets about a third of
 // a normal thread's share of a busy CPU: enough to keep up with 1000
 // requests/s (janustap bench: lag p99 52-87 ms where nice 10 gave 66-146 ms,
 // and 0.4-1.5 s on a machine loaded by other work), with no difference in
@@ -67,7 +68,7 @@ const EVHURLFile = "evh-url"
 
 // Config is everything `janustap serve` runs with.
 type Config struct {
-	// Tap says where Janus is and how to record; its Emitter is set by Run.
+	// Tap says where Janus is and how to record; its Emitter is set by Open.
 	Tap tap.Config
 	// Listen are the addresses the tap serves on; each serves every API.
 	Listen []string
@@ -119,7 +120,7 @@ type Config struct {
 	// which), so that a second serve on one machine still starts.
 	EVHListenDefault bool
 	// EVHListener, when not nil, is the receiver's listener, used instead
-	// of EVHListen (Run closes it).
+	// of EVHListen (the service closes it, even when Open fails).
 	EVHListener net.Listener
 	// EVHUser and EVHPassword, when EVHUser is set, are the basic
 	// authentication sampleevh must send (its backend_user, backend_pwd).
@@ -138,78 +139,138 @@ type Config struct {
 	Ready func(addrs []net.Addr)
 }
 
-// Run serves until ctx is done: it opens the spool, starts NATS (embedded
-// unless NATSURL is set), publishes the spool to JetStream, and runs the tap
-// on every listen address. Traffic never waits on NATS: if NATS is down, the
-// spool grows until it is back.
+// Service is `janustap serve`: the tap in front of Janus, the spool it
+// writes every event to, the NATS connection (and embedded server) the
+// spool is published to, and the SQLite projection beside them. Open
+// acquires the parts, Run serves until its context is done or a part fails,
+// and Close releases what Open acquired:
+//
+//	s, err := recorder.Open(ctx, cfg)
+//	if err != nil {
+//		return err
+//	}
+//	defer s.Close()
+//	return s.Run(ctx)
+//
+// Every goroutine the service starts has ended when Run returns, and
+// whatever step of Open or Run fails, what the steps before it started is
+// stopped.
+type Service struct {
+	cfg    Config
+	log    *slog.Logger
+	dbPath string
+
+	closers []func() error // what Open acquired, released by Close in reverse
+
+	sp      *spool.Spool
+	nc      *nats.Conn
+	repair  func(context.Context) error // of the embedded server's JetStream
+	tp      *tap.Tap
+	gateway string
+	evhLn   net.Listener
+	lns     []net.Listener
+	adminLn net.Listener
+
+	ran    bool
+	closed bool
+}
+
+// Run is Open, Service.Run and Close in one call: it serves until ctx is
+// done.
 func Run(ctx context.Context, cfg Config) error {
-	log := cfg.Logger
-	if log == nil {
-		log = slog.Default()
+	s, err := Open(ctx, cfg)
+	if err != nil {
+		return err
 	}
+	err = s.Run(ctx)
+	if cerr := s.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Open readies the service to serve: it locks the data directory (and the
+// database), opens the spool, starts NATS (embedded unless NATSURL is set)
+// and connects to it, and listens on the tap's, the event receiver's and the
+// admin addresses. Nothing is served before Run. When a step fails, what
+// the steps before it acquired is released; so is cfg.EVHListener.
+func Open(ctx context.Context, cfg Config) (_ *Service, err error) {
+	s := &Service{cfg: cfg, log: cfg.Logger, evhLn: cfg.EVHListener}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.evhLn != nil {
+		s.onClose(s.evhLn.Close)
+	}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
 	if cfg.DataDir == "" {
-		return errors.New("serve: no data directory")
+		return nil, errors.New("serve: no data directory")
+	}
+	if len(cfg.Listen) == 0 {
+		return nil, errors.New("serve: no listen address")
 	}
 	// One serve per data directory, and one writer per database: a second
 	// one is refused with the pid of the first (so is a rebuild that would
 	// swap the database under this one).
 	dirLock, err := lockfile.DataDir(cfg.DataDir, "janustap serve")
 	if err != nil {
-		return fmt.Errorf("data directory %s in use: %w", cfg.DataDir, err)
+		return nil, fmt.Errorf("data directory %s in use: %w", cfg.DataDir, err)
 	}
-	defer dirLock.Close()
-	dbPath := cfg.DBPath
-	if dbPath == "" {
-		dbPath = filepath.Join(cfg.DataDir, DBFile)
+	s.onClose(dirLock.Close)
+	s.dbPath = cfg.DBPath
+	if s.dbPath == "" {
+		s.dbPath = filepath.Join(cfg.DataDir, DBFile)
 	}
 	if !cfg.NoRecord {
-		dbLock, err := lockfile.DB(dbPath, "janustap serve")
+		dbLock, err := lockfile.DB(s.dbPath, "janustap serve")
 		if err != nil {
-			return fmt.Errorf("database %s in use: %w", dbPath, err)
+			return nil, fmt.Errorf("database %s in use: %w", s.dbPath, err)
 		}
-		defer dbLock.Close()
+		s.onClose(dbLock.Close)
 	}
 
 	// The spool first: from here on nothing the tap sees is lost.
-	sp := spool.New(filepath.Join(cfg.DataDir, "spool"))
-	sp.MaxBytes = cfg.SpoolMaxBytes
+	s.sp = spool.New(filepath.Join(cfg.DataDir, "spool"))
+	s.sp.MaxBytes = cfg.SpoolMaxBytes
 	if cfg.Fsync {
-		sp.Sync = spool.SyncGroup
+		s.sp.Sync = spool.SyncGroup
 	}
-	sp.Logger = log
-	if err := sp.Open(); err != nil {
-		return fmt.Errorf("open spool: %w", err)
+	s.sp.Logger = s.log
+	if err := s.sp.Open(); err != nil {
+		return nil, fmt.Errorf("open spool: %w", err)
 	}
-	defer sp.Close()
+	s.onClose(s.sp.Close)
 
 	url, copts := cfg.NATSURL, cfg.NATS
-	var repair func(context.Context) error // of the embedded server's JetStream
 	if url == "" {
-		srv := &bus.Server{Dir: cfg.DataDir, Port: cfg.EmbeddedPort, Logger: log}
-		repair = srv.RestartJetStream
+		srv := &bus.Server{Dir: cfg.DataDir, Port: cfg.EmbeddedPort, Logger: s.log}
+		s.repair = srv.RestartJetStream
+		s.onClose(func() error { srv.Shutdown(); return nil })
 		if err := srv.Start(ctx); err != nil {
-			return fmt.Errorf("start embedded nats: %w", err)
+			return nil, fmt.Errorf("start embedded nats: %w", err)
 		}
-		defer srv.Shutdown()
 		url, copts = srv.ClientURL(), srv.ConnectOptions()
-		if err := os.WriteFile(filepath.Join(cfg.DataDir, URLFile), []byte(url+"\n"), 0o600); err != nil {
-			return fmt.Errorf("write %s: %w", URLFile, err)
+		if err := writeURL(cfg.DataDir, URLFile, url); err != nil {
+			return nil, err
 		}
-		log.Info("embedded nats running", "url", url, "store", filepath.Join(cfg.DataDir, bus.StoreDir))
+		s.log.Info("embedded nats running", "url", url, "store", filepath.Join(cfg.DataDir, bus.StoreDir))
 	}
 	copts.RetryOnFailedConnect = true
 	// No reconnect buffer: the publisher resends what was not acknowledged
 	// itself, in spool order, which a buffered publish could overtake.
 	copts.ReconnectBufSize = -1
-	copts.Logger = log
-	nc, err := bus.Connect(ctx, url, copts)
-	if err != nil {
-		return fmt.Errorf("connect to nats: %w", err)
+	copts.Logger = s.log
+	if s.nc, err = bus.Connect(ctx, url, copts); err != nil {
+		return nil, fmt.Errorf("connect to nats: %w", err)
 	}
-	defer nc.Close()
+	s.onClose(func() error { s.nc.Close(); return nil })
 
 	tcfg := cfg.Tap
-	tcfg.Emitter = SpoolEmitter{Spool: sp}
+	tcfg.Emitter = SpoolEmitter{Spool: s.sp}
 	if cfg.Metrics != nil {
 		tcfg.Emitter = observingEmitter{next: tcfg.Emitter, metrics: cfg.Metrics}
 	}
@@ -217,83 +278,123 @@ func Run(ctx context.Context, cfg Config) error {
 	if tcfg.MaxConns == 0 {
 		tcfg.MaxConns = MaxConnsFor(limit)
 	}
-	log.Info("descriptor limit", "open_files", limit, "max_conns", tcfg.MaxConns)
-	tcfg.Logger = log
-	tp, err := tap.New(tcfg)
-	if err != nil {
-		return err
+	s.log.Info("descriptor limit", "open_files", limit, "max_conns", tcfg.MaxConns)
+	tcfg.Logger = s.log
+	if s.tp, err = tap.New(tcfg); err != nil {
+		return nil, err
 	}
+	s.gateway = tcfg.Gateway
 
-	evhLn := cfg.EVHListener
-	if evhLn == nil && cfg.EVHListen != "" && cfg.EVHListen != "off" {
-		if evhLn, err = evh.Listen(cfg.EVHListen, cfg.EVHListenDefault, log); err != nil {
-			return err
+	if s.evhLn == nil && cfg.EVHListen != "" && cfg.EVHListen != "off" {
+		if s.evhLn, err = evh.Listen(cfg.EVHListen, cfg.EVHListenDefault, s.log); err != nil {
+			return nil, err
+		}
+		s.onClose(s.evhLn.Close)
+	}
+	if s.evhLn != nil {
+		if err := writeURL(cfg.DataDir, EVHURLFile, evh.URL(s.evhLn.Addr())); err != nil {
+			return nil, err
 		}
 	}
-	if evhLn != nil {
-		defer evhLn.Close()
-		if err := os.WriteFile(filepath.Join(cfg.DataDir, EVHURLFile), []byte(evh.URL(evhLn.Addr())+"\n"), 0o600); err != nil {
-			return fmt.Errorf("write %s: %w", EVHURLFile, err)
-		}
-	}
-
-	var lns []net.Listener
 	for _, addr := range cfg.Listen {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			for _, l := range lns {
-				l.Close()
-			}
-			return fmt.Errorf("listen on %s: %w", addr, err)
+			return nil, fmt.Errorf("listen on %s: %w", addr, err)
 		}
-		lns = append(lns, ln)
+		s.onClose(ln.Close)
+		s.lns = append(s.lns, ln)
 	}
-	if len(lns) == 0 {
-		return errors.New("serve: no listen address")
+	if cfg.AdminListen != "" {
+		if s.adminLn, err = listenAdmin(cfg.AdminListen, cfg.AdminListenDefault, s.log); err != nil {
+			return nil, err
+		}
+		s.onClose(s.adminLn.Close)
+		if err := writeURL(cfg.DataDir, AdminURLFile, "http://"+s.adminLn.Addr().String()); err != nil {
+			return nil, err
+		}
 	}
+	return s, nil
+}
 
+// onClose has Close call f, before what was registered earlier.
+func (s *Service) onClose(f func() error) { s.closers = append(s.closers, f) }
+
+// writeURL writes url to the file name of dir, for the other commands.
+func writeURL(dir, name, url string) error {
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(url+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return nil
+}
+
+// Close releases what Open acquired: listeners, the NATS connection and
+// embedded server, the spool and the locks. Call it after Run has returned
+// (or instead of Run). Calls after the first do nothing.
+func (s *Service) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	var err error
+	for _, f := range slices.Backward(s.closers) {
+		if cerr := f(); cerr != nil && !errors.Is(cerr, net.ErrClosed) && err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// Run serves until ctx is done or a part fails: the tap on every listener,
+// the admin listener and the event receiver, the publisher of the spool to
+// JetStream and, unless NoRecord, the SQLite projection. Traffic never waits
+// on NATS: if NATS is down, the spool grows until it is back. The database
+// is opened once the tap serves, so that migrating a large one holds no
+// traffic back. Run returns when every goroutine it started has ended; it
+// runs once.
+func (s *Service) Run(ctx context.Context) error {
+	if s.ran || s.closed {
+		return errors.New("serve: the service has run or is closed")
+	}
+	s.ran = true
+	cfg, log := s.cfg, s.log
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var pub atomic.Pointer[bus.Publisher] // once ship has made it
 	var wg sync.WaitGroup
-	errc := make(chan error, len(lns)+3)
-	if cfg.AdminListen != "" {
-		ln, err := listenAdmin(cfg.AdminListen, cfg.AdminListenDefault, log)
-		if err != nil {
-			for _, l := range lns {
-				l.Close()
-			}
-			return err
-		}
-		u := "http://" + ln.Addr().String()
-		if err := os.WriteFile(filepath.Join(cfg.DataDir, AdminURLFile), []byte(u+"\n"), 0o600); err != nil {
-			ln.Close()
-			for _, l := range lns {
-				l.Close()
-			}
-			return fmt.Errorf("write %s: %w", AdminURLFile, err)
-		}
-		var h http.Handler = health.Handler(cfg.Health, readyChecks(cfg, nc, sp), 2*time.Second)
+	errc := make(chan error, len(s.lns)+4)
+	// stop ends what was started and returns first, after logging what the
+	// tap did.
+	stop := func(first error) error {
+		cancel()
+		wg.Wait()
+		st := s.tp.Stats()
+		ss := s.sp.Stats()
+		log.Info("tap stopped", "events", st.Events, "lost", st.EmitErrors, "unpublished", ss.LastSeq+1-ss.FirstUnacked)
+		return first
+	}
+
+	var pub atomic.Pointer[bus.Publisher] // once ship has made it
+	if s.adminLn != nil {
+		var h http.Handler = health.Handler(cfg.Health, readyChecks(cfg, s.nc, s.sp), 2*time.Second)
 		if cfg.Metrics != nil {
-			registerMetrics(cfg.Metrics, tp, sp, &pub)
+			registerMetrics(cfg.Metrics, s.tp, s.sp, &pub)
 			mux := http.NewServeMux()
 			mux.Handle("/metrics", cfg.Metrics.Handler())
 			mux.Handle("/", h)
 			h = mux
 		}
-		wg.Go(func() { errc <- serveAdmin(ctx, ln, h) })
-		log.Info("admin listening", "url", u, "paths", "/healthz /readyz")
+		wg.Go(func() { errc <- serveAdmin(ctx, s.adminLn, h) })
+		log.Info("admin listening", "url", "http://"+s.adminLn.Addr().String(), "paths", "/healthz /readyz")
 	}
-	for _, ln := range lns {
-		wg.Go(func() { errc <- tp.Serve(ctx, ln) })
-		log.Info("tap listening", "addr", ln.Addr().String(), "gateway", tcfg.Gateway)
+	for _, ln := range s.lns {
+		wg.Go(func() { errc <- s.tp.Serve(ctx, ln) })
+		log.Info("tap listening", "addr", ln.Addr().String(), "gateway", s.gateway)
 	}
-	if evhLn != nil {
+	if s.evhLn != nil {
 		rcv := &evh.Receiver{
-			Gateway: tcfg.Gateway, FromEmitter: cfg.EVHFromEmitter, Tap: tp.ID(),
-			Emitter: SpoolEmitter{Spool: sp}, User: cfg.EVHUser, Password: cfg.EVHPassword,
-			EventBodyLimit: tcfg.EventBodyLimit, Health: cfg.Health,
-			Logger: log.With("part", "evh", "gateway", tcfg.Gateway),
+			Gateway: s.gateway, FromEmitter: cfg.EVHFromEmitter, Tap: s.tp.ID(),
+			Emitter: SpoolEmitter{Spool: s.sp}, User: cfg.EVHUser, Password: cfg.EVHPassword,
+			EventBodyLimit: cfg.Tap.EventBodyLimit, Health: cfg.Health,
+			Logger: log.With("part", "evh", "gateway", s.gateway),
 		}
 		if cfg.Metrics != nil {
 			cfg.Metrics.Counter("janustap_evh_events_total", "Janus events received from its event handler and spooled.",
@@ -304,49 +405,40 @@ func Run(ctx context.Context, cfg Config) error {
 				func() float64 { return float64(rcv.Stats().Rejected) })
 		}
 		wg.Go(func() {
-			if err := rcv.Serve(ctx, evhLn); err != nil {
+			if err := rcv.Serve(ctx, s.evhLn); err != nil {
 				cfg.Health.Set(evh.HealthPart, err)
 				errc <- fmt.Errorf("janus event receiver: %w", err)
 			}
 		})
-		log.Info("janus event receiver listening", "url", evh.URL(evhLn.Addr()))
+		log.Info("janus event receiver listening", "url", evh.URL(s.evhLn.Addr()))
 	}
-	pubDone := make(chan struct{})
-	go func() {
-		defer close(pubDone)
-		if err := ship(ctx, nc, cfg.Stream, sp, cfg.Health, repair, &pub, log); err != nil && ctx.Err() == nil {
+	wg.Go(func() {
+		if err := ship(ctx, s.nc, cfg.Stream, s.sp, cfg.Health, s.repair, &pub, log); err != nil && ctx.Err() == nil {
 			errc <- err
 		}
-	}()
+	})
 	if cfg.Ready != nil {
-		addrs := make([]net.Addr, len(lns))
-		for i, ln := range lns {
+		addrs := make([]net.Addr, len(s.lns))
+		for i, ln := range s.lns {
 			addrs[i] = ln.Addr()
 		}
 		cfg.Ready(addrs)
 	}
 
 	if !cfg.NoRecord {
-		db := store.NewDB(dbPath)
+		db := store.NewDB(s.dbPath)
 		db.Logger = log
 		if err := db.Open(ctx); err != nil {
-			stopping := ctx.Err() != nil
-			cancel()
-			wg.Wait()
-			<-pubDone
-			if stopping {
+			if ctx.Err() != nil {
 				// Stopped while starting: not a failure.
-				return nil
+				return stop(nil)
 			}
-			return fmt.Errorf("open recorder database: %w", err)
+			return stop(fmt.Errorf("open recorder database: %w", err))
 		}
-		defer db.Close()
-		js, err := jetstream.New(nc)
+		defer db.Close() // after stop: the projection has ended
+		js, err := jetstream.New(s.nc)
 		if err != nil {
-			cancel()
-			wg.Wait()
-			<-pubDone
-			return fmt.Errorf("jetstream: %w", err)
+			return stop(fmt.Errorf("jetstream: %w", err))
 		}
 		proj := &Projector{JS: js, Stream: cfg.Stream, DB: db, Logger: log, Health: cfg.Health}
 		if cfg.Metrics != nil {
@@ -367,7 +459,7 @@ func Run(ctx context.Context, cfg Config) error {
 			}
 			proj.RunForever(ctx)
 		})
-		log.Info("recorder running", "db", dbPath)
+		log.Info("recorder running", "db", s.dbPath)
 	}
 
 	var first error
@@ -375,13 +467,7 @@ func Run(ctx context.Context, cfg Config) error {
 	case <-ctx.Done():
 	case first = <-errc:
 	}
-	cancel()
-	wg.Wait()
-	<-pubDone
-	st := tp.Stats()
-	ss := sp.Stats()
-	log.Info("tap stopped", "events", st.Events, "lost", st.EmitErrors, "unpublished", ss.LastSeq+1-ss.FirstUnacked)
-	return first
+	return stop(first)
 }
 
 // ship makes sure the stream exists (retrying while NATS is unreachable) and
@@ -493,16 +579,22 @@ func listenAdmin(addr string, isDefault bool, log *slog.Logger) (net.Listener, e
 	return ln, nil
 }
 
-// serveAdmin serves h on ln until ctx is done.
+// serveAdmin serves h on ln until ctx is done. It returns once the server
+// has shut down.
 func serveAdmin(ctx context.Context, ln net.Listener, h http.Handler) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
+	shutdown := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(shutdown)
 		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		srv.Shutdown(sctx)
-	}()
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	})
+	err := srv.Serve(ln)
+	if !stop() {
+		<-shutdown // the shutdown has started: let it end
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve admin: %w", err)
 	}
 	return nil

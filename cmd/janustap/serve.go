@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"runtime/debug"
 
@@ -92,7 +93,7 @@ func serveCommand() *cli.Command {
 				}
 				defer stop()
 			}
-			return recorder.Run(c.Context, recorder.Config{
+			svc, err := recorder.Open(c.Context, recorder.Config{
 				Tap: tap.Config{
 					Gateway:        c.String("gateway"),
 					JanusHTTP:      c.String("janus-http"),
@@ -131,6 +132,11 @@ func serveCommand() *cli.Command {
 				EVHPassword:      c.String("evh-password"),
 				EVHFromEmitter:   c.Bool("evh-gateway-from-emitter"),
 			})
+			if err != nil {
+				return err
+			}
+			err = svc.Run(c.Context)
+			return errors.Join(err, svc.Close())
 		},
 	}
 }
