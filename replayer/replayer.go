@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/janustap/janustap/recorder/store"
 	"github.com/janustap/janustap/replayer/diff"
 	"github.com/janustap/janustap/replayer/drive"
 	"github.com/janustap/janustap/replayer/plan"
@@ -33,57 +34,36 @@ type Selection struct {
 }
 
 // Select returns the events of evs that sel picks, in their order. A
-// session brings the request and answer that created it and, over
-// WebSocket, the opening and closing of its connection.
+// session brings what store.SessionEvents says belongs to it: the request
+// and answer that created it, its handles' events and, over WebSocket, the
+// opening and closing of its connection. Janus's own events (EVH) are never
+// picked: they are nothing a client said.
 func Select(evs []*schema.Event, sel Selection) []*schema.Event {
 	var out []*schema.Event
-	want := map[uint64]bool{}
-	for _, s := range sel.Sessions {
-		want[s] = true
-	}
-	// The creates of the wanted sessions: by reply (data.id), then their
-	// request (HTTP: parent; WebSocket: same connection and transaction).
-	createReq := map[string]bool{}
-	createTx := map[string]bool{} // conn + "\x00" + tx
-	conns := map[string]bool{}
-	if len(want) > 0 {
-		for _, ev := range evs {
-			if ev.Janus == nil {
-				continue
-			}
-			if ev.Janus.DataID != 0 && want[ev.Janus.DataID] && ev.Janus.Janus == "success" {
-				if ev.Parent != "" {
-					createReq[ev.Parent] = true
-				}
-				createTx[ev.Conn+"\x00"+ev.Janus.Transaction] = true
-			}
-			if want[ev.SessionID()] && ev.Transport.IsWS() {
-				conns[ev.Conn] = true
-			}
-		}
-	}
 	for _, ev := range evs {
-		if ev.Transport == schema.EVH {
-			continue // Janus's own account of the call, nothing a client said
-		}
-		if sel.Gateway != "" && ev.Gateway != sel.Gateway ||
+		if ev.Transport == schema.EVH ||
+			sel.Gateway != "" && ev.Gateway != sel.Gateway ||
 			sel.Conn != "" && ev.Conn != sel.Conn ||
 			!sel.From.IsZero() && ev.Time.Before(sel.From) ||
 			!sel.To.IsZero() && !ev.Time.Before(sel.To) {
 			continue
 		}
-		if len(want) > 0 {
-			ok := want[ev.SessionID()] || createReq[ev.ID] ||
-				ev.Janus != nil && ev.Janus.DataID != 0 && want[ev.Janus.DataID] ||
-				ev.Janus != nil && ev.Janus.Janus == "create" && createTx[ev.Conn+"\x00"+ev.Janus.Transaction] ||
-				(ev.Kind == schema.Open || ev.Kind == schema.Close) && conns[ev.Conn]
-			if !ok {
-				continue
-			}
-		}
 		out = append(out, ev)
 	}
-	return out
+	if len(sel.Sessions) == 0 {
+		return out
+	}
+	// The sessions are found among the gateway's events, whatever their
+	// connection or time.
+	gw := evs
+	if sel.Gateway != "" {
+		gw = slices.DeleteFunc(slices.Clone(evs), func(ev *schema.Event) bool { return ev.Gateway != sel.Gateway })
+	}
+	in := map[*schema.Event]bool{}
+	for _, ev := range store.SessionEvents(gw, sel.Sessions...) {
+		in[ev] = true
+	}
+	return slices.DeleteFunc(out, func(ev *schema.Event) bool { return !in[ev] })
 }
 
 // ReadJSONL reads events written one per line by schema.Encode (the format

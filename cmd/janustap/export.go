@@ -2,10 +2,8 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -13,7 +11,6 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -207,16 +204,9 @@ func (o *output) finish(ok bool) error {
 	return nil
 }
 
-// wsLookaround is how far before the first event of a session and after its
-// last an export looks for the opening and closing of the WebSockets that
-// carried it. A WebSocket opened earlier is exported without its Open event.
-const wsLookaround = time.Hour
-
-// sessionsEvents returns the events of sessions, in stream order, each event
-// once: for each session, the events naming it or one of its handles
-// (admin API events too), and the Open and Close events of the WebSockets
-// that carried them. f's gateway (or else the one gateway holding each id)
-// and time range apply.
+// sessionsEvents returns the events of sessions (store.DB.SessionEvents), in
+// stream order, each event once. f's gateway (or else the one gateway
+// holding each id) and time range apply.
 func sessionsEvents(ctx context.Context, db *store.DB, f store.EventFilter, sessions []uint64) ([]store.RawEvent, error) {
 	seen := map[uint64]bool{}
 	var out []store.RawEvent
@@ -231,7 +221,7 @@ func sessionsEvents(ctx context.Context, db *store.DB, f store.EventFilter, sess
 		if err != nil {
 			return nil, notFound(err, fmt.Sprintf("session %d", id))
 		}
-		evs, err := sessionEvents(ctx, db, gw, id)
+		evs, err := db.SessionEvents(ctx, gw, id)
 		if err != nil {
 			return nil, err
 		}
@@ -254,92 +244,4 @@ func sessionsEvents(ctx context.Context, db *store.DB, f store.EventFilter, sess
 		}
 	}
 	return kept, nil
-}
-
-// sessionEvents returns the events of one session of gateway gw (see
-// sessionsEvents), in no particular order.
-func sessionEvents(ctx context.Context, db *store.DB, gw string, id uint64) ([]store.RawEvent, error) {
-	filters := []store.EventFilter{{Gateway: gw, SessionID: id}}
-	d, err := db.Session(ctx, gw, id)
-	switch {
-	case err == nil:
-		for _, h := range d.Handles {
-			filters = append(filters, store.EventFilter{Gateway: gw, HandleID: h.ID})
-		}
-	case !errors.Is(err, store.ErrNotFound):
-		return nil, err
-	}
-	type span struct {
-		tr          schema.Transport
-		first, last time.Time
-	}
-	conns := map[string]*span{} // the WebSockets, by tap and conn
-	seen := map[uint64]bool{}
-	var out []store.RawEvent
-	for _, f := range filters {
-		for e, err := range db.Events(ctx, f) {
-			if err != nil {
-				return nil, err
-			}
-			if seen[e.StreamSeq] {
-				continue
-			}
-			seen[e.StreamSeq] = true
-			out = append(out, e)
-			ev, err := schema.Decode(e.Raw)
-			if err != nil {
-				return nil, fmt.Errorf("read event %s: %w", e.ID, err)
-			}
-			if !ev.Transport.IsWS() {
-				continue
-			}
-			key := ev.Tap + "\x00" + ev.Conn
-			if s := conns[key]; s == nil {
-				conns[key] = &span{ev.Transport, ev.Time, ev.Time}
-			} else {
-				s.first, s.last = minTime(s.first, ev.Time), maxTime(s.last, ev.Time)
-			}
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("session %d of %s: %w", id, gw, store.ErrNotFound)
-	}
-	// The Open and Close events name no session: look for them around the
-	// session's events on each WebSocket.
-	for key, s := range conns {
-		for _, f := range []store.EventFilter{
-			{Gateway: gw, Transport: s.tr, From: s.first.Add(-wsLookaround), To: s.first.Add(time.Microsecond)},
-			{Gateway: gw, Transport: s.tr, From: s.last, To: s.last.Add(wsLookaround)},
-		} {
-			for e, err := range db.Events(ctx, f) {
-				if err != nil {
-					return nil, err
-				}
-				if seen[e.StreamSeq] || !bytes.Contains(e.Raw, []byte(`"open"`)) && !bytes.Contains(e.Raw, []byte(`"close"`)) {
-					continue
-				}
-				ev, err := schema.Decode(e.Raw)
-				if err != nil || ev.Tap+"\x00"+ev.Conn != key || ev.Kind != schema.Open && ev.Kind != schema.Close {
-					continue
-				}
-				seen[e.StreamSeq] = true
-				out = append(out, e)
-			}
-		}
-	}
-	return out, nil
-}
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }
