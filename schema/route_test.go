@@ -2,47 +2,39 @@ package schema_test
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/janustap/janustap/schema"
 )
 
-// routeEvent is an event of a WebSocket frame with body.
-func routeEvent(body []byte) *schema.Event {
-	return &schema.Event{
-		ID: "01JD0000000000000000000000", Gateway: "lab.1", Conn: "c1", Seq: 1,
-		Time: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC), Transport: schema.WS, Direction: schema.ToClient,
-		Kind: schema.Frame, Body: body, Header: map[string]string{"Origin": "https://example.com"},
-		Janus: &schema.Janus{Janus: "event", Transaction: "t1"},
-	}
-}
-
+// TestDecodeRoute reads the routing fields of the golden events, as Encode
+// lays them out and in other layouts, and refuses what has none.
 func TestDecodeRoute(t *testing.T) {
-	ev := routeEvent([]byte(`{"janus":"event"}`))
-	b, err := schema.Encode(ev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		name string
-		data []byte
-	}{
-		{"encoded", b},
-		{"other-order", []byte(`{"dir":"g2c","body":"x","transport":"ws","gateway":"lab.1","id":"01JD0000000000000000000000"}`)},
-		{"escaped", []byte(`{"id":"01JD0000000000000000000000","gateway":"lab\u002e1","transport":"ws","dir":"g2c"}`)},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := schema.DecodeRoute(tc.data)
+	for name, ev := range goldenEvents(t) {
+		b, err := schema.Encode(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _ := json.Marshal(ev.ID)
+		gw, _ := json.Marshal(ev.Gateway)
+		for layout, data := range map[string][]byte{
+			"encoded":     b,
+			"other-order": fmt.Appendf(nil, `{"dir":%q,"body":"x","transport":%q,"gateway":%s,"id":%s}`, ev.Direction, ev.Transport, gw, id),
+			"escaped":     fmt.Appendf(nil, `{"id":%s,"gateway":%s,"transport":"\u%04x%s","dir":%q}`, id, gw, ev.Transport[0], ev.Transport[1:], ev.Direction),
+		} {
+			got, err := schema.DecodeRoute(data)
 			if err != nil {
-				t.Fatal(err)
+				t.Errorf("%s, %s: %v", name, layout, err)
+				continue
 			}
 			if got.ID != ev.ID || got.Gateway != ev.Gateway || got.Transport != ev.Transport || got.Direction != ev.Direction {
-				t.Errorf("DecodeRoute = %q %q %q %q, want %q %q %q %q", got.ID, got.Gateway, got.Transport, got.Direction,
+				t.Errorf("%s, %s: DecodeRoute = %q %q %q %q, want %q %q %q %q", name, layout, got.ID, got.Gateway, got.Transport, got.Direction,
 					ev.ID, ev.Gateway, ev.Transport, ev.Direction)
 			}
-		})
+		}
 	}
 	for _, bad := range []string{
 		``, `[]`, `"x"`, `{`, `{"id":`,
@@ -58,7 +50,9 @@ func TestDecodeRoute(t *testing.T) {
 
 func BenchmarkDecodeRoute(b *testing.B) {
 	for _, size := range []int{1 << 10, 1 << 20} {
-		data, err := schema.Encode(routeEvent(bytes.Repeat([]byte("a"), size)))
+		ev := benchEvent(b)
+		ev.Body = bytes.Repeat([]byte("a"), size)
+		data, err := schema.Encode(ev)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -85,8 +79,8 @@ func BenchmarkDecodeRoute(b *testing.B) {
 // to routeDecode, which reads any JSON with encoding/json: where the first
 // reads the fields, the second reads the same.
 func FuzzDecodeRoute(f *testing.F) {
-	for _, body := range []string{`{"janus":"event"}`, "\xff", ""} {
-		b, err := schema.Encode(routeEvent([]byte(body)))
+	for _, ev := range goldenEvents(f) {
+		b, err := schema.Encode(ev)
 		if err != nil {
 			f.Fatal(err)
 		}
