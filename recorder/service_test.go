@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -78,9 +78,10 @@ func eventually(t *testing.T, what string, check func() error) {
 // started is left. The last case stops a service that started well.
 func TestServeFailingLateStopsEverything(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		edit func(t *testing.T, c *recorder.Config)
-		want string // in the error; "" for none
+		name   string
+		edit   func(t *testing.T, c *recorder.Config)
+		want   string // in the error; "" for none
+		served bool   // whether the tap served before it stopped
 	}{
 		{"admin-address-in-use", func(t *testing.T, c *recorder.Config) {
 			taken, err := net.Listen("tcp", "127.0.0.1:0")
@@ -89,13 +90,13 @@ func TestServeFailingLateStopsEverything(t *testing.T) {
 			}
 			t.Cleanup(func() { taken.Close() })
 			c.AdminListen = taken.Addr().String()
-		}, "admin listen on"},
-		{"database-unopenable", func(t *testing.T, c *recorder.Config) {
+		}, "admin listen on", false},
+		{"database-not-lockable", func(t *testing.T, c *recorder.Config) {
 			c.DBPath = filepath.Join(t.TempDir(), "not-a-dir", "x", "janustap.db")
 			if err := os.WriteFile(filepath.Dir(filepath.Dir(c.DBPath)), []byte("a file"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-		}, "database"},
+		}, "database", false},
 		{"tap-config-invalid", func(t *testing.T, c *recorder.Config) {
 			ln, err := net.Listen("tcp", c.EVHListen)
 			if err != nil {
@@ -103,24 +104,25 @@ func TestServeFailingLateStopsEverything(t *testing.T) {
 			}
 			c.EVHListen, c.EVHListener = "", ln // the service closes it
 			c.Tap.JanusHTTP = "::not a url"
-		}, "janus"},
-		{"admin-ok-database-unopenable", func(t *testing.T, c *recorder.Config) {
+		}, "janus", false},
+		{"database-unopenable-in-run", func(t *testing.T, c *recorder.Config) {
+			// Everything serves, then the database (a directory) fails to open.
 			c.AdminListen = "127.0.0.1:0"
-			c.DBPath = filepath.Join(t.TempDir(), "not-a-dir", "x", "janustap.db")
-			if err := os.WriteFile(filepath.Dir(filepath.Dir(c.DBPath)), []byte("a file"), 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}, "database"},
+			c.DBPath = t.TempDir()
+		}, "open recorder database", true},
 		{"stopped-once-ready", func(t *testing.T, c *recorder.Config) {
 			c.AdminListen = "127.0.0.1:0"
 			c.NoRecord = true
-		}, ""},
+			c.Ready = nil // set below: cancels
+		}, "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			natsAddr, tapAddr, evhAddr := freePort(t), freePort(t), freePort(t)
 			_, natsPort, _ := net.SplitHostPort(natsAddr)
-			var port int
-			fmt.Sscan(natsPort, &port)
+			port, err := strconv.Atoi(natsPort)
+			if err != nil {
+				t.Fatal(err)
+			}
 			cfg := recorder.Config{
 				// Janus is never asked: the service fails before any traffic.
 				Tap:          tap.Config{Gateway: "gw1", JanusHTTP: "http://127.0.0.1:9/janus"},
@@ -130,10 +132,14 @@ func TestServeFailingLateStopsEverything(t *testing.T) {
 				EVHListen:    evhAddr,
 				Logger:       slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 			}
+			ready := false
+			cfg.Ready = func([]net.Addr) { ready = true }
 			tc.edit(t, &cfg)
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
-			cfg.Ready = func([]net.Addr) { cancel() }
+			if cfg.Ready == nil {
+				cfg.Ready = func([]net.Addr) { ready = true; cancel() }
+			}
 			before := goroutines()
 
 			s, err := recorder.Open(ctx, cfg)
@@ -145,6 +151,9 @@ func TestServeFailingLateStopsEverything(t *testing.T) {
 			}
 			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
 				t.Fatalf("serve = %v, want an error saying %q", err, tc.want)
+			}
+			if ready != tc.served {
+				t.Errorf("the tap served: %v, want %v", ready, tc.served)
 			}
 
 			for _, addr := range []string{tapAddr, evhAddr, natsAddr} {
