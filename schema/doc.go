@@ -1,6 +1,8 @@
 // Package schema defines the janustap event: one immutable, versioned record
-// of a message that crossed the tap, its JSON encoding, the Janus fields
-// parsed out of a body for indexing, and the redaction of secrets.
+// of a message that crossed the tap, its JSON encoding (and the reading of
+// its routing fields, DecodeRoute, which depends on that encoding's layout),
+// the Janus fields parsed out of a body for indexing, and the redaction of
+// secrets and host details.
 //
 // It is the centre of janustap: the tap writes events, the recorder projects
 // them into SQLite, the replayer plays them back. It imports only the
@@ -23,4 +25,9 @@
 // else in the body stays as it was, so the event still shows where the secret
 // stood. Redacted events have Redacted set. The replayer fills secrets back
 // in from its flags.
+//
+// RedactHostDetails, which `janustap export` applies unless told otherwise,
+// replaces in the same way what server_info and admin answers, and Janus's
+// own events, say of the gateway's host (HostKeys, JanusEventHostKeys): its
+// paths, addresses and ICE candidates.
 package schema
