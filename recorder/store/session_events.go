@@ -12,10 +12,10 @@ import (
 	"github.com/janustap/janustap/schema"
 )
 
-// WSLookaround is how far before the first event of a session and after its
+// wsLookaround is how far before the first event of a session and after its
 // last DB.SessionEvents looks for the opening and closing of the WebSockets
 // that carried it. A WebSocket opened earlier comes without its Open event.
-const WSLookaround = time.Hour
+const wsLookaround = time.Hour
 
 // SessionEvents returns the events of evs, in their order, that belong to
 // the sessions ids: the events naming a session (the answer that created
@@ -119,7 +119,7 @@ func (m *sessionMatch) match(ev *schema.Event) bool {
 // SessionEvents returns the events of session id of gateway gw, in stream
 // order, by the rule of the function SessionEvents: it reads the events the
 // store linked to the session and its handles, and the Open and Close events
-// within WSLookaround of them, and keeps those the rule selects. The error
+// within wsLookaround of them, and keeps those the rule selects. The error
 // wraps ErrNotFound when there are none.
 func (db *DB) SessionEvents(ctx context.Context, gw string, id uint64) ([]RawEvent, error) {
 	filters := []EventFilter{{Gateway: gw, SessionID: id}}
@@ -175,8 +175,8 @@ func (db *DB) SessionEvents(ctx context.Context, gw string, id uint64) ([]RawEve
 	}
 	for _, s := range m.conns {
 		for _, f := range []EventFilter{
-			{Gateway: gw, Transport: s.tr, From: s.first.Add(-WSLookaround), To: s.first.Add(time.Microsecond)},
-			{Gateway: gw, Transport: s.tr, From: s.last, To: s.last.Add(WSLookaround)},
+			{Gateway: gw, Transport: s.tr, From: s.first.Add(-wsLookaround), To: s.first.Add(time.Microsecond)},
+			{Gateway: gw, Transport: s.tr, From: s.last, To: s.last.Add(wsLookaround)},
 		} {
 			if err := read(f, openClose); err != nil {
 				return nil, err
