@@ -5,8 +5,7 @@
 // the log.
 //
 // Its subpackages are the parts: tap (the proxy), spool (the local file),
-// bus (JetStream), store (SQLite), janusapi (a Janus client) and janustest (a
-// private Janus for tests).
+// bus (JetStream), store (SQLite), and janustest (a private Janus for tests).
 package recorder
 
 import (

@@ -16,10 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janustap/janustap/recorder/janusapi"
 	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/store"
 	"github.com/janustap/janustap/recorder/tap/taptest"
+	"github.com/janustap/janustap/replayer/janus"
 	"github.com/janustap/janustap/schema"
 )
 
@@ -144,8 +144,8 @@ func captureEcho(t *testing.T) *capture {
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	sh, _ := taptest.Run(t, tp, "http", janusapi.RunEchoTest)
-	sw, _ := taptest.Run(t, tp, "ws", janusapi.RunEchoTest)
+	sh, _ := taptest.Run(t, tp, "http", janus.RunEchoTest)
+	sw, _ := taptest.Run(t, tp, "ws", janus.RunEchoTest)
 	evs := tp.Mem.Events()
 	return &capture{db: projectEvents(t, evs), janus: j, events: evs, httpSession: sh.ID, wsSession: sw.ID}
 }
@@ -415,7 +415,7 @@ func TestQueryCapture(t *testing.T) {
 			t.Fatal(err)
 		}
 		if len(rows) != 1 || rows[0].SessionID != c.wsSession || rows[0].Ended != "destroyed" || rows[0].Handles != 1 ||
-			!slices.Equal(rows[0].Plugins, []string{janusapi.EchoTest}) {
+			!slices.Equal(rows[0].Plugins, []string{janus.EchoTest}) {
 			t.Errorf("sessions --transport ws = %+v, want the WebSocket session, destroyed, with its echotest handle", rows)
 		}
 	})

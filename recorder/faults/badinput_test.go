@@ -23,8 +23,8 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/janustap/janustap/recorder/bus/bustest"
-	"github.com/janustap/janustap/recorder/janusapi"
 	"github.com/janustap/janustap/recorder/janustest"
+	"github.com/janustap/janustap/replayer/janus"
 	"github.com/janustap/janustap/schema"
 )
 
@@ -50,9 +50,9 @@ func (r *badRig) afterwards(check func(evs []logEvent) error) {
 }
 
 // adopt has the settled log checked against exchanges a subtest made
-// outside janusapi: each request once, each reply once.
-func (r *badRig) adopt(xs []janusapi.Exchange) {
-	s := &janusapi.Session{}
+// outside package janus: each request once, each reply once.
+func (r *badRig) adopt(xs []janus.Exchange) {
+	s := &janus.Session{}
 	s.T.Exchanges = xs
 	r.bg.adopt(s)
 }
@@ -143,7 +143,7 @@ func (r *badRig) malformed(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	var xs []janusapi.Exchange
+	var xs []janus.Exchange
 	for _, b := range bodies {
 		got, err := post(ctx, r.tp.httpURL(), b.body)
 		if err != nil {
@@ -157,7 +157,7 @@ func (r *badRig) malformed(t *testing.T) {
 		if got.Status != want.Status || !bytes.Equal(got.Body, want.Body) {
 			t.Errorf("%s over http: the tap answered %d %q, janus %d %q", b.name, got.Status, got.Body, want.Status, want.Body)
 		}
-		xs = append(xs, janusapi.Exchange{Request: []byte(b.body), Reply: got})
+		xs = append(xs, janus.Exchange{Request: []byte(b.body), Reply: got})
 	}
 
 	tapWS, err := dialRaw(ctx, r.tp.wsURL(), 0)
@@ -190,7 +190,7 @@ func (r *badRig) malformed(t *testing.T) {
 			t.Errorf("%s over websocket: the tap answered %q, janus %q", b.name, got, want)
 		}
 		if b.body != "" {
-			xs = append(xs, janusapi.Exchange{Request: []byte(b.body), Reply: janusapi.Reply{Body: got}})
+			xs = append(xs, janus.Exchange{Request: []byte(b.body), Reply: janus.Reply{Body: got}})
 		}
 	}
 	// Janus gives some of these the same answer: each request is in the
@@ -227,7 +227,7 @@ func (r *badRig) bodies(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	pad := func(n int) string {
-		return `{"janus":"keepalive","transaction":"big-` + janusapi.NewTx() + `","pad":"` + strings.Repeat("A", n) + `"}`
+		return `{"janus":"keepalive","transaction":"big-` + janus.NewTx() + `","pad":"` + strings.Repeat("A", n) + `"}`
 	}
 	big := pad(10 << 20)
 	got, err := post(ctx, r.tp.httpURL(), big)
@@ -303,7 +303,7 @@ func (r *badRig) flood(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	prefix := "flood-" + janusapi.NewTx() + "-"
+	prefix := "flood-" + janus.NewTx() + "-"
 	replies := make(map[string][]byte, n)
 	readDone := make(chan error, 1)
 	go func() {
@@ -336,10 +336,10 @@ func (r *badRig) flood(t *testing.T) {
 		t.Fatalf("%d frames sent in %v: %v", n, sent, err)
 	}
 	t.Logf("%d frames sent in %v, all answered after %v", n, sent.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
-	xs := make([]janusapi.Exchange, 0, n)
+	xs := make([]janus.Exchange, 0, n)
 	for i := range n {
 		tx := fmt.Sprintf("%s%d", prefix, i)
-		xs = append(xs, janusapi.Exchange{Request: fmt.Appendf(nil, `{"janus":"keepalive","transaction":"%s"}`, tx), Reply: janusapi.Reply{Body: replies[tx]}})
+		xs = append(xs, janus.Exchange{Request: fmt.Appendf(nil, `{"janus":"keepalive","transaction":"%s"}`, tx), Reply: janus.Reply{Body: replies[tx]}})
 	}
 	r.adopt(xs)
 }
@@ -356,7 +356,7 @@ func (r *badRig) neverReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	first := `{"janus":"info","transaction":"never-reads-` + janusapi.NewTx() + `"}`
+	first := `{"janus":"info","transaction":"never-reads-` + janus.NewTx() + `"}`
 	sent := 0
 	c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	for i := range 4000 {
@@ -382,7 +382,7 @@ func (r *badRig) neverReads(t *testing.T) {
 // that ends so is ended by the tap, at once, and recorded.
 func (r *badRig) halfOpen(t *testing.T) {
 	t.Run("HTTP", func(t *testing.T) {
-		body := `{"janus":"info","transaction":"half-` + janusapi.NewTx() + `"}`
+		body := `{"janus":"info","transaction":"half-` + janus.NewTx() + `"}`
 		c, err := net.Dial("tcp", r.tp.addr)
 		if err != nil {
 			t.Fatal(err)
@@ -409,7 +409,7 @@ func (r *badRig) halfOpen(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		first := `{"janus":"info","transaction":"half-ws-` + janusapi.NewTx() + `"}`
+		first := `{"janus":"info","transaction":"half-ws-` + janus.NewTx() + `"}`
 		if _, err := roundTrip(c, websocket.TextMessage, first); err != nil {
 			t.Fatal(err)
 		}
@@ -595,24 +595,24 @@ func closeRecorded(evs []logEvent, first, what string) error {
 }
 
 // post sends body to url and returns the answer.
-func post(ctx context.Context, url, body string) (janusapi.Reply, error) {
+func post(ctx context.Context, url, body string) (janus.Reply, error) {
 	return do(ctx, http.MethodPost, url, body)
 }
 
-func do(ctx context.Context, method, url, body string) (janusapi.Reply, error) {
+func do(ctx context.Context, method, url, body string) (janus.Reply, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
 	if err != nil {
-		return janusapi.Reply{}, err
+		return janus.Reply{}, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return janusapi.Reply{}, err
+		return janus.Reply{}, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	return janusapi.Reply{Status: resp.StatusCode, Body: b}, err
+	return janus.Reply{Status: resp.StatusCode, Body: b}, err
 }
 
 // dialRaw opens a WebSocket with the Janus subprotocol; rcvbuf, when not 0,
@@ -628,7 +628,7 @@ func dialRaw(ctx context.Context, url string, rcvbuf int) (*websocket.Conn, erro
 			return errors.Join(err, serr)
 		}
 	}
-	d := websocket.Dialer{Subprotocols: []string{janusapi.Protocol}, NetDialContext: nd.DialContext, HandshakeTimeout: 10 * time.Second}
+	d := websocket.Dialer{Subprotocols: []string{janus.Protocol}, NetDialContext: nd.DialContext, HandshakeTimeout: 10 * time.Second}
 	c, _, err := d.DialContext(ctx, url, nil)
 	return c, err
 }

@@ -15,8 +15,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/janustap/janustap/recorder/bus"
-	"github.com/janustap/janustap/recorder/janusapi"
 	"github.com/janustap/janustap/recorder/store"
+	"github.com/janustap/janustap/replayer/janus"
 	"github.com/janustap/janustap/schema"
 )
 
@@ -87,7 +87,7 @@ const cutTail = 3
 //   - every request that got an answer, every answer and every event a
 //     client received is in the stream exactly once, with its bytes and
 //     direction; a request that got no answer is there at most once.
-func checkLog(evs []logEvent, sessions []*janusapi.Session, cut []string, lossy bool) error {
+func checkLog(evs []logEvent, sessions []*janus.Session, cut []string, lossy bool) error {
 	ids := map[string]bool{}
 	seqs := map[string][]uint64{}
 	tapOf := map[string]string{}
@@ -239,10 +239,10 @@ func integrity(ctx context.Context, path string) error {
 
 // expect is what settled expects of the log.
 type expect struct {
-	sessions []*janusapi.Session // what the clients saw
-	killed   bool                // every tap process but the last was killed
-	lossy    bool                // the tap lost events (and counted them)
-	db       string              // the SQLite projection to check; "" for none
+	sessions []*janus.Session // what the clients saw
+	killed   bool             // every tap process but the last was killed
+	lossy    bool             // the tap lost events (and counted them)
+	db       string           // the SQLite projection to check; "" for none
 }
 
 // settled waits until the stream holds what the clients saw (checkLog) and

@@ -20,8 +20,8 @@ import (
 
 	"github.com/janustap/janustap/recorder"
 	"github.com/janustap/janustap/recorder/bus"
-	"github.com/janustap/janustap/recorder/janusapi"
 	"github.com/janustap/janustap/recorder/janustest"
+	"github.com/janustap/janustap/replayer/janus"
 	"github.com/janustap/janustap/schema"
 )
 
@@ -43,15 +43,15 @@ func TestJanusKilled(t *testing.T) {
 	// WebSocket clients with a session, idle at the moment of the kill.
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	var held []*janusapi.WSClient
-	var heldSessions []*janusapi.Session
+	var held []*janus.WSClient
+	var heldSessions []*janus.Session
 	for range 3 {
-		c, err := janusapi.DialWS(ctx, tp.wsURL(), janusapi.Protocol)
+		c, err := janus.DialWS(ctx, tp.wsURL(), janus.Protocol)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		s := &janusapi.Session{C: c, WS: true}
+		s := &janus.Session{C: c, WS: true}
 		if err := s.Create(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -98,8 +98,8 @@ func TestJanusKilled(t *testing.T) {
 		}
 	})
 	t.Run("WebSocket", func(t *testing.T) {
-		for _, proto := range []string{janusapi.Protocol, janusapi.AdminProtocol} {
-			c, err := janusapi.DialWS(ctx, tp.wsURL(), proto)
+		for _, proto := range []string{janus.Protocol, janus.AdminProtocol} {
+			c, err := janus.DialWS(ctx, tp.wsURL(), proto)
 			if err != nil {
 				t.Fatalf("dial %s with janus down: %v; want the upgrade, then a close frame", proto, err)
 			}

@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janustap/janustap/recorder/janusapi"
 	"github.com/janustap/janustap/recorder/janustest"
+	"github.com/janustap/janustap/replayer/janus"
 )
 
 const (
@@ -38,10 +38,10 @@ const (
 type flow struct {
 	ws         bool
 	start, end time.Time
-	sess       *janusapi.Session // nil when the client could not connect
+	sess       *janus.Session // nil when the client could not connect
 	err        error
 	// conn says why the client's connection ended (a WebSocket's close
-	// frame) or what its last failed long-poll was answered: janusapi
+	// frame) or what its last failed long-poll was answered: package janus
 	// does not always pass it on in err.
 	conn string
 
@@ -70,7 +70,7 @@ type load struct {
 	ok, failed   atomic.Int64
 	mu           sync.Mutex
 	flows        []*flow
-	adopted      []*janusapi.Session
+	adopted      []*janus.Session
 	stoppedAfter time.Duration // how long stop waited for the clients
 }
 
@@ -118,9 +118,9 @@ func (l *load) run(ws bool) *flow {
 	l.mu.Unlock()
 	defer func() { f.end = time.Now() }()
 
-	var c janusapi.Client
+	var c janus.Client
 	if ws {
-		wc, err := janusapi.DialWS(ctx, l.ws, janusapi.Protocol)
+		wc, err := janus.DialWS(ctx, l.ws, janus.Protocol)
 		if err != nil {
 			f.err = err
 			return f
@@ -133,17 +133,17 @@ func (l *load) run(ws bool) *flow {
 		}()
 		c = &timedWS{WSClient: wc, f: f}
 	} else {
-		hc := janusapi.NewHTTP(l.httpURL)
+		hc := janus.NewHTTP(l.httpURL)
 		hc.HTTP.Transport = &timedTransport{next: hc.HTTP.Transport, f: f}
 		defer hc.HTTP.CloseIdleConnections()
 		c = hc
 	}
 	defer c.Close()
-	s := &janusapi.Session{C: c, WS: ws}
+	s := &janus.Session{C: c, WS: ws}
 	f.sess = s
 	f.err = s.Create(ctx)
 	if f.err == nil {
-		f.err = janusapi.RunEchoTest(ctx, s)
+		f.err = janus.RunEchoTest(ctx, s)
 	}
 	if f.err == nil {
 		f.err = s.Destroy(ctx)
@@ -153,11 +153,11 @@ func (l *load) run(ws bool) *flow {
 
 // timedWS times the requests of a WebSocket client.
 type timedWS struct {
-	*janusapi.WSClient
+	*janus.WSClient
 	f *flow
 }
 
-func (c *timedWS) Do(ctx context.Context, body []byte, session, handle uint64) (janusapi.Reply, error) {
+func (c *timedWS) Do(ctx context.Context, body []byte, session, handle uint64) (janus.Reply, error) {
 	start := time.Now()
 	r, err := c.WSClient.Do(ctx, body, session, handle)
 	c.f.addRequest(start, err)
@@ -165,7 +165,7 @@ func (c *timedWS) Do(ctx context.Context, body []byte, session, handle uint64) (
 }
 
 // timedTransport times the POSTs of an HTTP client, and keeps what its last
-// failed long-poll was told. Session.Create needs the *janusapi.HTTPClient
+// failed long-poll was told. Session.Create needs the *janus.HTTPClient
 // itself to start polling, so this goes below it.
 type timedTransport struct {
 	next http.RoundTripper
@@ -246,7 +246,7 @@ func (l *load) all() []*flow {
 }
 
 // adopt adds the sessions of a test's own clients to those checked.
-func (l *load) adopt(s ...*janusapi.Session) {
+func (l *load) adopt(s ...*janus.Session) {
 	l.mu.Lock()
 	l.adopted = append(l.adopted, s...)
 	l.mu.Unlock()
@@ -254,7 +254,7 @@ func (l *load) adopt(s ...*janusapi.Session) {
 
 // sessions returns the sessions of every flow that reached the tap, and
 // the adopted ones.
-func (l *load) sessions() []*janusapi.Session {
+func (l *load) sessions() []*janus.Session {
 	l.mu.Lock()
 	out := slices.Clone(l.adopted)
 	l.mu.Unlock()
@@ -281,7 +281,7 @@ func errorClass(f *flow) string {
 	case strings.Contains(s, "wait for event") && errors.Is(f.err, context.DeadlineExceeded) && strings.Contains(f.conn, "HTTP 502"):
 		class = "long-poll answered 502, then timeout waiting for an event"
 	case strings.Contains(s, "wait for event") && errors.Is(f.err, context.DeadlineExceeded) && strings.HasPrefix(f.conn, "long-poll failed"):
-		// janusapi's long-poll loop stops quietly on an error, and the
+		// package janus's long-poll loop stops quietly on an error, and the
 		// flow waits for its event until its timeout.
 		class = "long-poll failed, then timeout waiting for an event"
 	case strings.Contains(s, "janustap: gateway") && strings.Contains(s, "unreachable"):

@@ -1,4 +1,4 @@
-package janusapi
+package janus
 
 import (
 	"context"

@@ -1,8 +1,16 @@
-// Package janusapi is a small client of the Janus API and admin API, over
-// HTTP (with the long-poll loop) and over WebSocket. It sends bodies exactly
-// as given and hands back what Janus answered byte for byte, so tests, the
-// replayer and the load generator all see the wire as it is.
-package janusapi
+// Package janus is a small client of the Janus API and admin API, over
+// HTTP (with the long-poll loop) and over WebSocket, with scripted flows
+// (echotest, videoroom, admin). It sends bodies exactly as given and hands
+// back what Janus answered byte for byte, so tests, the replayer and the
+// load generator all see the wire as it is.
+//
+// It lives under replayer because playing a flow against a gateway is what
+// speaks to Janus as a client in janustap; the recorder's tap is a proxy and
+// never does. The bench's load generator and the tests (through
+// recorder/tap/taptest) drive Janus with it too.
+//
+// It may import schema, gorilla/websocket and the standard library.
+package janus
 
 import (
 	"bytes"
