@@ -11,7 +11,7 @@
 // Every proxy is a separate process started by the bench on loopback
 // ports (janustap is the same binary, re-executed as `serve`), so that its
 // CPU time and resident set can be read from /proc. Janus is a private
-// instance (recorder/janusrun) unless the caller names one.
+// instance (replayer/janus/janusrun) unless the caller names one.
 //
 // `janustap bench` (cmd/janustap/bench.go) is the command line; README.md
 // in this directory describes the method, and results/ keeps the reports.

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/replayer/janus"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 )
 
 // BenchmarkRoundTrip measures a request/response round trip (a keepalive on

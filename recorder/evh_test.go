@@ -16,11 +16,11 @@ import (
 
 	"github.com/janustap/janustap/recorder"
 	"github.com/janustap/janustap/recorder/evh"
-	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/metrics"
 	"github.com/janustap/janustap/recorder/store"
 	"github.com/janustap/janustap/recorder/tap"
 	"github.com/janustap/janustap/replayer/janus"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 	"github.com/janustap/janustap/schema"
 )
 

@@ -18,9 +18,9 @@ import (
 	"github.com/janustap/janustap/recorder"
 	"github.com/janustap/janustap/recorder/bus"
 	"github.com/janustap/janustap/recorder/bus/bustest"
-	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/store"
 	"github.com/janustap/janustap/replayer/janus"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 	"github.com/janustap/janustap/schema"
 )
 

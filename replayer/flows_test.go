@@ -17,12 +17,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/tap/taptest"
 	"github.com/janustap/janustap/replayer"
 	"github.com/janustap/janustap/replayer/diff"
 	"github.com/janustap/janustap/replayer/drive"
 	"github.com/janustap/janustap/replayer/janus"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 	"github.com/janustap/janustap/replayer/media"
 	"github.com/janustap/janustap/schema"
 )

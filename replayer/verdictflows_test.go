@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/janustap/janustap/recorder/evh"
-	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/tap/taptest"
 	"github.com/janustap/janustap/replayer/janus"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 	"github.com/janustap/janustap/replayer/media"
 	"github.com/janustap/janustap/schema"
 )

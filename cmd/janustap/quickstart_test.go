@@ -21,8 +21,8 @@ import (
 	"time"
 
 	"github.com/janustap/janustap/recorder"
-	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/replayer/janus"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 )
 
 // TestQuickstart runs the README's first command, `make run`, as a new user

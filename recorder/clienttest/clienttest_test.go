@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/janustap/janustap/recorder/clienttest"
-	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/tap/taptest"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 	"github.com/janustap/janustap/schema"
 )
 

@@ -11,8 +11,8 @@ import (
 	"github.com/janustap/janustap/recorder"
 	"github.com/janustap/janustap/recorder/clienttest"
 	"github.com/janustap/janustap/recorder/evh"
-	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/store"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 )
 
 // TestBrowserJanusEvents runs janus.js's echotest with media in Chromium

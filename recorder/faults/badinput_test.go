@@ -23,8 +23,8 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/janustap/janustap/recorder/bus/bustest"
-	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/replayer/janus"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 	"github.com/janustap/janustap/schema"
 )
 

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janustap/janustap/recorder/janustest"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 )
 
 // TestConcurrentOversizedBodies (issue 14, finding 4): eight clients send a

@@ -16,7 +16,7 @@ import (
 
 	"github.com/janustap/janustap/recorder"
 	"github.com/janustap/janustap/recorder/bus"
-	"github.com/janustap/janustap/recorder/janustest"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 )
 
 // TestClusterNodeKilled runs serve against a three-node NATS cluster (see

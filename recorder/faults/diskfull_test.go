@@ -14,7 +14,7 @@ import (
 
 	"github.com/janustap/janustap/recorder"
 	"github.com/janustap/janustap/recorder/bus/bustest"
-	"github.com/janustap/janustap/recorder/janustest"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 )
 
 // TestDiskFull fills the disk under the spool, then under the SQLite

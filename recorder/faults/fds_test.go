@@ -18,7 +18,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/janustap/janustap/recorder"
-	"github.com/janustap/janustap/recorder/janustest"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 )
 
 // fdLimit is the descriptor limit (soft and hard) TestDescriptorsExhausted

@@ -11,7 +11,7 @@ import (
 
 	"github.com/janustap/janustap/recorder"
 	"github.com/janustap/janustap/recorder/bus/bustest"
-	"github.com/janustap/janustap/recorder/janustest"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 )
 
 // TestTapKilled kills `janustap serve` (SIGKILL) under load three times,

@@ -9,7 +9,7 @@ import (
 
 	"github.com/janustap/janustap/recorder"
 	"github.com/janustap/janustap/recorder/bus/bustest"
-	"github.com/janustap/janustap/recorder/janustest"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 )
 
 // TestNATSOutage makes NATS unreachable for -nats-outage (5s by default;

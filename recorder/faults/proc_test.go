@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/janustap/janustap/recorder/bus/bustest"
-	"github.com/janustap/janustap/recorder/janustest"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 )
 
 const (

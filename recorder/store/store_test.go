@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janustap/janustap/recorder/janustest"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 	"github.com/janustap/janustap/schema"
 )
 

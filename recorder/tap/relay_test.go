@@ -17,10 +17,10 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/tap"
 	"github.com/janustap/janustap/recorder/tap/taptest"
 	"github.com/janustap/janustap/replayer/janus"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 	"github.com/janustap/janustap/schema"
 )
 

@@ -4,10 +4,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/tap/taptest"
 	"github.com/janustap/janustap/replayer/drive"
 	"github.com/janustap/janustap/replayer/janus"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 	"github.com/janustap/janustap/replayer/plan"
 	"github.com/janustap/janustap/schema"
 )

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/replayer/janus"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 	"github.com/janustap/janustap/replayer/media"
 	"github.com/janustap/janustap/schema"
 )

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janustap/janustap/recorder/janustest"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 )
 
 // get returns the JSON object at url.

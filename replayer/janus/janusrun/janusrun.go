@@ -11,8 +11,9 @@
 //	...
 //	defer j.Stop()
 //
-// It imports only the standard library, and not testing: the shipped binary
-// links it.
+// It sits beside the Janus client (package janus): a private Janus is the
+// gateway that replays, the bench and tests play against. It may import only
+// the standard library, and not testing: the shipped binary links it.
 package janusrun
 
 import (

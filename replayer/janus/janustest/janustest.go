@@ -5,6 +5,10 @@
 //
 //	j := janustest.Start(t, janustest.Options{Args: []string{"-s", "5"}})
 //	resp, err := http.Get(j.HTTP + "/info")
+//
+// It is to package janus what httptest is to net/http: the other end of the
+// client, for tests. It may import janusrun, testing and the rest of the
+// standard library.
 package janustest
 
 import (
@@ -16,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janustap/janustap/recorder/janusrun"
+	"github.com/janustap/janustap/replayer/janus/janusrun"
 )
 
 // The runner's types, for the tests that name them.
