@@ -15,7 +15,8 @@ const module = "github.com/janustap/janustap/"
 // allows that package alone; any other path allows that module or package
 // and what lies below it. Each package's doc comment says the same in words.
 var imports = map[string][]string{
-	"schema": nil,
+	"schema":     nil,
+	"schema/har": {"schema"},
 
 	"recorder": {"recorder/bus", "recorder/evh", "recorder/health", "recorder/lockfile", "recorder/metrics",
 		"recorder/spool", "recorder/store", "recorder/tap", "schema", "github.com/nats-io/nats.go"},
@@ -30,8 +31,7 @@ var imports = map[string][]string{
 	"recorder/lockfile":    nil,
 	"recorder/metrics":     {"schema", "github.com/prometheus/client_golang"},
 	"recorder/verdict":     {"recorder/store", "schema"},
-	"recorder/webui":       {"recorder/har", "recorder/store", "recorder/verdict", "schema"},
-	"recorder/har":         {"schema"},
+	"recorder/webui":       {"recorder/store", "recorder/verdict", "schema", "schema/har"},
 	"recorder/clienttest":  nil,
 	"recorder/faults":      nil,
 
@@ -50,7 +50,7 @@ var imports = map[string][]string{
 
 	"cmd/janustap": {"bench", "recorder", "recorder/bus", "recorder/health", "recorder/lockfile", "recorder/metrics",
 		"recorder/store", "recorder/tap", "recorder/verdict", "recorder/webui", "replayer", "replayer/diff",
-		"replayer/drive", "replayer/janus/janusrun", "replayer/media", "replayer/rewrite", "schema", "recorder/har",
+		"replayer/drive", "replayer/janus/janusrun", "replayer/media", "replayer/rewrite", "schema", "schema/har",
 		"github.com/nats-io/nats.go", "github.com/urfave/cli/v2"},
 }
 

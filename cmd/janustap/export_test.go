@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janustap/janustap/recorder/har"
 	"github.com/janustap/janustap/replayer"
 	"github.com/janustap/janustap/schema"
+	"github.com/janustap/janustap/schema/har"
 )
 
 // encodeAll returns the JSON Lines of evs.

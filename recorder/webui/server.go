@@ -35,10 +35,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/janustap/janustap/recorder/har"
 	"github.com/janustap/janustap/recorder/store"
 	"github.com/janustap/janustap/recorder/verdict"
 	"github.com/janustap/janustap/schema"
+	"github.com/janustap/janustap/schema/har"
 )
 
 //go:embed templates/*.html

@@ -57,4 +57,8 @@
 // Every entry carries "_janustap": the gateway, transport and ids of the
 // events it was built from. Events that belong to no exchange or connection
 // (a Failure with no parent) are counted in the log's comment.
+//
+// It sits under schema because it is another encoding of the event, used by
+// `janustap export` and the web view alike. It may import schema and the
+// standard library only.
 package har

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janustap/janustap/recorder/har"
 	"github.com/janustap/janustap/schema"
+	"github.com/janustap/janustap/schema/har"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
