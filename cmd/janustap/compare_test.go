@@ -11,13 +11,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janustap/janustap/recorder/clienttest"
 	"github.com/janustap/janustap/recorder/store"
 	"github.com/janustap/janustap/recorder/tap/taptest"
 	"github.com/janustap/janustap/recorder/webui"
 	"github.com/janustap/janustap/replayer"
 	"github.com/janustap/janustap/replayer/drive"
 	"github.com/janustap/janustap/replayer/janus"
+	"github.com/janustap/janustap/replayer/janus/clienttest"
 	"github.com/janustap/janustap/replayer/janus/janustest"
 	"github.com/janustap/janustap/schema"
 )

@@ -14,6 +14,12 @@
 // testdata/clients/package-lock.json: the browser is /usr/bin/chromium and
 // janus.js and adapter.js come from the Debian packages libjs-janus-gateway
 // and libjs-webrtc-adapter.
+//
+// It sits beside package janus as the clients of record: the Janus clients
+// people use, run for tests (RunSteps also drives the web view's pages in
+// the same browser). It may import testing and the rest of the standard
+// library only; the end-to-end tests that run it through serve are in
+// cmd/janustap/clients.
 package clienttest
 
 import (

@@ -1,7 +1,9 @@
 // Package faults holds janustap's fault suite: tests that run the real
 // processes (Janus, nats-server, `janustap serve` and `janustap record`),
 // drive real flows through the tap from several clients, inject a fault,
-// and then count. It has no code of its own; everything is in its tests.
+// and then count. It has no code of its own; everything is in its tests,
+// which sit beside the binary they build and may import any package of the
+// module.
 //
 // # What the tests hold
 //
@@ -66,8 +68,8 @@
 // TestMain builds ./cmd/janustap once into a temporary directory; the tap
 // runs as a separate process so that it can be killed and its memory read.
 //
-//	go test -race ./recorder/faults/
-//	go test ./recorder/faults/ -run TestNATSOutage -nats-outage 30s
+//	go test -race ./cmd/janustap/faults/
+//	go test ./cmd/janustap/faults/ -run TestNATSOutage -nats-outage 30s
 //
 // Flags (after the package):
 //
