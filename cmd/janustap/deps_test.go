@@ -15,8 +15,9 @@ const module = "github.com/janustap/janustap/"
 // allows that package alone; any other path allows that module or package
 // and what lies below it. Each package's doc comment says the same in words.
 var imports = map[string][]string{
-	"schema":     nil,
-	"schema/har": {"schema"},
+	"schema":        nil,
+	"schema/har":    {"schema"},
+	"schema/golden": nil,
 
 	"recorder": {"recorder/bus", "recorder/evh", "recorder/health", "recorder/lockfile", "recorder/metrics",
 		"recorder/spool", "recorder/store", "recorder/tap", "schema", "github.com/nats-io/nats.go"},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/janustap/janustap/replayer"
 	"github.com/janustap/janustap/schema"
+	"github.com/janustap/janustap/schema/golden"
 	"github.com/janustap/janustap/schema/har"
 )
 
@@ -57,7 +58,7 @@ func TestExportCapture(t *testing.T) {
 			t.Fatal(err)
 		}
 		if want := encodeAll(t, c.events); !bytes.Equal(got, want) {
-			t.Errorf("export is not the captured events, byte for byte:\n%s", firstDiff(want, got))
+			t.Errorf("export is not the captured events, byte for byte:\n%s", golden.Diff(want, got))
 		}
 		evs, err := replayer.ReadJSONL(bytes.NewReader(got))
 		if err != nil {

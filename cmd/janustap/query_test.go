@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,59 +20,8 @@ import (
 	"github.com/janustap/janustap/replayer/janus"
 	"github.com/janustap/janustap/replayer/janus/janustest"
 	"github.com/janustap/janustap/schema"
+	"github.com/janustap/janustap/schema/golden"
 )
-
-// The -update flag rewrites the golden files in testdata/. Another test
-// file of the package may define it first.
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files in testdata/")
-	}
-}
-
-func updating() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
-
-// checkCmdGolden compares got with testdata/name.golden.
-func checkCmdGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if updating() {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test -update, then review):\n%s", path, firstDiff(want, got))
-	}
-}
-
-// firstDiff names the first line where got leaves want.
-func firstDiff(want, got []byte) string {
-	w, g := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
-	for i := range max(len(w), len(g)) {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			return fmt.Sprintf("line %d:\n-%s\n+%s", i+1, wl, gl)
-		}
-	}
-	return "(same lines)"
-}
 
 // runCmd runs the command line args (without the program name) and returns
 // its stdout and stderr.
@@ -295,7 +243,7 @@ func TestQueryGolden(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{tc.args[0], "--db", db}, tc.args[1:]...)
 			out := mustRun(t, args...)
-			checkCmdGolden(t, filepath.Join("query", tc.name), []byte(out))
+			golden.Check(t, filepath.Join("query", tc.name+".golden"), []byte(out))
 		})
 	}
 }
@@ -384,7 +332,7 @@ func TestQueryErrors(t *testing.T) {
 		W := strconv.Itoa(synthWS)
 		want := mustRun(t, "show", "--db", db, "--full", "--json", W)
 		if got := mustRun(t, "show", W, "--db="+db, "--full", "--json=true"); got != want {
-			t.Errorf("show SESSION --flags differs from show --flags SESSION:\n%s", firstDiff([]byte(want), []byte(got)))
+			t.Errorf("show SESSION --flags differs from show --flags SESSION:\n%s", golden.Diff([]byte(want), []byte(got)))
 		}
 		if _, _, err := runCmd(t, "show", W, "--db", db, "--fulll"); err == nil || !strings.Contains(err.Error(), "--fulll") {
 			t.Errorf("unknown flag after the argument: %v", err)

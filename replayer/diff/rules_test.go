@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/janustap/janustap/replayer/diff"
+	"github.com/janustap/janustap/schema/golden"
 )
 
 // TestDefaultRulesFile keeps testdata/default-rules.json, the rules users
@@ -19,7 +20,7 @@ func TestDefaultRulesFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkGolden(t, "default-rules.json", b)
+	golden.Check(t, "default-rules.json", b)
 	r, err := diff.LoadRules(filepath.Join("testdata", "default-rules.json"))
 	if err != nil {
 		t.Fatal(err)

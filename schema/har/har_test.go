@@ -5,19 +5,15 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/janustap/janustap/schema"
+	"github.com/janustap/janustap/schema/golden"
 	"github.com/janustap/janustap/schema/har"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
 // t0 is when every test flow starts.
 var t0 = time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
@@ -191,44 +187,9 @@ func build(evs []*schema.Event) []byte {
 func TestBuildGolden(t *testing.T) {
 	for name, evs := range map[string][]*schema.Event{"http": httpFlow(), "ws": wsFlow()} {
 		t.Run(name, func(t *testing.T) {
-			checkGolden(t, name+".har", build(evs))
+			golden.Check(t, name+".har.golden", build(evs))
 		})
 	}
-}
-
-func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test -update, then review):\n%s", path, lineDiff(want, got))
-	}
-}
-
-// lineDiff names the first line where got leaves want.
-func lineDiff(want, got []byte) string {
-	w, g := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
-	for i := range max(len(w), len(g)) {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			return fmt.Sprintf("line %d:\n-%s\n+%s", i+1, wl, gl)
-		}
-	}
-	return "(same lines)"
 }
 
 // checkHAR checks that b is a HAR 1.2 document with every required field,
