@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"time"
 
 	"github.com/janustap/janustap/recorder/bus/bustest"
+	"github.com/janustap/janustap/replayer/janus/janusrun"
 	"github.com/janustap/janustap/replayer/janus/janustest"
 )
 
@@ -47,7 +47,7 @@ type child struct {
 	lines []string // stderr of every run, each run's first line marked
 
 	cmd    *exec.Cmd
-	exited chan struct{} // closed once cmd has exited and its stderr is read
+	exited <-chan struct{} // closed once cmd has exited and its stderr is read
 	runs   int
 }
 
@@ -98,26 +98,12 @@ func (c *child) start() {
 	c.runs++
 	c.add(fmt.Sprintf("--- faults: run %d of %s ---", c.runs, c.name))
 	cmd := exec.Command(c.argv[0], c.argv[1:]...)
-	// The kernel kills the process if the thread that started it exits:
-	// a test binary that dies leaves nothing behind.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		c.t.Fatalf("start %s: %v", c.name, err)
 	}
-	started := make(chan error, 1)
 	ready := make(chan struct{})
-	exited := make(chan struct{})
-	go func() {
-		// Pdeathsig follows the thread, not the process: keep this one
-		// until the child has exited.
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
+	proc, err := janusrun.StartChild(cmd, false, func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 64<<10), 4<<20)
 		isReady := false
@@ -130,12 +116,11 @@ func (c *child) start() {
 			}
 		}
 		_, _ = io.Copy(io.Discard, stderr)
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	if err := <-started; err != nil {
+	})
+	if err != nil {
 		c.t.Fatalf("start %s: %v", c.name, err)
 	}
+	exited := proc.Done()
 	c.cmd, c.exited = cmd, exited
 	select {
 	case <-ready:

@@ -11,6 +11,10 @@
 //	...
 //	defer j.Stop()
 //
+// StartChild is how every child process of janustap is started (Janus here,
+// the bench's proxies and NATS servers, the fault suite's processes): it dies
+// with its starter, and Stop ends it with a grace.
+//
 // It sits beside the Janus client (package janus): a private Janus is the
 // gateway that replays, the bench and tests play against. It may import only
 // the standard library, and not testing: the shipped binary links it.
@@ -25,7 +29,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -90,24 +93,7 @@ type Janus struct {
 	logger *slog.Logger
 
 	mu   sync.Mutex // serialises Stop, Kill and Restart
-	proc *process   // the current process; nil before the first start
-}
-
-// process is one run of the janus binary. Its wait goroutine owns cmd after
-// Start and closes done once the process has been reaped.
-type process struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error // from cmd.Wait; read only after done is closed
-}
-
-func (p *process) running() bool {
-	select {
-	case <-p.done:
-		return false
-	default:
-		return true
-	}
+	proc *Child     // the current process; nil before the first start
 }
 
 // Run starts Janus with its state in dir (created if missing) and returns once
@@ -186,7 +172,7 @@ func Run(ctx context.Context, dir string, opts Options) (*Janus, error) {
 		}
 		err = j.start(ctx, true)
 		if err == nil {
-			j.logger.Debug("janus up", "http", j.HTTP, "ws", j.WS, "pid", j.proc.cmd.Process.Pid)
+			j.logger.Debug("janus up", "http", j.HTTP, "ws", j.WS, "pid", j.proc.Pid())
 			return j, nil
 		}
 		if !errors.Is(err, errPortTaken) || attempt == startAttempts || opts.BasePort != 0 {
@@ -231,24 +217,9 @@ func (j *Janus) start(ctx context.Context, fresh bool) error {
 	cmd.Dir = j.Dir
 	cmd.Stdout = out
 	cmd.Stderr = out
-	cmd.SysProcAttr = sysProcAttr()
-	p := &process{cmd: cmd, done: make(chan struct{})}
-	started := make(chan error, 1)
-	go func() {
-		// On Linux the child gets SIGKILL when the thread that forked it exits
-		// (Pdeathsig), so keep this thread, and this goroutine, until it exits.
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	if err := <-started; err != nil {
-		return fmt.Errorf("exec %s: %w", j.bin, err)
+	p, err := StartChild(cmd, true, nil)
+	if err != nil {
+		return fmt.Errorf("start janus: %w", err)
 	}
 	j.proc = p
 
@@ -273,21 +244,17 @@ func (j *Janus) Stop() error {
 
 func (j *Janus) stop() error {
 	p := j.proc
-	if p == nil || !p.running() {
+	if p == nil || !p.Running() {
 		return nil
 	}
-	if err := terminate(p.cmd.Process); err != nil {
-		return fmt.Errorf("stop janus pid %d: %w", p.cmd.Process.Pid, err)
+	killed, err := p.Stop(stopGrace)
+	if killed {
+		j.logger.Warn("janus ignored SIGTERM; killed it", "pid", p.Pid(), "grace", stopGrace)
 	}
-	timer := time.NewTimer(stopGrace)
-	defer timer.Stop()
-	select {
-	case <-p.done:
-		return nil
-	case <-timer.C:
+	if err != nil {
+		return fmt.Errorf("stop janus: %w", err)
 	}
-	j.logger.Warn("janus ignored SIGTERM; killing it", "pid", p.cmd.Process.Pid, "grace", stopGrace)
-	return j.kill(p)
+	return nil
 }
 
 // Kill sends SIGKILL to Janus and waits until it is gone: no shutdown, no
@@ -301,14 +268,10 @@ func (j *Janus) Kill() error {
 	return j.kill(j.proc)
 }
 
-func (j *Janus) kill(p *process) error {
-	if !p.running() {
-		return nil
+func (j *Janus) kill(p *Child) error {
+	if err := p.Kill(); err != nil {
+		return fmt.Errorf("kill janus: %w", err)
 	}
-	if err := kill(p.cmd.Process); err != nil {
-		return fmt.Errorf("kill janus pid %d: %w", p.cmd.Process.Pid, err)
-	}
-	<-p.done
 	return nil
 }
 
@@ -324,7 +287,7 @@ func (j *Janus) Restart(ctx context.Context) error {
 	if err := j.start(ctx, false); err != nil {
 		return fmt.Errorf("restart janus: %w", err)
 	}
-	j.logger.Debug("janus restarted", "pid", j.proc.cmd.Process.Pid)
+	j.logger.Debug("janus restarted", "pid", j.proc.Pid())
 	return nil
 }
 

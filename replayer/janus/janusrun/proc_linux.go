@@ -11,20 +11,30 @@ import (
 	"syscall"
 )
 
-// sysProcAttr puts Janus in its own process group, so signals reach all of
-// it, and has the kernel kill it if the thread that started it exits (the
-// test binary dying, say, without running its cleanups).
-func sysProcAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+// childAttr has the kernel kill the child if the thread that started it
+// exits, and with group makes the child lead a process group of its own.
+func childAttr(group bool) *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: group, Pdeathsig: syscall.SIGKILL}
 }
 
-func terminate(p *os.Process) error { return signalGroup(p, syscall.SIGTERM) }
+// terminate is the signal Stop sends first.
+const terminate = syscall.SIGTERM
 
-func kill(p *os.Process) error { return signalGroup(p, syscall.SIGKILL) }
-
-func signalGroup(p *os.Process, sig syscall.Signal) error {
-	if err := syscall.Kill(-p.Pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return fmt.Errorf("send %v to process group %d: %w", sig, p.Pid, err)
+// signal sends sig to p, or to the process group p leads. A process already
+// gone is os.ErrProcessDone.
+func signal(p *os.Process, group bool, sig os.Signal) error {
+	if !group {
+		return p.Signal(sig)
+	}
+	s, ok := sig.(syscall.Signal)
+	if !ok {
+		return fmt.Errorf("signal %v is not a system signal", sig)
+	}
+	if err := syscall.Kill(-p.Pid, s); err != nil {
+		if errors.Is(err, syscall.ESRCH) {
+			return os.ErrProcessDone
+		}
+		return fmt.Errorf("process group %d: %w", p.Pid, err)
 	}
 	return nil
 }

@@ -7,13 +7,15 @@ import (
 	"syscall"
 )
 
-// sysProcAttr leaves the process as it is; only Linux gets a process group
-// and a parent-death signal.
-func sysProcAttr() *syscall.SysProcAttr { return nil }
+// childAttr leaves the child as it is; only Linux has a parent-death
+// signal, and process groups are left alone elsewhere.
+func childAttr(group bool) *syscall.SysProcAttr { return nil }
 
-func terminate(p *os.Process) error { return p.Signal(os.Interrupt) }
+// terminate is the signal Stop sends first.
+var terminate = os.Interrupt
 
-func kill(p *os.Process) error { return p.Kill() }
+// signal sends sig to p alone.
+func signal(p *os.Process, group bool, sig os.Signal) error { return p.Signal(sig) }
 
 // listenersOwnedBy cannot look into /proc here; the HTTP and WebSocket
 // probes have to do.

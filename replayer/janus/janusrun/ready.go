@@ -68,29 +68,29 @@ func freePorts() (ports, error) {
 // waitReady polls until Janus answers on all four ports and holds them itself,
 // or fails early when the process exits or logs a fatal error. The log is read
 // from offset, where this run starts.
-func (j *Janus) waitReady(ctx context.Context, p *process, logPath string, offset int64) error {
+func (j *Janus) waitReady(ctx context.Context, p *Child, logPath string, offset int64) error {
 	client := &http.Client{
 		Timeout:   time.Second,
 		Transport: &http.Transport{DisableKeepAlives: true}, // and no proxy from the environment
 	}
 	defer client.CloseIdleConnections()
-	pid := p.cmd.Process.Pid
+	pid := p.Pid()
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
 	var notReady error
 	for {
 		log, _ := readFrom(logPath, offset)
-		if failed := fatalLines(log); failed != "" || !p.running() {
-			if !p.running() {
-				<-p.done
+		if failed := fatalLines(log); failed != "" || !p.Running() {
+			if !p.Running() {
+				<-p.Done()
 				// the log of a process that has exited is complete
 				log, _ = readFrom(logPath, offset)
 				failed = fatalLines(log)
 			}
-			if out, _ := readFrom(filepath.Join(j.Dir, "janus.out"), 0); !p.running() && out != "" {
+			if out, _ := readFrom(filepath.Join(j.Dir, "janus.out"), 0); !p.Running() && out != "" {
 				log += "janus.out:\n" + tail(out, 5)
 			}
-			err := fmt.Errorf("janus pid %d failed to start (%s):\n%s", pid, exitState(p), tail(log, 15))
+			err := fmt.Errorf("janus pid %d failed to start (%s):\n%s", pid, p.ExitState(), tail(log, 15))
 			for _, s := range bindFailures {
 				if strings.Contains(failed, s) {
 					return fmt.Errorf("%w: %w", errPortTaken, err)
@@ -106,18 +106,6 @@ func (j *Janus) waitReady(ctx context.Context, p *process, logPath string, offse
 			return fmt.Errorf("janus pid %d not ready: %w (last check: %w); log:\n%s", pid, ctx.Err(), notReady, tail(log, 15))
 		case <-tick.C:
 		}
-	}
-}
-
-func exitState(p *process) string {
-	select {
-	case <-p.done:
-		if p.err != nil {
-			return p.err.Error()
-		}
-		return "exited"
-	default:
-		return "still running"
 	}
 }
 
