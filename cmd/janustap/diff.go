@@ -15,7 +15,6 @@ import (
 
 func diffCommand() *cli.Command {
 	flags := []cli.Flag{
-		&cli.StringFlag{Name: "rules", Usage: "normalisation rules (JSON)"},
 		&cli.BoolFlag{Name: "compare-media", Usage: "compare media-dependent events like others"},
 		&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
 		&cli.StringFlag{Name: "gateway", Usage: "gateway of sessions named by id"},
@@ -24,8 +23,11 @@ func diffCommand() *cli.Command {
 		Name:      "diff",
 		Usage:     "compare two captured flows (JSON Lines files or session ids in the log): exit 0 same, 1 differ",
 		ArgsUsage: "A B",
-		Flags:     append(flags, natsFlags()...),
+		Flags:     append(append(flags, rulesFlags()...), natsFlags()...),
 		Action: func(c *cli.Context) error {
+			if done, err := printRules(c); done {
+				return err
+			}
 			if c.NArg() != 2 {
 				return fmt.Errorf("diff takes two flows, got %d", c.NArg())
 			}

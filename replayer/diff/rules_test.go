@@ -13,8 +13,9 @@ import (
 	"github.com/janustap/janustap/schema/golden"
 )
 
-// TestDefaultRulesFile keeps testdata/default-rules.json, the rules users
-// copy and edit, equal to DefaultRules.
+// TestDefaultRulesFile keeps testdata/default-rules.json, the form
+// `janustap replay --print-rules` prints for users to copy and edit, equal
+// to DefaultRules.
 func TestDefaultRulesFile(t *testing.T) {
 	b, err := diff.DefaultRules().MarshalIndent()
 	if err != nil {
