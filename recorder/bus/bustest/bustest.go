@@ -100,9 +100,6 @@ func (e *External) URL() string {
 // Port returns the server's client port.
 func (e *External) Port() int { return e.port }
 
-// Running reports whether the server process is running.
-func (e *External) Running() bool { return e.cmd != nil }
-
 // Stop stops the server with SIGTERM, as an operator would, and waits until
 // it has exited. It does nothing if the server is not running.
 func (e *External) Stop() {
