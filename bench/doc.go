@@ -15,4 +15,8 @@
 //
 // `janustap bench` (cmd/janustap/bench.go) is the command line; README.md
 // in this directory describes the method, and results/ keeps the reports.
+//
+// It may import recorder, recorder/bus, the Janus client and runner
+// (replayer/janus, janusrun) and schema, and pprof, gorilla/websocket, go-
+// sqlite3 and nats.go.
 package bench

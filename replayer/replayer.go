@@ -5,6 +5,8 @@
 // connection, or a time range of a gateway; see Select), planned per client
 // (package plan), played with ids rewritten and causal pacing (packages
 // rewrite and drive), and compared with the capture (package diff).
+//
+// It may import its subpackages and schema, never the recorder.
 package replayer
 
 import (

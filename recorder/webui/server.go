@@ -14,6 +14,9 @@
 // session), /s/GW/ID/export.jsonl and .har, /compare/GW/ID (a replay),
 // /api/s/GW/ID (ladder and verdict as JSON), /api/event/SEQ (one event,
 // its body and SDP), /live (server-sent events), /static/.
+//
+// It shows what the SQLite projection holds, and so sits in the recorder
+// beside it: it may import store, verdict, schema and schema/har.
 package webui
 
 import (

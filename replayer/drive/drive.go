@@ -3,6 +3,8 @@
 // after what preceded it in the capture has arrived in the new run (or a
 // wait has run out, which the run reports). What the run sent and received
 // becomes events, tagged as a replay, for comparing with the capture.
+//
+// It may import janus (the client), media, plan, rewrite and schema.
 package drive
 
 import (

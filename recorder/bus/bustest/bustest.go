@@ -1,6 +1,8 @@
 // Package bustest runs NATS servers with JetStream for tests: in process on a
 // random port (Start), or the real nats-server binary as a separate process
 // that a test can stop, kill and restart (StartExternal).
+//
+// It may import nats-server and the standard library, testing among it.
 package bustest
 
 import (

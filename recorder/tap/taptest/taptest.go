@@ -1,6 +1,9 @@
 // Package taptest puts a tap in front of a Janus for tests, keeping the
 // events in memory, and runs scripted flows through it: the captures that
 // recorder, replayer and end-to-end tests start from.
+//
+// It is test support: it may import tap, schema, and the Janus client and
+// test Janus (replayer/janus, replayer/janus/janustest) that its flows need.
 package taptest
 
 import (
