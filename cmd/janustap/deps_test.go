@@ -25,7 +25,7 @@ var imports = map[string][]string{
 	"recorder/tap/taptest": {"replayer/janus", "replayer/janus/janustest", "recorder/tap", "schema"},
 	"recorder/spool":       nil,
 	"recorder/bus":         {"recorder/health", "recorder/spool", "schema", "github.com/nats-io/nats-server/v2", "github.com/nats-io/nats.go"},
-	"recorder/bus/bustest": {"github.com/nats-io/nats-server/v2"},
+	"recorder/bus/bustest": {"replayer/janus/janusrun", "github.com/nats-io/nats-server/v2"},
 	"recorder/store":       {"schema", "github.com/mattn/go-sqlite3"},
 	"recorder/evh":         {"recorder/health", "schema"},
 	"recorder/health":      nil,
