@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/janustap/janustap/recorder/janusrun"
+	"github.com/janustap/janustap/replayer/janus/janusrun"
 )
 
 // The targets the workload runs against.

@@ -11,8 +11,12 @@
 // Every proxy is a separate process started by the bench on loopback
 // ports (janustap is the same binary, re-executed as `serve`), so that its
 // CPU time and resident set can be read from /proc. Janus is a private
-// instance (recorder/janusrun) unless the caller names one.
+// instance (replayer/janus/janusrun) unless the caller names one.
 //
 // `janustap bench` (cmd/janustap/bench.go) is the command line; README.md
 // in this directory describes the method, and results/ keeps the reports.
+//
+// It may import recorder, recorder/bus, the Janus client and runner
+// (replayer/janus, janusrun) and schema, and pprof, gorilla/websocket, go-
+// sqlite3 and nats.go.
 package bench

@@ -13,7 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/janustap/janustap/recorder/janusapi"
+	"github.com/janustap/janustap/replayer/janus"
 )
 
 // IdleResult is the memory a process holds for idle WebSocket clients.
@@ -66,7 +66,7 @@ func measureIdle(ctx context.Context, target, url string, pids func() []int, n i
 	res.Before = before
 
 	d := websocket.Dialer{
-		Subprotocols:     []string{janusapi.Protocol},
+		Subprotocols:     []string{janus.Protocol},
 		ReadBufferSize:   512,
 		WriteBufferSize:  512,
 		HandshakeTimeout: 10 * time.Second,

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/janustap/janustap/recorder/janusapi"
+	"github.com/janustap/janustap/replayer/janus"
 	"github.com/janustap/janustap/schema"
 )
 
@@ -102,11 +102,11 @@ type client struct {
 	interval  time.Duration // between requests when paced; 0: closed loop
 	next      time.Time     // when the next paced request is due
 
-	c      janusapi.Client      // the client's one HTTP client or WebSocket
-	hc     *janusapi.HTTPClient // c over HTTP
-	ws     *janusapi.WSClient   // c over WebSocket
-	events <-chan []byte        // the current session's events
-	evs    [][]byte             // events read while waiting for another
+	c      janus.Client      // the client's one HTTP client or WebSocket
+	hc     *janus.HTTPClient // c over HTTP
+	ws     *janus.WSClient   // c over WebSocket
+	events <-chan []byte     // the current session's events
+	evs    [][]byte          // events read while waiting for another
 }
 
 func (c *client) fail(err error) {
@@ -119,7 +119,7 @@ func (c *client) fail(err error) {
 func (c *client) run(ctx context.Context, deadline time.Time) {
 	switch c.transport {
 	case HTTP:
-		c.hc = janusapi.NewHTTP(c.ep.HTTP)
+		c.hc = janus.NewHTTP(c.ep.HTTP)
 		c.hc.HTTP = &http.Client{Transport: &http.Transport{
 			Proxy:               nil,
 			MaxIdleConnsPerHost: 4,
@@ -130,7 +130,7 @@ func (c *client) run(ctx context.Context, deadline time.Time) {
 		defer c.hc.Close()
 	case WS:
 		dctx, cancel := context.WithTimeout(ctx, eventTimeout)
-		ws, err := janusapi.DialWS(dctx, c.ep.WS, janusapi.Protocol)
+		ws, err := janus.DialWS(dctx, c.ep.WS, janus.Protocol)
 		cancel()
 		if err != nil {
 			c.fail(err)
@@ -217,7 +217,7 @@ func (c *client) waitEvent(ctx context.Context, match func(*schema.Janus) bool) 
 		select {
 		case b, ok := <-c.events:
 			if !ok {
-				return fmt.Errorf("wait for event: %w", janusapi.ErrClosed)
+				return fmt.Errorf("wait for event: %w", janus.ErrClosed)
 			}
 			if j, err := schema.ParseJanus(b); err == nil && match(j) {
 				return nil
@@ -235,7 +235,7 @@ func (c *client) waitEvent(ctx context.Context, match func(*schema.Janus) bool) 
 func (c *client) session(ctx context.Context) (err error) {
 	c.evs = c.evs[:0]
 	ws := c.transport == WS
-	tx := func() string { return janusapi.NewTx() }
+	tx := func() string { return janus.NewTx() }
 
 	j, _, err := c.do(ctx, fmt.Appendf(nil, `{"janus":"create","transaction":"%s"}`, tx()), 0, 0, "success")
 	if err != nil {
@@ -271,7 +271,7 @@ func (c *client) session(ctx context.Context) (err error) {
 		return nil
 	}
 
-	j, _, err = c.do(ctx, fmt.Appendf(nil, `{"janus":"attach","plugin":"%s","transaction":"%s"%s}`, janusapi.EchoTest, tx(), ids(0)), sid, 0, "success")
+	j, _, err = c.do(ctx, fmt.Appendf(nil, `{"janus":"attach","plugin":"%s","transaction":"%s"%s}`, janus.EchoTest, tx(), ids(0)), sid, 0, "success")
 	if err != nil {
 		return errors.Join(fmt.Errorf("attach: %w", err), destroy())
 	}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/janustap/janustap/schema/golden"
 )
 
 // need returns the path of a program the test needs. A missing program
@@ -49,7 +51,7 @@ func TestNginxConfigRender(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkGolden(t, tt.name+".conf", got)
+			golden.Check(t, tt.name+".conf.golden", got)
 		})
 	}
 }

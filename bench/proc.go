@@ -7,11 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/janustap/janustap/replayer/janus/janusrun"
 )
 
 // clockTicks is USER_HZ, the unit of utime and stime in /proc/<pid>/stat:
@@ -22,18 +23,15 @@ const clockTicks = 100
 const stopGrace = 10 * time.Second
 
 // process is a child the bench started: a proxy or a NATS server. Its
-// output goes to a file; wait owns the exec.Cmd once it has started.
+// output goes to a file.
 type process struct {
-	name string
-	cmd  *exec.Cmd
-	out  string // file holding its stdout and stderr
-	done chan struct{}
-	err  error // from cmd.Wait; read after done is closed
+	name  string
+	child *janusrun.Child
+	out   string // file holding its stdout and stderr
 }
 
 // startProcess runs bin with args in its own process group, its output in
-// dir/<name>.out. The kernel kills it if the bench dies (Pdeathsig), so the
-// goroutine that started it keeps its OS thread until it exits.
+// dir/<name>.out; it dies with the bench (janusrun.StartChild).
 func startProcess(name, dir, bin string, args ...string) (*process, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
@@ -47,38 +45,18 @@ func startProcess(name, dir, bin string, args ...string) (*process, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	p := &process{name: name, cmd: cmd, out: outPath, done: make(chan struct{})}
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	if err := <-started; err != nil {
-		return nil, fmt.Errorf("start %s (%s): %w", name, bin, err)
+	c, err := janusrun.StartChild(cmd, true, nil)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	return p, nil
+	return &process{name: name, child: c, out: outPath}, nil
 }
 
 // pid returns the process id.
-func (p *process) pid() int { return p.cmd.Process.Pid }
+func (p *process) pid() int { return p.child.Pid() }
 
 // exited reports whether the process has ended.
-func (p *process) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
+func (p *process) exited() bool { return !p.child.Running() }
 
 // output returns the last n lines of what the process wrote.
 func (p *process) output(n int) string {
@@ -97,24 +75,14 @@ func (p *process) output(n int) string {
 // exit, sending SIGKILL after stopGrace. Stopping a stopped process does
 // nothing.
 func (p *process) stop() error {
-	if p.exited() {
-		return nil
+	killed, err := p.child.Stop(stopGrace)
+	if err != nil {
+		return fmt.Errorf("stop %s: %w", p.name, err)
 	}
-	if err := syscall.Kill(-p.pid(), syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return fmt.Errorf("stop %s pid %d: %w", p.name, p.pid(), err)
+	if killed {
+		return fmt.Errorf("%s pid %d ignored SIGTERM for %v and was killed", p.name, p.pid(), stopGrace)
 	}
-	t := time.NewTimer(stopGrace)
-	defer t.Stop()
-	select {
-	case <-p.done:
-		return nil
-	case <-t.C:
-	}
-	if err := syscall.Kill(-p.pid(), syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return fmt.Errorf("kill %s pid %d: %w", p.name, p.pid(), err)
-	}
-	<-p.done
-	return fmt.Errorf("%s pid %d ignored SIGTERM for %v and was killed", p.name, p.pid(), stopGrace)
+	return nil
 }
 
 // procUsage is what /proc says about a set of processes.

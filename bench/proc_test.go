@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janustap/janustap/recorder/janustest"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 )
 
 func TestUsageOfThisProcess(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/janustap/janustap/schema/golden"
 )
 
 // testReport is a report with made-up numbers: direct, nginx and janustap
@@ -97,7 +99,7 @@ func TestReportText(t *testing.T) {
 	if err := testReport().WriteText(&b); err != nil {
 		t.Fatal(err)
 	}
-	checkGolden(t, "report.txt", b.Bytes())
+	golden.Check(t, "report.txt.golden", b.Bytes())
 	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
 	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "ratio-vs-nginx ") {
 		t.Errorf("last line is %q, want the ratio-vs-nginx line", last)
@@ -110,7 +112,7 @@ func TestReportMarkdown(t *testing.T) {
 	if err := testReport().WriteMarkdown(&b, m, "79e9578", "janustap bench --quick"); err != nil {
 		t.Fatal(err)
 	}
-	checkGolden(t, "report.md", b.Bytes())
+	golden.Check(t, "report.md.golden", b.Bytes())
 }
 
 func TestCommandLineIsSaved(t *testing.T) {

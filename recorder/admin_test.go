@@ -14,9 +14,9 @@ import (
 
 	"github.com/janustap/janustap/recorder"
 	"github.com/janustap/janustap/recorder/health"
-	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/metrics"
 	"github.com/janustap/janustap/recorder/tap"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 )
 
 // readyz answers GET /readyz of the serve whose data directory is dir.

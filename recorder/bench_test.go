@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janustap/janustap/recorder/janusapi"
-	"github.com/janustap/janustap/recorder/janustest"
+	"github.com/janustap/janustap/replayer/janus"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 )
 
 // BenchmarkRoundTrip measures a request/response round trip (a keepalive on
@@ -50,25 +50,25 @@ func BenchmarkRoundTrip(b *testing.B) {
 // newKeepalive returns a function that sends one keepalive on a new session
 // and returns its round trip.
 func newKeepalive(b *testing.B, ctx context.Context, transport, httpURL, wsURL string) func(context.Context) time.Duration {
-	var c janusapi.Client
+	var c janus.Client
 	if transport == "http" {
-		hc := janusapi.NewHTTP(httpURL)
+		hc := janus.NewHTTP(httpURL)
 		hc.HTTP = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
 		b.Cleanup(func() { hc.Close() })
 		c = hc
 	} else {
-		wc, err := janusapi.DialWS(ctx, wsURL, janusapi.Protocol)
+		wc, err := janus.DialWS(ctx, wsURL, janus.Protocol)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { wc.Close() })
 		c = wc
 	}
-	s := &janusapi.Session{C: c, WS: transport == "ws"}
+	s := &janus.Session{C: c, WS: transport == "ws"}
 	if err := s.Create(ctx); err != nil {
 		b.Fatal(err)
 	}
-	if hc, ok := c.(*janusapi.HTTPClient); ok {
+	if hc, ok := c.(*janus.HTTPClient); ok {
 		hc.StopPoll(s.ID) // only request/response round trips here
 	}
 	n := 0

@@ -15,8 +15,8 @@ import (
 
 	"github.com/janustap/janustap/recorder"
 	"github.com/janustap/janustap/recorder/evh"
-	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/store"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 )
 
 // statsEvent is a media statistics event as Janus 1.1.2's sampleevh posts

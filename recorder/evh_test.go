@@ -16,11 +16,11 @@ import (
 
 	"github.com/janustap/janustap/recorder"
 	"github.com/janustap/janustap/recorder/evh"
-	"github.com/janustap/janustap/recorder/janusapi"
-	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/metrics"
 	"github.com/janustap/janustap/recorder/store"
 	"github.com/janustap/janustap/recorder/tap"
+	"github.com/janustap/janustap/replayer/janus"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 	"github.com/janustap/janustap/schema"
 )
 
@@ -239,21 +239,21 @@ func TestServeEVHICEFailed(t *testing.T) {
 	s, _ := serveEVH(t, janustest.EventHandler{})
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	hc := janusapi.NewHTTP(s.http())
+	hc := janus.NewHTTP(s.http())
 	defer hc.Close()
-	sess := &janusapi.Session{C: hc}
+	sess := &janus.Session{C: hc}
 	if err := sess.Create(ctx); err != nil {
 		t.Fatal(err)
 	}
-	h, err := sess.Attach(ctx, janusapi.EchoTest, map[string]any{"opaque_id": "ice-fails"})
+	h, err := sess.Attach(ctx, janus.EchoTest, map[string]any{"opaque_id": "ice-fails"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	j, _, err := sess.Message(ctx, h, map[string]any{"audio": true, "video": true}, janusapi.Offer())
+	j, _, err := sess.Message(ctx, h, map[string]any{"audio": true, "video": true}, janus.Offer())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ev, err := sess.WaitEvent(ctx, janusapi.ForTx(j.Transaction)); err != nil || ev.JSEP != "answer" {
+	if _, ev, err := sess.WaitEvent(ctx, janus.ForTx(j.Transaction)); err != nil || ev.JSEP != "answer" {
 		t.Fatalf("echotest answer: %+v, %v", ev, err)
 	}
 	deaf, err := net.ListenPacket("udp4", "127.0.0.1:0")
@@ -304,9 +304,9 @@ func TestServeEVHTimeout(t *testing.T) {
 	s, _ := serveEVH(t, janustest.EventHandler{}, "-s", "2")
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	hc := janusapi.NewHTTP(s.http())
+	hc := janus.NewHTTP(s.http())
 	defer hc.Close()
-	sess := &janusapi.Session{C: hc}
+	sess := &janus.Session{C: hc}
 	if err := sess.Create(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -17,8 +17,8 @@ import (
 	"github.com/janustap/janustap/recorder"
 	"github.com/janustap/janustap/recorder/bus"
 	"github.com/janustap/janustap/recorder/bus/bustest"
-	"github.com/janustap/janustap/recorder/janusapi"
 	"github.com/janustap/janustap/recorder/store"
+	"github.com/janustap/janustap/replayer/janus"
 	"github.com/janustap/janustap/schema"
 )
 
@@ -54,7 +54,7 @@ func flowEvents(ids *schema.IDGen, n int, t time.Time) []*schema.Event {
 	add(schema.ToClient, schema.Response, "/janus", fmt.Sprintf(`{"janus":"success","transaction":"%s","data":{"id":%d}}`, tx("c"), s))
 	add(schema.ToGateway, schema.Request, sp, `{"janus":"attach","plugin":"janus.plugin.echotest","opaque_id":"bench","transaction":"`+tx("a")+`"}`)
 	add(schema.ToClient, schema.Response, sp, fmt.Sprintf(`{"janus":"success","session_id":%d,"transaction":"%s","data":{"id":%d}}`, s, tx("a"), h))
-	offer, _ := jsonString(janusapi.OfferSDP)
+	offer, _ := jsonString(janus.OfferSDP)
 	add(schema.ToGateway, schema.Request, hp, `{"janus":"message","body":{"audio":true,"video":true},"jsep":{"type":"offer","sdp":`+offer+`},"transaction":"`+tx("m")+`"}`)
 	add(schema.ToClient, schema.Response, hp, fmt.Sprintf(`{"janus":"ack","session_id":%d,"transaction":"%s","hint":"I'm taking my time!"}`, s, tx("m")))
 	add(schema.ToClient, schema.PollEvent, sp, fmt.Sprintf(`{"janus":"event","session_id":%d,"transaction":"%s","sender":%d,"plugindata":{"plugin":"janus.plugin.echotest","data":{"echotest":"event","result":"ok"}},"jsep":{"type":"answer","sdp":%s}}`, s, tx("m"), h, offer))

@@ -18,9 +18,9 @@ import (
 	"github.com/janustap/janustap/recorder"
 	"github.com/janustap/janustap/recorder/bus"
 	"github.com/janustap/janustap/recorder/bus/bustest"
-	"github.com/janustap/janustap/recorder/janusapi"
-	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/store"
+	"github.com/janustap/janustap/replayer/janus"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 	"github.com/janustap/janustap/schema"
 )
 
@@ -99,7 +99,7 @@ func TestRecorderBesideServe(t *testing.T) {
 			if d.Ended != store.EndDestroyed || d.CreatedAt.IsZero() {
 				return fmt.Errorf("session %d: ended %q created %v, want destroyed after a create", sess.ID, d.Ended, d.CreatedAt)
 			}
-			if len(d.Handles) != 1 || d.Handles[0].Plugin != janusapi.EchoTest || d.Handles[0].DetachedAt.IsZero() || !strings.HasPrefix(d.Handles[0].OpaqueID, "echotest-") {
+			if len(d.Handles) != 1 || d.Handles[0].Plugin != janus.EchoTest || d.Handles[0].DetachedAt.IsZero() || !strings.HasPrefix(d.Handles[0].OpaqueID, "echotest-") {
 				return fmt.Errorf("session %d handles: %+v", sess.ID, d.Handles)
 			}
 			// Every request the client sent is a transaction with its reply.
@@ -238,36 +238,36 @@ func TestRecorderPlugins(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 
-	ws, err := janusapi.DialWS(ctx, s.ws(), janusapi.Protocol)
+	ws, err := janus.DialWS(ctx, s.ws(), janus.Protocol)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ws.Close()
-	vr := &janusapi.Session{C: ws, WS: true}
+	vr := &janus.Session{C: ws, WS: true}
 	if err := vr.Create(ctx); err != nil {
 		t.Fatal(err)
 	}
 	// An admin request naming the live session, before the flow ends it.
-	admin := janusapi.NewHTTP("http://" + s.addr + "/admin")
+	admin := janus.NewHTTP("http://" + s.addr + "/admin")
 	defer admin.Close()
 	body := fmt.Sprintf(`{"janus":"list_handles","session_id":%d,"admin_secret":%q,"transaction":"adm"}`, vr.ID, j.AdminSecret)
 	if r, err := admin.Do(ctx, []byte(body), 0, 0); err != nil || !strings.Contains(string(r.Body), `"success"`) {
 		t.Fatalf("admin list_handles: %v %s", err, r.Body)
 	}
-	if err := janusapi.RunVideoRoom(ctx, vr); err != nil {
+	if err := janus.RunVideoRoom(ctx, vr); err != nil {
 		t.Fatal(err)
 	}
 	if err := vr.Destroy(ctx); err != nil {
 		t.Fatal(err)
 	}
 
-	hc := janusapi.NewHTTP(s.http())
+	hc := janus.NewHTTP(s.http())
 	defer hc.Close()
-	tr := &janusapi.Session{C: hc}
+	tr := &janus.Session{C: hc}
 	if err := tr.Create(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := janusapi.RunTextRoom(ctx, tr); err != nil {
+	if err := janus.RunTextRoom(ctx, tr); err != nil {
 		t.Fatal(err)
 	}
 	if err := tr.Destroy(ctx); err != nil {
@@ -275,7 +275,7 @@ func TestRecorderPlugins(t *testing.T) {
 	}
 
 	db := openDB(t, filepath.Join(s.dir, recorder.DBFile))
-	want := map[uint64]string{vr.ID: janusapi.VideoRoom, tr.ID: janusapi.TextRoom}
+	want := map[uint64]string{vr.ID: janus.VideoRoom, tr.ID: janus.TextRoom}
 	janustest.WaitFor(t, 20*time.Second, func() error {
 		for id, plugin := range want {
 			d, err := db.Session(t.Context(), "gw1", id)

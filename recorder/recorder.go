@@ -4,9 +4,13 @@
 // JetStream (an embedded server by default), and the SQLite projection of
 // the log.
 //
-// Its subpackages are the parts: tap (the proxy), spool (the local file),
-// bus (JetStream), store (SQLite), janusapi (a Janus client) and janustest (a
-// private Janus for tests).
+// Its subpackages are the four stages a message passes through: tap (the
+// proxy), spool (the local file), bus (JetStream) and store (SQLite); beside
+// them evh (Janus's own events, spooled like the tap's), the wiring (health,
+// metrics, lockfile), and what reads the projection (verdict, webui).
+//
+// It may import its subpackages but verdict and webui, schema and nats.go;
+// never the replayer.
 package recorder
 
 import (

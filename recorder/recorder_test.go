@@ -21,9 +21,9 @@ import (
 	"github.com/janustap/janustap/recorder"
 	"github.com/janustap/janustap/recorder/bus"
 	"github.com/janustap/janustap/recorder/bus/bustest"
-	"github.com/janustap/janustap/recorder/janusapi"
-	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/tap"
+	"github.com/janustap/janustap/replayer/janus"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 	"github.com/janustap/janustap/schema"
 )
 
@@ -117,30 +117,30 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 // runFlows runs the echotest flow over HTTP and over WebSocket through url.
-func runFlows(t *testing.T, httpURL, wsURL string) []*janusapi.Session {
+func runFlows(t *testing.T, httpURL, wsURL string) []*janus.Session {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	var out []*janusapi.Session
+	var out []*janus.Session
 	for _, transport := range []string{"http", "ws"} {
-		var c janusapi.Client
+		var c janus.Client
 		if transport == "http" {
-			hc := janusapi.NewHTTP(httpURL)
+			hc := janus.NewHTTP(httpURL)
 			defer hc.Close()
 			c = hc
 		} else {
-			wc, err := janusapi.DialWS(ctx, wsURL, janusapi.Protocol)
+			wc, err := janus.DialWS(ctx, wsURL, janus.Protocol)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer wc.Close()
 			c = wc
 		}
-		s := &janusapi.Session{C: c, WS: transport == "ws"}
+		s := &janus.Session{C: c, WS: transport == "ws"}
 		if err := s.Create(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if err := janusapi.RunEchoTest(ctx, s); err != nil {
+		if err := janus.RunEchoTest(ctx, s); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.Destroy(ctx); err != nil {
@@ -170,7 +170,7 @@ func readStream(ctx context.Context, js jetstream.JetStream) ([]*schema.Event, e
 }
 
 // logHolds reads the stream and checks it with checkLog.
-func logHolds(ctx context.Context, js jetstream.JetStream, sessions []*janusapi.Session) error {
+func logHolds(ctx context.Context, js jetstream.JetStream, sessions []*janus.Session) error {
 	evs, err := readStream(ctx, js)
 	if err != nil {
 		return err
@@ -180,7 +180,7 @@ func logHolds(ctx context.Context, js jetstream.JetStream, sessions []*janusapi.
 
 // checkLog checks that the stream holds every message of the sessions once,
 // every event once, and each connection's events without a gap.
-func checkLog(evs []*schema.Event, sessions []*janusapi.Session) error {
+func checkLog(evs []*schema.Event, sessions []*janus.Session) error {
 	ids := map[string]bool{}
 	seqs := map[string][]uint64{}
 	for _, ev := range evs {

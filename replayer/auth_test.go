@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janustap/janustap/recorder/janusapi"
-	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/tap/taptest"
 	"github.com/janustap/janustap/replayer"
 	"github.com/janustap/janustap/replayer/diff"
 	"github.com/janustap/janustap/replayer/drive"
+	"github.com/janustap/janustap/replayer/janus"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 	"github.com/janustap/janustap/replayer/rewrite"
 	"github.com/janustap/janustap/schema"
 )
@@ -21,11 +21,11 @@ import (
 // authClient adds an apisecret or a token to every request body, as a
 // client of a Janus that requires one does.
 type authClient struct {
-	janusapi.Client
+	janus.Client
 	key, value string
 }
 
-func (a authClient) Do(ctx context.Context, body []byte, session, handle uint64) (janusapi.Reply, error) {
+func (a authClient) Do(ctx context.Context, body []byte, session, handle uint64) (janus.Reply, error) {
 	b := append([]byte(`{"`+a.key+`":"`+a.value+`",`), bytes.TrimPrefix(bytes.TrimSpace(body), []byte("{"))...)
 	return a.Client.Do(ctx, b, session, handle)
 }
@@ -67,28 +67,28 @@ func captureAuth(t *testing.T, tp *taptest.Tap, transport, key, value string) []
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	before := len(tp.Mem.Events())
-	var c janusapi.Client
-	var hc *janusapi.HTTPClient
+	var c janus.Client
+	var hc *janus.HTTPClient
 	if transport == "http" {
-		hc = janusapi.NewHTTP(tp.HTTP())
+		hc = janus.NewHTTP(tp.HTTP())
 		hc.HTTP = &http.Client{Transport: queryAuth{key, value}}
 		c = hc
 	} else {
-		ws, err := janusapi.DialWS(ctx, tp.WS(), janusapi.Protocol)
+		ws, err := janus.DialWS(ctx, tp.WS(), janus.Protocol)
 		if err != nil {
 			t.Fatal(err)
 		}
 		c = ws
 	}
 	defer c.Close()
-	s := &janusapi.Session{C: authClient{c, key, value}, WS: transport == "ws"}
+	s := &janus.Session{C: authClient{c, key, value}, WS: transport == "ws"}
 	if err := s.Create(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if hc != nil {
 		hc.Poll(s.ID)
 	}
-	if err := janusapi.RunEchoTest(ctx, s); err != nil {
+	if err := janus.RunEchoTest(ctx, s); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Destroy(ctx); err != nil {

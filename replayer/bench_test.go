@@ -12,12 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janustap/janustap/recorder/janusapi"
-	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/tap/taptest"
 	"github.com/janustap/janustap/replayer"
 	"github.com/janustap/janustap/replayer/diff"
 	"github.com/janustap/janustap/replayer/drive"
+	"github.com/janustap/janustap/replayer/janus"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 	"github.com/janustap/janustap/replayer/media"
 	"github.com/janustap/janustap/schema"
 )
@@ -26,8 +26,8 @@ var replaySessions = flag.Int("replay-sessions", 1000, "sessions in the capture 
 
 // shortFlow is the session BenchmarkReplay captures: attach echotest, one
 // message and its event, detach.
-func shortFlow(ctx context.Context, s *janusapi.Session) error {
-	h, err := s.Attach(ctx, janusapi.EchoTest, nil)
+func shortFlow(ctx context.Context, s *janus.Session) error {
+	h, err := s.Attach(ctx, janus.EchoTest, nil)
 	if err != nil {
 		return err
 	}
@@ -35,7 +35,7 @@ func shortFlow(ctx context.Context, s *janusapi.Session) error {
 	if err != nil {
 		return err
 	}
-	if _, _, err := s.WaitEvent(ctx, janusapi.ForTx(j.Transaction)); err != nil {
+	if _, _, err := s.WaitEvent(ctx, janus.ForTx(j.Transaction)); err != nil {
 		return err
 	}
 	_, _, err = s.Request(ctx, "detach", h, nil)
@@ -79,11 +79,11 @@ func BenchmarkReplay(b *testing.B) {
 
 		t0 = time.Now()
 		for range *replaySessions {
-			c, err := janusapi.DialWS(ctx, j.WS, janusapi.Protocol)
+			c, err := janus.DialWS(ctx, j.WS, janus.Protocol)
 			if err != nil {
 				b.Fatal(err)
 			}
-			s := &janusapi.Session{C: c, WS: true}
+			s := &janus.Session{C: c, WS: true}
 			if err := s.Create(ctx); err != nil {
 				b.Fatal(err)
 			}

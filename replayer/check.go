@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/janustap/janustap/recorder/janusapi"
 	"github.com/janustap/janustap/replayer/drive"
+	"github.com/janustap/janustap/replayer/janus"
 	"github.com/janustap/janustap/replayer/plan"
 	"github.com/janustap/janustap/schema"
 )
@@ -124,11 +124,11 @@ func probe(ctx context.Context, tr schema.Transport, u string) error {
 	body := []byte(`{"janus":"` + verb + `","transaction":"janustap-check"}`)
 	var got []byte
 	if tr.IsWS() {
-		proto := janusapi.Protocol
+		proto := janus.Protocol
 		if tr.IsAdmin() {
-			proto = janusapi.AdminProtocol
+			proto = janus.AdminProtocol
 		}
-		c, err := janusapi.DialWS(ctx, u, proto)
+		c, err := janus.DialWS(ctx, u, proto)
 		if err != nil {
 			return errors.Unwrap(err)
 		}

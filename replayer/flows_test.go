@@ -17,12 +17,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janustap/janustap/recorder/janusapi"
-	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/tap/taptest"
 	"github.com/janustap/janustap/replayer"
 	"github.com/janustap/janustap/replayer/diff"
 	"github.com/janustap/janustap/replayer/drive"
+	"github.com/janustap/janustap/replayer/janus"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 	"github.com/janustap/janustap/replayer/media"
 	"github.com/janustap/janustap/schema"
 )
@@ -32,11 +32,11 @@ var capture = flag.Bool("capture", false, "capture the flows of testdata/flows a
 // twoPublishers is the janode case of issue 18 without media: one session,
 // two videoroom handles join a room with notify_joining as publishers, list
 // the participants, and one leaves: the other gets "leaving" with its id.
-func twoPublishers(ctx context.Context, s *janusapi.Session) error {
+func twoPublishers(ctx context.Context, s *janus.Session) error {
 	room := 100000 + rand.IntN(1<<30)
 	var hs [2]uint64
 	for i := range hs {
-		h, err := s.Attach(ctx, janusapi.VideoRoom, nil)
+		h, err := s.Attach(ctx, janus.VideoRoom, nil)
 		if err != nil {
 			return err
 		}
@@ -50,7 +50,7 @@ func twoPublishers(ctx context.Context, s *janusapi.Session) error {
 		if err != nil {
 			return err
 		}
-		if _, _, err := s.WaitEvent(ctx, janusapi.ForTx(j.Transaction)); err != nil {
+		if _, _, err := s.WaitEvent(ctx, janus.ForTx(j.Transaction)); err != nil {
 			return err
 		}
 	}
@@ -65,7 +65,7 @@ func twoPublishers(ctx context.Context, s *janusapi.Session) error {
 	if err != nil {
 		return err
 	}
-	if _, _, err := s.WaitEvent(ctx, janusapi.ForTx(j.Transaction)); err != nil {
+	if _, _, err := s.WaitEvent(ctx, janus.ForTx(j.Transaction)); err != nil {
 		return err
 	}
 	if _, _, err := s.WaitEvent(ctx, func(j *schema.Janus) bool { return j.Sender == hs[0] && j.Transaction == "" }); err != nil {

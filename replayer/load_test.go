@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/tap/taptest"
 	"github.com/janustap/janustap/replayer"
 	"github.com/janustap/janustap/replayer/diff"
 	"github.com/janustap/janustap/replayer/drive"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 	"github.com/janustap/janustap/schema"
 )
 
@@ -83,7 +83,7 @@ func leftovers() []string {
 	pprof.Lookup("goroutine").WriteTo(&buf, 1)
 	var out []string
 	for _, g := range strings.Split(buf.String(), "\n\n") {
-		if strings.Contains(g, "drive.(*conn).receive") || strings.Contains(g, "janusapi.(*HTTPClient).pollLoop") {
+		if strings.Contains(g, "drive.(*conn).receive") || strings.Contains(g, "janus.(*HTTPClient).pollLoop") {
 			out = append(out, g)
 		}
 	}

@@ -16,12 +16,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janustap/janustap/recorder/janusapi"
-	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/tap/taptest"
 	"github.com/janustap/janustap/replayer"
 	"github.com/janustap/janustap/replayer/diff"
 	"github.com/janustap/janustap/replayer/drive"
+	"github.com/janustap/janustap/replayer/janus"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 	"github.com/janustap/janustap/replayer/media"
 	"github.com/janustap/janustap/schema"
 )
@@ -37,12 +37,12 @@ func jsepSDP(b []byte) string {
 
 // echoWithMedia is an echotest call with a real WebRTC peer: offer, answer,
 // webrtcup, media on both m-lines, then detach.
-func echoWithMedia(ctx context.Context, s *janusapi.Session) error {
-	h, err := s.Attach(ctx, janusapi.EchoTest, nil)
+func echoWithMedia(ctx context.Context, s *janus.Session) error {
+	h, err := s.Attach(ctx, janus.EchoTest, nil)
 	if err != nil {
 		return err
 	}
-	p, err := media.New(janusapi.OfferSDP, media.Options{})
+	p, err := media.New(janus.OfferSDP, media.Options{})
 	if err != nil {
 		return err
 	}
@@ -55,7 +55,7 @@ func echoWithMedia(ctx context.Context, s *janusapi.Session) error {
 	if err != nil {
 		return err
 	}
-	b, _, err := s.WaitEvent(ctx, janusapi.ForTx(j.Transaction))
+	b, _, err := s.WaitEvent(ctx, janus.ForTx(j.Transaction))
 	if err != nil {
 		return err
 	}
@@ -70,7 +70,7 @@ func echoWithMedia(ctx context.Context, s *janusapi.Session) error {
 	if _, _, err := s.Request(ctx, "detach", h, nil); err != nil {
 		return err
 	}
-	_, _, err = s.WaitEvent(ctx, janusapi.ForType("detached"))
+	_, _, err = s.WaitEvent(ctx, janus.ForType("detached"))
 	return err
 }
 
@@ -145,9 +145,9 @@ func TestReplayPeerCannotConnect(t *testing.T) {
 // videoRoomWithMedia publishes to a new videoroom with a real peer and
 // subscribes to that publisher with another, in one session: both reach
 // webrtcup and media, and the subscriber receives the publisher's packets.
-func videoRoomWithMedia(ctx context.Context, s *janusapi.Session) error {
+func videoRoomWithMedia(ctx context.Context, s *janus.Session) error {
 	room := 100000 + rand.IntN(1<<30)
-	pub, err := s.Attach(ctx, janusapi.VideoRoom, nil)
+	pub, err := s.Attach(ctx, janus.VideoRoom, nil)
 	if err != nil {
 		return err
 	}
@@ -158,7 +158,7 @@ func videoRoomWithMedia(ctx context.Context, s *janusapi.Session) error {
 	if err != nil {
 		return err
 	}
-	b, _, err := s.WaitEvent(ctx, janusapi.ForTx(j.Transaction))
+	b, _, err := s.WaitEvent(ctx, janus.ForTx(j.Transaction))
 	if err != nil {
 		return err
 	}
@@ -172,7 +172,7 @@ func videoRoomWithMedia(ctx context.Context, s *janusapi.Session) error {
 	if err := json.Unmarshal(b, &joined); err != nil || joined.Plugindata.Data.ID == 0 {
 		return fmt.Errorf("joined: %s", b)
 	}
-	pp, err := media.New(janusapi.OfferSDP, media.Options{})
+	pp, err := media.New(janus.OfferSDP, media.Options{})
 	if err != nil {
 		return err
 	}
@@ -184,7 +184,7 @@ func videoRoomWithMedia(ctx context.Context, s *janusapi.Session) error {
 	if j, _, err = s.Message(ctx, pub, map[string]any{"request": "publish"}, map[string]any{"type": "offer", "sdp": offer}); err != nil {
 		return err
 	}
-	if b, _, err = s.WaitEvent(ctx, janusapi.ForTx(j.Transaction)); err != nil {
+	if b, _, err = s.WaitEvent(ctx, janus.ForTx(j.Transaction)); err != nil {
 		return err
 	}
 	if err := pp.SetAnswer(jsepSDP(b)); err != nil {
@@ -196,7 +196,7 @@ func videoRoomWithMedia(ctx context.Context, s *janusapi.Session) error {
 		}
 	}
 
-	sub, err := s.Attach(ctx, janusapi.VideoRoom, nil)
+	sub, err := s.Attach(ctx, janus.VideoRoom, nil)
 	if err != nil {
 		return err
 	}
@@ -204,7 +204,7 @@ func videoRoomWithMedia(ctx context.Context, s *janusapi.Session) error {
 		"streams": []any{map[string]any{"feed": joined.Plugindata.Data.ID}}}, nil); err != nil {
 		return err
 	}
-	if b, _, err = s.WaitEvent(ctx, janusapi.ForTx(j.Transaction)); err != nil {
+	if b, _, err = s.WaitEvent(ctx, janus.ForTx(j.Transaction)); err != nil {
 		return err
 	}
 	janusOffer := jsepSDP(b)
@@ -220,7 +220,7 @@ func videoRoomWithMedia(ctx context.Context, s *janusapi.Session) error {
 	if j, _, err = s.Message(ctx, sub, map[string]any{"request": "start"}, map[string]any{"type": "answer", "sdp": answer}); err != nil {
 		return err
 	}
-	if _, _, err = s.WaitEvent(ctx, janusapi.ForTx(j.Transaction)); err != nil {
+	if _, _, err = s.WaitEvent(ctx, janus.ForTx(j.Transaction)); err != nil {
 		return err
 	}
 	// A subscriber sends no media: Janus reports its webrtcup only.
@@ -316,12 +316,12 @@ func slowlinkJanus(t *testing.T, opts janustest.Options) *janustest.Janus {
 // echoPeer attaches an echotest handle (with attach fields, which may be
 // nil) and connects a replay peer made with opts to it: its offer, Janus's
 // answer. The caller closes the peer.
-func echoPeer(ctx context.Context, s *janusapi.Session, opts media.Options, fields map[string]any) (uint64, *media.Peer, error) {
-	h, err := s.Attach(ctx, janusapi.EchoTest, fields)
+func echoPeer(ctx context.Context, s *janus.Session, opts media.Options, fields map[string]any) (uint64, *media.Peer, error) {
+	h, err := s.Attach(ctx, janus.EchoTest, fields)
 	if err != nil {
 		return 0, nil, err
 	}
-	p, err := media.New(janusapi.OfferSDP, opts)
+	p, err := media.New(janus.OfferSDP, opts)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -334,7 +334,7 @@ func echoPeer(ctx context.Context, s *janusapi.Session, opts media.Options, fiel
 		if err != nil {
 			return err
 		}
-		b, _, err := s.WaitEvent(ctx, janusapi.ForTx(j.Transaction))
+		b, _, err := s.WaitEvent(ctx, janus.ForTx(j.Transaction))
 		if err != nil {
 			return err
 		}
@@ -351,21 +351,21 @@ func echoPeer(ctx context.Context, s *janusapi.Session, opts media.Options, fiel
 // for what Janus then reports (until, a janus type, "" for nothing) and
 // detaches.
 func failingCall(opts media.Options, until string) taptest.Flow {
-	return func(ctx context.Context, s *janusapi.Session) error {
+	return func(ctx context.Context, s *janus.Session) error {
 		h, p, err := echoPeer(ctx, s, opts, nil)
 		if err != nil {
 			return err
 		}
 		defer p.Close()
 		if until != "" {
-			if _, _, err := s.WaitEvent(ctx, janusapi.ForType(until)); err != nil {
+			if _, _, err := s.WaitEvent(ctx, janus.ForType(until)); err != nil {
 				return fmt.Errorf("%s: %w", until, err)
 			}
 		}
 		if _, _, err := s.Request(ctx, "detach", h, nil); err != nil {
 			return err
 		}
-		_, _, err = s.WaitEvent(ctx, janusapi.ForType("detached"))
+		_, _, err = s.WaitEvent(ctx, janus.ForType("detached"))
 		return err
 	}
 }

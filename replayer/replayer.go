@@ -5,6 +5,9 @@
 // connection, or a time range of a gateway; see Select), planned per client
 // (package plan), played with ids rewritten and causal pacing (packages
 // rewrite and drive), and compared with the capture (package diff).
+//
+// It may import its subpackages, schema, and recorder/store, which owns the
+// rule of which events belong to a session (store.SessionEvents).
 package replayer
 
 import (

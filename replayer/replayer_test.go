@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janustap/janustap/recorder/janusapi"
-	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/tap/taptest"
 	"github.com/janustap/janustap/replayer"
 	"github.com/janustap/janustap/replayer/diff"
 	"github.com/janustap/janustap/replayer/drive"
+	"github.com/janustap/janustap/replayer/janus"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 	"github.com/janustap/janustap/schema"
 )
 
@@ -21,10 +21,10 @@ var flows = []struct {
 	name string
 	run  taptest.Flow
 }{
-	{"echotest", janusapi.RunEchoTest},
-	{"videoroom", janusapi.RunVideoRoom},
-	{"textroom", janusapi.RunTextRoom},
-	{"errors", janusapi.RunErrors},
+	{"echotest", janus.RunEchoTest},
+	{"videoroom", janus.RunVideoRoom},
+	{"textroom", janus.RunTextRoom},
+	{"errors", janus.RunErrors},
 }
 
 // TestReplayMatches captures each flow through a tap on one Janus and
@@ -79,8 +79,8 @@ func TestReplayMatches(t *testing.T) {
 
 // joinSampleRoom joins the videoroom sample room 1234 of the packaged
 // configuration as a publisher.
-func joinSampleRoom(ctx context.Context, s *janusapi.Session) error {
-	h, err := s.Attach(ctx, janusapi.VideoRoom, nil)
+func joinSampleRoom(ctx context.Context, s *janus.Session) error {
+	h, err := s.Attach(ctx, janus.VideoRoom, nil)
 	if err != nil {
 		return err
 	}
@@ -88,7 +88,7 @@ func joinSampleRoom(ctx context.Context, s *janusapi.Session) error {
 	if err != nil {
 		return err
 	}
-	if _, _, err := s.WaitEvent(ctx, janusapi.ForTx(j.Transaction)); err != nil {
+	if _, _, err := s.WaitEvent(ctx, janus.ForTx(j.Transaction)); err != nil {
 		return err
 	}
 	_, _, err = s.Request(ctx, "detach", h, nil)
@@ -102,8 +102,8 @@ func TestReplayRoomMissing(t *testing.T) {
 	b := janustest.Start(t, janustest.Options{})
 	tp := taptest.New(t, a, "a")
 	_, evs := taptest.Run(t, tp, "http", joinSampleRoom)
-	taptest.Run(t, taptest.New(t, b, "b"), "http", func(ctx context.Context, s *janusapi.Session) error {
-		h, err := s.Attach(ctx, janusapi.VideoRoom, nil)
+	taptest.Run(t, taptest.New(t, b, "b"), "http", func(ctx context.Context, s *janus.Session) error {
+		h, err := s.Attach(ctx, janus.VideoRoom, nil)
 		if err != nil {
 			return err
 		}
@@ -138,7 +138,7 @@ func TestReplaySessionTimeout(t *testing.T) {
 	a := janustest.Start(t, janustest.Options{})
 	b := janustest.Start(t, janustest.Options{Args: []string{"-s", "1"}})
 	tp := taptest.New(t, a, "a")
-	_, evs := taptest.Run(t, tp, "ws", func(ctx context.Context, s *janusapi.Session) error {
+	_, evs := taptest.Run(t, tp, "ws", func(ctx context.Context, s *janus.Session) error {
 		// Idle for longer than b's timeout plus Janus's 2-4 s watchdog:
 		// the pause is the behaviour under test.
 		time.Sleep(5 * time.Second)
@@ -172,7 +172,7 @@ func TestReplayFindsDifferences(t *testing.T) {
 	a := janustest.Start(t, janustest.Options{})
 	tp := taptest.New(t, a, "a")
 	noVideoRoom := janustest.Start(t, janustest.Options{DisablePlugins: []string{"libjanus_videoroom.so"}})
-	_, evs := taptest.Run(t, tp, "ws", janusapi.RunVideoRoom)
+	_, evs := taptest.Run(t, tp, "ws", janus.RunVideoRoom)
 	res, err := replayer.Replay(t.Context(), evs, replayer.Options{
 		Options: drive.Options{Target: drive.Target{HTTP: noVideoRoom.HTTP, WS: noVideoRoom.WS}, Wait: 2 * time.Second},
 	})

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/janustap/janustap/recorder/evh"
-	"github.com/janustap/janustap/recorder/janusapi"
-	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/tap/taptest"
+	"github.com/janustap/janustap/replayer/janus"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 	"github.com/janustap/janustap/replayer/media"
 	"github.com/janustap/janustap/schema"
 )
@@ -88,14 +88,14 @@ func TestCaptureVerdictFlows(t *testing.T) {
 // events after webrtcup, so the capture shows a PeerConnection up for a
 // while with nothing received.
 func verdictCall(opts media.Options, until string, count int, janusEvents *taptest.Memory) taptest.Flow {
-	return func(ctx context.Context, s *janusapi.Session) error {
+	return func(ctx context.Context, s *janus.Session) error {
 		h, p, err := echoPeer(ctx, s, opts, map[string]any{"opaque_id": "verdict-" + until})
 		if err != nil {
 			return err
 		}
 		defer p.Close()
 		for i := range count {
-			if _, _, err := s.WaitEvent(ctx, janusapi.ForType(until)); err != nil {
+			if _, _, err := s.WaitEvent(ctx, janus.ForType(until)); err != nil {
 				return fmt.Errorf("%s %d: %w", until, i+1, err)
 			}
 		}
@@ -125,7 +125,7 @@ func verdictCall(opts media.Options, until string, count int, janusEvents *tapte
 		if _, _, err := s.Request(ctx, "detach", h, nil); err != nil {
 			return err
 		}
-		_, _, err = s.WaitEvent(ctx, janusapi.ForType("detached"))
+		_, _, err = s.WaitEvent(ctx, janus.ForType("detached"))
 		return err
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -16,9 +15,8 @@ import (
 	"time"
 
 	"github.com/janustap/janustap/schema"
+	"github.com/janustap/janustap/schema/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
 // Ids seen on a live Janus 1.1.2; Janus masks ids to 53 bits, so maxID is
 // the largest it can hand out.
@@ -1164,7 +1162,7 @@ func evhGolden(tb testing.TB, at time.Time, body string) *schema.Event {
 
 func TestGolden(t *testing.T) {
 	events := goldenEvents(t)
-	if *update {
+	if golden.Updating() {
 		// Drop goldens whose case is gone.
 		old, _ := filepath.Glob(filepath.Join("testdata", "events", "*.json"))
 		for _, path := range old {
@@ -1181,7 +1179,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := checkGolden(t, filepath.Join("events", name+".json"), got)
+			want := golden.Check(t, filepath.Join("events", name+".json"), got)
 			dec, err := schema.Decode(want)
 			if err != nil {
 				t.Fatalf("Decode(golden): %v", err)
@@ -1191,40 +1189,6 @@ func TestGolden(t *testing.T) {
 			}
 		})
 	}
-}
-
-// checkGolden compares got with testdata/name, after rewriting it with got
-// under -update, and returns the golden bytes.
-func checkGolden(t *testing.T, name string, got []byte) []byte {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test -update, then review):\n%s", path, byteDiff(want, got))
-	}
-	return want
-}
-
-// byteDiff shows where want and got first differ, with some context: an
-// encoded event is one long line, so a line diff would say little.
-func byteDiff(want, got []byte) string {
-	i := 0
-	for i < len(want) && i < len(got) && want[i] == got[i] {
-		i++
-	}
-	from := max(i-40, 0)
-	return fmt.Sprintf("at byte %d:\nwant …%q\ngot  …%q", i, want[from:min(i+60, len(want))], got[from:min(i+60, len(got))])
 }
 
 // TestValidate (issue 14, finding 7): the events a tap makes are valid;

@@ -11,14 +11,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janustap/janustap/recorder/clienttest"
-	"github.com/janustap/janustap/recorder/janusapi"
-	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/store"
 	"github.com/janustap/janustap/recorder/tap/taptest"
 	"github.com/janustap/janustap/recorder/webui"
 	"github.com/janustap/janustap/replayer"
 	"github.com/janustap/janustap/replayer/drive"
+	"github.com/janustap/janustap/replayer/janus"
+	"github.com/janustap/janustap/replayer/janus/clienttest"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 	"github.com/janustap/janustap/schema"
 )
 
@@ -29,7 +29,7 @@ import (
 func TestComparePage(t *testing.T) {
 	j := janustest.Start(t, janustest.Options{})
 	tp := taptest.New(t, j, "janus")
-	s, capture := taptest.Run(t, tp, "http", janusapi.RunVideoRoom)
+	s, capture := taptest.Run(t, tp, "http", janus.RunVideoRoom)
 	other := janustest.Start(t, janustest.Options{DisablePlugins: []string{"libjanus_videoroom.so"}})
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()

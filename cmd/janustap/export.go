@@ -14,9 +14,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/janustap/janustap/recorder/har"
 	"github.com/janustap/janustap/recorder/store"
 	"github.com/janustap/janustap/schema"
+	"github.com/janustap/janustap/schema/har"
 )
 
 func exportCommand() *cli.Command {

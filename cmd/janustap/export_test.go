@@ -11,9 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janustap/janustap/recorder/har"
 	"github.com/janustap/janustap/replayer"
 	"github.com/janustap/janustap/schema"
+	"github.com/janustap/janustap/schema/golden"
+	"github.com/janustap/janustap/schema/har"
 )
 
 // encodeAll returns the JSON Lines of evs.
@@ -57,7 +58,7 @@ func TestExportCapture(t *testing.T) {
 			t.Fatal(err)
 		}
 		if want := encodeAll(t, c.events); !bytes.Equal(got, want) {
-			t.Errorf("export is not the captured events, byte for byte:\n%s", firstDiff(want, got))
+			t.Errorf("export is not the captured events, byte for byte:\n%s", golden.Diff(want, got))
 		}
 		evs, err := replayer.ReadJSONL(bytes.NewReader(got))
 		if err != nil {

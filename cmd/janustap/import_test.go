@@ -16,6 +16,7 @@ import (
 	"github.com/janustap/janustap/recorder/bus"
 	"github.com/janustap/janustap/recorder/bus/bustest"
 	"github.com/janustap/janustap/schema"
+	"github.com/janustap/janustap/schema/golden"
 )
 
 // logEvents reads every event of the stream at url, with its subject.
@@ -71,7 +72,7 @@ func TestImport(t *testing.T) {
 
 	got, subjects := logEvents(t, s.ClientURL())
 	if got, want := encodeAll(t, got), encodeAll(t, evs); !bytes.Equal(got, want) {
-		t.Errorf("the log holds other events than the file:\n%s", firstDiff(want, got))
+		t.Errorf("the log holds other events than the file:\n%s", golden.Diff(want, got))
 	}
 	for i, ev := range evs {
 		if want := ev.Subject(bus.DefaultPrefix); i < len(subjects) && subjects[i] != want {

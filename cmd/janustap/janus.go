@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 
-	"github.com/janustap/janustap/recorder/janusrun"
+	"github.com/janustap/janustap/replayer/janus/janusrun"
 	"github.com/urfave/cli/v2"
 )
 

@@ -14,6 +14,7 @@ import (
 	"github.com/janustap/janustap/recorder/bus/bustest"
 	"github.com/janustap/janustap/replayer"
 	"github.com/janustap/janustap/schema"
+	"github.com/janustap/janustap/schema/golden"
 )
 
 // synthJanusEvents are Janus's own events of the synthetic sessions: the
@@ -95,7 +96,7 @@ func TestQueryJanusEvents(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{tc.args[0], "--db", db}, tc.args[1:]...)
-			checkCmdGolden(t, filepath.Join("query", tc.name), []byte(mustRun(t, args...)))
+			golden.Check(t, filepath.Join("query", tc.name+".golden"), []byte(mustRun(t, args...)))
 		})
 	}
 	t.Run("show-json", func(t *testing.T) {
@@ -159,7 +160,7 @@ func TestQueryJanusEvents(t *testing.T) {
 		for _, ev := range synthJanusEvents() {
 			b.WriteString(schema.Summary(ev) + "\n")
 		}
-		checkCmdGolden(t, filepath.Join("query", "tail-janus"), []byte(b.String()))
+		golden.Check(t, filepath.Join("query", "tail-janus.golden"), []byte(b.String()))
 	})
 }
 

@@ -1,6 +1,11 @@
 // Command janustap records, shows and replays Janus signaling. See the
 // README for the commands; each lives in its own file here, and this
 // package only reads flags and calls the recorder and replayer packages.
+//
+// It may import any package of the module but test support, and urfave/cli;
+// the binary links no testing (TestBinaryDoesNotLinkTesting).
+// cmd/janustap/deps_test.go holds every package to the imports its doc
+// comment names.
 package main
 
 import (

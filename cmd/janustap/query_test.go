@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,64 +15,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janustap/janustap/recorder/janusapi"
-	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/store"
 	"github.com/janustap/janustap/recorder/tap/taptest"
+	"github.com/janustap/janustap/replayer/janus"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 	"github.com/janustap/janustap/schema"
+	"github.com/janustap/janustap/schema/golden"
 )
-
-// The -update flag rewrites the golden files in testdata/. Another test
-// file of the package may define it first.
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files in testdata/")
-	}
-}
-
-func updating() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
-
-// checkCmdGolden compares got with testdata/name.golden.
-func checkCmdGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if updating() {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test -update, then review):\n%s", path, firstDiff(want, got))
-	}
-}
-
-// firstDiff names the first line where got leaves want.
-func firstDiff(want, got []byte) string {
-	w, g := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
-	for i := range max(len(w), len(g)) {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			return fmt.Sprintf("line %d:\n-%s\n+%s", i+1, wl, gl)
-		}
-	}
-	return "(same lines)"
-}
 
 // runCmd runs the command line args (without the program name) and returns
 // its stdout and stderr.
@@ -144,8 +92,8 @@ func captureEcho(t *testing.T) *capture {
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	sh, _ := taptest.Run(t, tp, "http", janusapi.RunEchoTest)
-	sw, _ := taptest.Run(t, tp, "ws", janusapi.RunEchoTest)
+	sh, _ := taptest.Run(t, tp, "http", janus.RunEchoTest)
+	sw, _ := taptest.Run(t, tp, "ws", janus.RunEchoTest)
 	evs := tp.Mem.Events()
 	return &capture{db: projectEvents(t, evs), janus: j, events: evs, httpSession: sh.ID, wsSession: sw.ID}
 }
@@ -295,7 +243,7 @@ func TestQueryGolden(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{tc.args[0], "--db", db}, tc.args[1:]...)
 			out := mustRun(t, args...)
-			checkCmdGolden(t, filepath.Join("query", tc.name), []byte(out))
+			golden.Check(t, filepath.Join("query", tc.name+".golden"), []byte(out))
 		})
 	}
 }
@@ -384,7 +332,7 @@ func TestQueryErrors(t *testing.T) {
 		W := strconv.Itoa(synthWS)
 		want := mustRun(t, "show", "--db", db, "--full", "--json", W)
 		if got := mustRun(t, "show", W, "--db="+db, "--full", "--json=true"); got != want {
-			t.Errorf("show SESSION --flags differs from show --flags SESSION:\n%s", firstDiff([]byte(want), []byte(got)))
+			t.Errorf("show SESSION --flags differs from show --flags SESSION:\n%s", golden.Diff([]byte(want), []byte(got)))
 		}
 		if _, _, err := runCmd(t, "show", W, "--db", db, "--fulll"); err == nil || !strings.Contains(err.Error(), "--fulll") {
 			t.Errorf("unknown flag after the argument: %v", err)
@@ -415,7 +363,7 @@ func TestQueryCapture(t *testing.T) {
 			t.Fatal(err)
 		}
 		if len(rows) != 1 || rows[0].SessionID != c.wsSession || rows[0].Ended != "destroyed" || rows[0].Handles != 1 ||
-			!slices.Equal(rows[0].Plugins, []string{janusapi.EchoTest}) {
+			!slices.Equal(rows[0].Plugins, []string{janus.EchoTest}) {
 			t.Errorf("sessions --transport ws = %+v, want the WebSocket session, destroyed, with its echotest handle", rows)
 		}
 	})

@@ -21,8 +21,8 @@ import (
 	"time"
 
 	"github.com/janustap/janustap/recorder"
-	"github.com/janustap/janustap/recorder/janusapi"
-	"github.com/janustap/janustap/recorder/janustest"
+	"github.com/janustap/janustap/replayer/janus"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 )
 
 // TestQuickstart runs the README's first command, `make run`, as a new user
@@ -112,24 +112,24 @@ func TestQuickstart(t *testing.T) {
 	// A REST flow, with its long-poll, and a WebSocket flow through the tap.
 	var ids []uint64
 	for _, transport := range []string{"http", "ws"} {
-		var c janusapi.Client
+		var c janus.Client
 		if transport == "http" {
-			hc := janusapi.NewHTTP("http://" + listen + "/janus")
+			hc := janus.NewHTTP("http://" + listen + "/janus")
 			defer hc.Close()
 			c = hc
 		} else {
-			wc, err := janusapi.DialWS(ctx, "ws://"+listen, janusapi.Protocol)
+			wc, err := janus.DialWS(ctx, "ws://"+listen, janus.Protocol)
 			if err != nil {
 				t.Fatalf("dial the tap's WebSocket: %v", err)
 			}
 			defer wc.Close()
 			c = wc
 		}
-		s := &janusapi.Session{C: c, WS: transport == "ws"}
+		s := &janus.Session{C: c, WS: transport == "ws"}
 		if err := s.Create(ctx); err != nil {
 			t.Fatalf("%s create: %v", transport, err)
 		}
-		if err := janusapi.RunEchoTest(ctx, s); err != nil {
+		if err := janus.RunEchoTest(ctx, s); err != nil {
 			t.Fatalf("%s echotest: %v", transport, err)
 		}
 		if err := s.Destroy(ctx); err != nil {

@@ -108,6 +108,29 @@ func loadFlow(c *cli.Context, file string, sel replayer.Selection) ([]*schema.Ev
 	return evs, nil
 }
 
+// rulesFlags choose the normalisation rules of replay and diff, or print
+// the default ones.
+func rulesFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "rules", Usage: "normalisation rules from `FILE` (JSON, as --print-rules prints them; \"extends\": \"default\" adds to the defaults)"},
+		&cli.BoolFlag{Name: "print-rules", Usage: "print the default normalisation rules as JSON and exit"},
+	}
+}
+
+// printRules writes the default rules when --print-rules asks for them,
+// and says whether it did.
+func printRules(c *cli.Context) (bool, error) {
+	if !c.Bool("print-rules") {
+		return false, nil
+	}
+	b, err := diff.DefaultRules().MarshalIndent()
+	if err != nil {
+		return true, err
+	}
+	_, err = c.App.Writer.Write(b)
+	return true, err
+}
+
 func rulesOf(c *cli.Context) (*diff.Rules, error) {
 	if p := c.String("rules"); p != "" {
 		return diff.LoadRules(p)
@@ -129,7 +152,6 @@ func replayCommand() *cli.Command {
 		&cli.StringFlag{Name: "apisecret", Usage: "fill redacted apisecret values", EnvVars: env("apisecret")},
 		&cli.StringFlag{Name: "token", Usage: "fill redacted token values", EnvVars: env("token")},
 		&cli.StringFlag{Name: "admin-secret", Usage: "fill redacted admin_secret values", EnvVars: env("admin-secret")},
-		&cli.StringFlag{Name: "rules", Usage: "normalisation rules (JSON; see replayer/diff/testdata/default-rules.json)"},
 		&cli.BoolFlag{Name: "compare-media", Usage: "compare media-dependent events (webrtcup, media, hangup) like others"},
 		&cli.StringFlag{Name: "media", Value: "auto", Usage: "a WebRTC peer for every handle that carries JSEP: auto (when the capture has webrtcup), on, off"},
 		&cli.BoolFlag{Name: "drop-candidates", Usage: "give Janus none of the peer's ICE candidates (ICE fails)"},
@@ -140,12 +162,16 @@ func replayCommand() *cli.Command {
 		&cli.BoolFlag{Name: "record", Usage: "publish the new run's events to the log, labelled as a replay"},
 	}
 	flags = append(flags, flowFlags()...)
+	flags = append(flags, rulesFlags()...)
 	return &cli.Command{
 		Name:      "replay",
 		Usage:     "play a captured flow against a Janus and report where the new run differs (exit 0 same, 1 differs, 2 could not run)",
 		ArgsUsage: " ",
 		Flags:     append(flags, natsFlags()...),
 		Action: func(c *cli.Context) error {
+			if done, err := printRules(c); done {
+				return err
+			}
 			log, err := logger(c)
 			if err != nil {
 				return err
@@ -399,58 +425,6 @@ func byMid(m map[string]int) string {
 		parts = append(parts, fmt.Sprintf("%s:%d", mid, m[mid]))
 	}
 	return strings.Join(parts, " ")
-}
-
-func diffCommand() *cli.Command {
-	flags := []cli.Flag{
-		&cli.StringFlag{Name: "rules", Usage: "normalisation rules (JSON)"},
-		&cli.BoolFlag{Name: "compare-media", Usage: "compare media-dependent events like others"},
-		&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
-		&cli.StringFlag{Name: "gateway", Usage: "gateway of sessions named by id"},
-	}
-	return &cli.Command{
-		Name:      "diff",
-		Usage:     "compare two captured flows (JSON Lines files or session ids in the log): exit 0 same, 1 differ",
-		ArgsUsage: "A B",
-		Flags:     append(flags, natsFlags()...),
-		Action: func(c *cli.Context) error {
-			if c.NArg() != 2 {
-				return fmt.Errorf("diff takes two flows, got %d", c.NArg())
-			}
-			rules, err := rulesOf(c)
-			if err != nil {
-				return err
-			}
-			var flows [2][]*schema.Event
-			for i := range 2 {
-				arg := c.Args().Get(i)
-				sel := replayer.Selection{Gateway: c.String("gateway")}
-				file := arg
-				if id, err := strconv.ParseUint(arg, 10, 64); err == nil {
-					if _, serr := os.Stat(arg); serr != nil {
-						sel.Sessions, file = []uint64{id}, ""
-					}
-				}
-				if flows[i], err = loadFlow(c, file, sel); err != nil {
-					return fmt.Errorf("flow %s: %w", arg, err)
-				}
-			}
-			rep := diff.Compare(flows[0], flows[1], rules, diff.Options{CompareMedia: c.Bool("compare-media")})
-			if c.Bool("json") {
-				enc := json.NewEncoder(c.App.Writer)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(rep); err != nil {
-					return err
-				}
-			} else if err := diff.WriteText(c.App.Writer, rep); err != nil {
-				return err
-			}
-			if !rep.Same {
-				return errDiffers
-			}
-			return nil
-		},
-	}
 }
 
 // eventsFromDB reads the events of the selection's gateway and time range

@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/janustap/janustap/recorder/bus/bustest"
-	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/replayer"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 	"github.com/janustap/janustap/schema"
 )
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/janustap/janustap/schema"
+	"github.com/janustap/janustap/schema/golden"
 )
 
 // roomFlows are captured videoroom flows (recorder/store's testdata): a
@@ -59,7 +60,7 @@ func TestSessionsRoomDisplay(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := mustRun(t, append([]string{"sessions", "--db", db}, tc.args...)...)
-			checkCmdGolden(t, filepath.Join("sessions-room", tc.name), []byte(out))
+			golden.Check(t, filepath.Join("sessions-room", tc.name+".golden"), []byte(out))
 		})
 	}
 }

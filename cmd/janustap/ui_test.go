@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/janustap/janustap/recorder/bus/bustest"
-	"github.com/janustap/janustap/recorder/janustest"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 )
 
 // waitPage waits until url answers 200 and returns its body.

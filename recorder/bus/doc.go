@@ -32,4 +32,6 @@
 // A Reader yields the events of the stream in stream order, from an ordered
 // ephemeral consumer or a durable one, following the stream or stopping once
 // it has caught up with what the stream held when it started.
+//
+// It may import spool, health, schema, nats-server and nats.go.
 package bus

@@ -8,6 +8,8 @@
 // authentication. It waits for each answer and retries a POST that failed
 // with a backoff; an event's id is made from the event itself
 // (schema.EvhID), so the events of a retried POST are stored once.
+//
+// It may import health and schema.
 package evh
 
 import (

@@ -3,6 +3,8 @@
 // also names its holder (pid and command), so that the one refused can say
 // who holds it. The kernel drops the lock when its holder dies, however it
 // dies; a lock file left behind by a dead process is taken over.
+//
+// It imports only the standard library.
 package lockfile
 
 import (

@@ -69,4 +69,6 @@
 // error in the log and counted in [Stats].Corrupt, and a damaged last segment
 // is closed for writing, so that new records start in a new segment numbered
 // past anything the damaged part could have held. Readers skip the gap.
+//
+// It imports only the standard library.
 package spool

@@ -181,4 +181,6 @@
 //
 // Known limit: a reply stored in the stream before its request (a publish
 // retried after later ones succeeded) is not linked to it.
+//
+// It may import schema and go-sqlite3.
 package store

@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -15,30 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janustap/janustap/recorder/janustest"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 	"github.com/janustap/janustap/schema"
+	"github.com/janustap/janustap/schema/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
-
-// checkGolden compares got with testdata/name.golden, or rewrites the file
-// with -update.
-func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test -update, then review):\n%s", path, lineDiff(want, got))
-	}
-}
 
 // lineDiff shows the first lines where want and got differ.
 func lineDiff(want, got []byte) string {
@@ -597,7 +576,7 @@ func TestApplyIsIdempotent(t *testing.T) {
 			apply(t, db, all[start:min(start+13, len(all))])
 		}
 		if got := dump(t, db); got != want {
-			t.Errorf("dump after overlapping batches differs:\n%s", lineDiff([]byte(want), []byte(got)))
+			t.Errorf("dump after overlapping batches differs:\n%s", golden.Diff([]byte(want), []byte(got)))
 		}
 	})
 	t.Run("old", func(t *testing.T) {
@@ -818,7 +797,7 @@ func TestGolden(t *testing.T) {
 	if err := WriteSessions(&b, sessions); err != nil {
 		t.Fatal(err)
 	}
-	checkGolden(t, "sessions", b.Bytes())
+	golden.Check(t, "sessions.golden", b.Bytes())
 
 	for _, tc := range []struct {
 		name    string
@@ -838,7 +817,7 @@ func TestGolden(t *testing.T) {
 			if err := WriteTimeline(&b, tl, tc.full); err != nil {
 				t.Fatal(err)
 			}
-			checkGolden(t, tc.name, b.Bytes())
+			golden.Check(t, tc.name+".golden", b.Bytes())
 		})
 	}
 
@@ -854,7 +833,7 @@ func TestGolden(t *testing.T) {
 			}
 			b.WriteString("\n")
 		}
-		checkGolden(t, "transactions", b.Bytes())
+		golden.Check(t, "transactions.golden", b.Bytes())
 	})
 
 	if _, err := db.Timeline(ctx, "gw1", 42); !errors.Is(err, ErrNotFound) {

@@ -16,4 +16,6 @@
 // The tap never waits on the event log: the Emitter (in janustap, a local
 // spool file) must return quickly, and a failing Emitter is counted and
 // logged while traffic goes on.
+//
+// It may import schema, gorilla/websocket and the standard library.
 package tap

@@ -16,10 +16,10 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/janustap/janustap/recorder/janusapi"
-	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/tap"
 	"github.com/janustap/janustap/recorder/tap/taptest"
+	"github.com/janustap/janustap/replayer/janus"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 	"github.com/janustap/janustap/schema"
 )
 
@@ -297,7 +297,7 @@ func TestCORSAndInfo(t *testing.T) {
 	if len(pre) != 2 || pre[0].Header["Origin"] != "http://example.test" || pre[1].Header["Access-Control-Allow-Methods"] != "POST" {
 		t.Fatalf("preflight events: %+v", pre)
 	}
-	c := janusapi.NewHTTP(r.tapHTTP())
+	c := janus.NewHTTP(r.tapHTTP())
 	defer c.Close()
 	info, err := c.Get(t.Context(), "/info")
 	if err != nil || !bytes.Contains(info.Body, []byte(`"server_info"`)) {
@@ -313,7 +313,7 @@ func TestAdminAPI(t *testing.T) {
 	if !bytes.Contains(b, []byte(fmt.Sprint(s))) {
 		t.Fatalf("admin list_sessions over HTTP: %s", b)
 	}
-	ws, err := janusapi.DialWS(t.Context(), r.tapWS(), janusapi.AdminProtocol)
+	ws, err := janus.DialWS(t.Context(), r.tapWS(), janus.AdminProtocol)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,12 +337,12 @@ func TestAdminAPI(t *testing.T) {
 
 func TestWebSocketFramesAndClose(t *testing.T) {
 	r := newRig(t, janustest.Options{})
-	d := websocket.Dialer{Subprotocols: []string{janusapi.Protocol}}
+	d := websocket.Dialer{Subprotocols: []string{janus.Protocol}}
 	conn, resp, err := d.Dial(r.tapWS(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.Header.Get("Sec-WebSocket-Protocol") != janusapi.Protocol {
+	if resp.Header.Get("Sec-WebSocket-Protocol") != janus.Protocol {
 		t.Fatalf("subprotocol %q", resp.Header.Get("Sec-WebSocket-Protocol"))
 	}
 	// Two objects in one frame: Janus runs both, and so two answers come.
@@ -398,7 +398,7 @@ func TestGatewayDown(t *testing.T) {
 	if st != http.StatusBadGateway || !bytes.Contains(b, []byte("unreachable")) {
 		t.Fatalf("POST with the gateway down: %d %s", st, b)
 	}
-	conn, _, err := (&websocket.Dialer{Subprotocols: []string{janusapi.Protocol}}).Dial("ws"+strings.TrimPrefix(srvURL, "http"), nil)
+	conn, _, err := (&websocket.Dialer{Subprotocols: []string{janus.Protocol}}).Dial("ws"+strings.TrimPrefix(srvURL, "http"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,10 +17,10 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/janustap/janustap/recorder/janusapi"
-	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/tap"
 	"github.com/janustap/janustap/recorder/tap/taptest"
+	"github.com/janustap/janustap/replayer/janus"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 	"github.com/janustap/janustap/schema"
 )
 
@@ -220,7 +220,7 @@ func testGatewayMessagesInOneWrite(t *testing.T, idleAfter time.Duration) {
 		tap.SetWSIdleAfter(tp, idleAfter)
 	}
 	srvURL := taptest.Serve(t, tp)
-	conn, _, err := (&websocket.Dialer{Subprotocols: []string{janusapi.Protocol}}).Dial("ws"+strings.TrimPrefix(srvURL, "http"), nil)
+	conn, _, err := (&websocket.Dialer{Subprotocols: []string{janus.Protocol}}).Dial("ws"+strings.TrimPrefix(srvURL, "http"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +332,7 @@ func serveScriptedGateway(ln net.Listener) error {
 // event through a tap to a gateway that echoes it, and waits for the echo.
 func BenchmarkWebSocketRoundTrip(b *testing.B) {
 	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := (&websocket.Upgrader{Subprotocols: []string{janusapi.Protocol}}).Upgrade(w, r, nil)
+		c, err := (&websocket.Upgrader{Subprotocols: []string{janus.Protocol}}).Upgrade(w, r, nil)
 		if err != nil {
 			return
 		}
@@ -351,7 +351,7 @@ func BenchmarkWebSocketRoundTrip(b *testing.B) {
 		b.Fatal(err)
 	}
 	srvURL := taptest.Serve(b, tp)
-	conn, _, err := (&websocket.Dialer{Subprotocols: []string{janusapi.Protocol}}).Dial("ws"+strings.TrimPrefix(srvURL, "http"), nil)
+	conn, _, err := (&websocket.Dialer{Subprotocols: []string{janus.Protocol}}).Dial("ws"+strings.TrimPrefix(srvURL, "http"), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janustap/janustap/recorder/janusapi"
-	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/tap"
 	"github.com/janustap/janustap/recorder/tap/taptest"
+	"github.com/janustap/janustap/replayer/janus"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 	"github.com/janustap/janustap/schema"
 )
 
@@ -43,10 +43,10 @@ func BenchmarkServer(b *testing.B) {
 	}{{"direct", j.HTTP}, {"nethttp", nethttp.URL + "/janus"}, {"own", own + "/janus"}}
 	keepalives := make([]func() time.Duration, len(targets))
 	for i, tg := range targets {
-		hc := janusapi.NewHTTP(tg.base)
+		hc := janus.NewHTTP(tg.base)
 		hc.HTTP = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
 		b.Cleanup(func() { hc.Close() })
-		s := &janusapi.Session{C: hc}
+		s := &janus.Session{C: hc}
 		if err := s.Create(ctx); err != nil {
 			b.Fatal(err)
 		}

@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janustap/janustap/recorder/janusapi"
-	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/tap"
 	"github.com/janustap/janustap/recorder/tap/taptest"
+	"github.com/janustap/janustap/replayer/janus"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 	"github.com/janustap/janustap/schema"
 )
 
@@ -49,14 +49,14 @@ func (r *rig) tapHTTP() string { return r.url + "/janus" }
 func (r *rig) tapWS() string   { return "ws" + strings.TrimPrefix(r.url, "http") + "/" }
 
 // client opens a client of transport on url.
-func client(t *testing.T, transport, url string) janusapi.Client {
+func client(t *testing.T, transport, url string) janus.Client {
 	t.Helper()
 	if transport == "http" {
-		c := janusapi.NewHTTP(url)
+		c := janus.NewHTTP(url)
 		t.Cleanup(func() { c.Close() })
 		return c
 	}
-	c, err := janusapi.DialWS(t.Context(), url, janusapi.Protocol)
+	c, err := janus.DialWS(t.Context(), url, janus.Protocol)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,23 +66,23 @@ func client(t *testing.T, transport, url string) janusapi.Client {
 
 type flow struct {
 	name string
-	run  func(context.Context, *janusapi.Session) error
+	run  func(context.Context, *janus.Session) error
 }
 
 var flows = []flow{
-	{"echotest", janusapi.RunEchoTest},
-	{"videoroom", janusapi.RunVideoRoom},
-	{"textroom", janusapi.RunTextRoom},
-	{"errors", janusapi.RunErrors},
+	{"echotest", janus.RunEchoTest},
+	{"videoroom", janus.RunVideoRoom},
+	{"textroom", janus.RunTextRoom},
+	{"errors", janus.RunErrors},
 }
 
 // runFlow runs one scripted flow in its own session and returns the
 // session's transcript.
-func runFlow(t *testing.T, c janusapi.Client, ws bool, f flow) *janusapi.Session {
+func runFlow(t *testing.T, c janus.Client, ws bool, f flow) *janus.Session {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	s := &janusapi.Session{C: c, WS: ws}
+	s := &janus.Session{C: c, WS: ws}
 	if err := s.Create(ctx); err != nil {
 		t.Fatalf("%s: %v", f.name, err)
 	}
@@ -92,7 +92,7 @@ func runFlow(t *testing.T, c janusapi.Client, ws bool, f flow) *janusapi.Session
 	if err := s.Destroy(ctx); err != nil {
 		t.Fatalf("%s: destroy: %v", f.name, err)
 	}
-	if err := janusapi.UnknownSession(ctx, c, ws); err != nil {
+	if err := janus.UnknownSession(ctx, c, ws); err != nil {
 		t.Fatalf("%s: %v", f.name, err)
 	}
 	return s
@@ -145,7 +145,7 @@ func pluginValue(j *schema.Janus) string {
 	return j.PluginValue
 }
 
-func summarise(s *janusapi.Session) (replies, events []string) {
+func summarise(s *janus.Session) (replies, events []string) {
 	n := &normaliser{ids: map[string]string{}}
 	for _, x := range s.T.Exchanges {
 		replies = append(replies, n.summary(x.Reply.Body))
@@ -191,7 +191,7 @@ func TestSameAnswersThroughTap(t *testing.T) {
 // checkRecorded checks that every request and reply of s is in evs exactly
 // once, with its bytes and parsed fields, and that each connection's events
 // are numbered 1, 2, 3... in order.
-func checkRecorded(t *testing.T, evs []*schema.Event, s *janusapi.Session, transport string) {
+func checkRecorded(t *testing.T, evs []*schema.Event, s *janus.Session, transport string) {
 	t.Helper()
 	count := func(dir schema.Direction, body []byte) int {
 		n := 0

@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/janustap/janustap/recorder/evh"
-	"github.com/janustap/janustap/recorder/janusapi"
-	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/tap/taptest"
+	"github.com/janustap/janustap/replayer/janus"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 	"github.com/janustap/janustap/schema"
 )
 
@@ -47,18 +47,18 @@ func must(t *testing.T, err error) {
 }
 
 // session creates a session over transport through tp.
-func session(t *testing.T, ctx context.Context, tp *taptest.Tap, transport string) *janusapi.Session {
+func session(t *testing.T, ctx context.Context, tp *taptest.Tap, transport string) *janus.Session {
 	t.Helper()
 	url := tp.HTTP()
 	if transport == "ws" {
 		url = tp.WS()
 	}
-	s := &janusapi.Session{C: taptest.Client(t, transport, url), WS: transport == "ws"}
+	s := &janus.Session{C: taptest.Client(t, transport, url), WS: transport == "ws"}
 	must(t, s.Create(ctx))
 	return s
 }
 
-func message(t *testing.T, ctx context.Context, s *janusapi.Session, h uint64, body, jsep map[string]any) *schema.Janus {
+func message(t *testing.T, ctx context.Context, s *janus.Session, h uint64, body, jsep map[string]any) *schema.Janus {
 	t.Helper()
 	j, r, err := s.Message(ctx, h, body, jsep)
 	must(t, err)
@@ -68,14 +68,14 @@ func message(t *testing.T, ctx context.Context, s *janusapi.Session, h uint64, b
 	return j
 }
 
-func waitTx(t *testing.T, ctx context.Context, s *janusapi.Session, tx string) *schema.Janus {
+func waitTx(t *testing.T, ctx context.Context, s *janus.Session, tx string) *schema.Janus {
 	t.Helper()
-	_, ev, err := s.WaitEvent(ctx, janusapi.ForTx(tx))
+	_, ev, err := s.WaitEvent(ctx, janus.ForTx(tx))
 	must(t, err)
 	return ev
 }
 
-func detachDestroy(t *testing.T, ctx context.Context, s *janusapi.Session, h uint64) {
+func detachDestroy(t *testing.T, ctx context.Context, s *janus.Session, h uint64) {
 	t.Helper()
 	_, _, err := s.Request(ctx, "detach", h, nil)
 	must(t, err)
@@ -85,7 +85,7 @@ func detachDestroy(t *testing.T, ctx context.Context, s *janusapi.Session, h uin
 var scenarios = []scenario{
 	{name: "normal", run: func(t *testing.T, ctx context.Context, _ *janustest.Janus, tp *taptest.Tap) {
 		s := session(t, ctx, tp, "http")
-		h, err := s.Attach(ctx, janusapi.EchoTest, map[string]any{"opaque_id": "normal-call"})
+		h, err := s.Attach(ctx, janus.EchoTest, map[string]any{"opaque_id": "normal-call"})
 		must(t, err)
 		j := message(t, ctx, s, h, map[string]any{"audio": true, "video": true}, nil)
 		waitTx(t, ctx, s, j.Transaction)
@@ -95,7 +95,7 @@ var scenarios = []scenario{
 	}},
 	{name: "plugin-error-428", run: func(t *testing.T, ctx context.Context, _ *janustest.Janus, tp *taptest.Tap) {
 		s := session(t, ctx, tp, "ws")
-		h, err := s.Attach(ctx, janusapi.VideoRoom, map[string]any{"opaque_id": "subscriber-1"})
+		h, err := s.Attach(ctx, janus.VideoRoom, map[string]any{"opaque_id": "subscriber-1"})
 		must(t, err)
 		j := message(t, ctx, s, h, map[string]any{"request": "join", "ptype": "subscriber", "room": 1234,
 			"streams": []any{map[string]any{"feed": 424242}}}, nil)
@@ -106,7 +106,7 @@ var scenarios = []scenario{
 	}},
 	{name: "plugin-error-433", run: func(t *testing.T, ctx context.Context, _ *janustest.Janus, tp *taptest.Tap) {
 		s := session(t, ctx, tp, "http")
-		h, err := s.Attach(ctx, janusapi.VideoRoom, map[string]any{"opaque_id": "room-admin"})
+		h, err := s.Attach(ctx, janus.VideoRoom, map[string]any{"opaque_id": "room-admin"})
 		must(t, err)
 		if j := message(t, ctx, s, h, map[string]any{"request": "destroy", "room": 1234, "secret": "wrong"}, nil); j.PluginError != 433 {
 			t.Fatalf("destroy with a wrong secret: plugin error %d, want 433", j.PluginError)
@@ -115,7 +115,7 @@ var scenarios = []scenario{
 	}},
 	{name: "janus-error-465", run: func(t *testing.T, ctx context.Context, _ *janustest.Janus, tp *taptest.Tap) {
 		s := session(t, ctx, tp, "ws")
-		h, err := s.Attach(ctx, janusapi.EchoTest, map[string]any{"opaque_id": "bad-sdp"})
+		h, err := s.Attach(ctx, janus.EchoTest, map[string]any{"opaque_id": "bad-sdp"})
 		must(t, err)
 		if j := message(t, ctx, s, h, map[string]any{"audio": true}, map[string]any{"type": "offer", "sdp": "v=0\r\nbogus\r\n"}); j.ErrorCode != 465 {
 			t.Fatalf("offer with a bad SDP: error %d, want 465", j.ErrorCode)
@@ -124,24 +124,24 @@ var scenarios = []scenario{
 	}},
 	{name: "session-timeout", opts: janustest.Options{Args: []string{"-s", "3"}}, run: func(t *testing.T, ctx context.Context, _ *janustest.Janus, tp *taptest.Tap) {
 		s := session(t, ctx, tp, "ws")
-		_, err := s.Attach(ctx, janusapi.EchoTest, map[string]any{"opaque_id": "sleepy"})
+		_, err := s.Attach(ctx, janus.EchoTest, map[string]any{"opaque_id": "sleepy"})
 		must(t, err)
 		_, _, err = s.Request(ctx, "keepalive", 0, nil)
 		must(t, err)
 		// No more keepalives: Janus times the session out.
-		_, _, err = s.WaitEvent(ctx, janusapi.ForType("timeout"))
+		_, _, err = s.WaitEvent(ctx, janus.ForType("timeout"))
 		must(t, err)
 	}},
 	{name: "long-polls-stopped", opts: janustest.Options{Args: []string{"-s", "3"}}, run: func(t *testing.T, ctx context.Context, j *janustest.Janus, tp *taptest.Tap) {
-		c := janusapi.NewHTTP(tp.HTTP())
-		s := &janusapi.Session{C: c}
+		c := janus.NewHTTP(tp.HTTP())
+		s := &janus.Session{C: c}
 		must(t, s.Create(ctx))
-		_, err := s.Attach(ctx, janusapi.EchoTest, map[string]any{"opaque_id": "gone-away"})
+		_, err := s.Attach(ctx, janus.EchoTest, map[string]any{"opaque_id": "gone-away"})
 		must(t, err)
 		c.Close() // the page closed: its long poll is cut, nothing more comes
 		// Wait until Janus has dropped the session, asking its admin API
 		// (which does not keep it alive), then the client comes back.
-		admin := janusapi.NewHTTP(j.AdminHTTP)
+		admin := janus.NewHTTP(j.AdminHTTP)
 		defer admin.Close()
 		list := fmt.Sprintf(`{"janus":"list_sessions","transaction":"probe","admin_secret":%q}`, j.AdminSecret)
 		janustest.WaitFor(t, 20*time.Second, func() error {
@@ -154,18 +154,18 @@ var scenarios = []scenario{
 			}
 			return nil
 		})
-		back := &janusapi.Session{C: janusapi.NewHTTP(tp.HTTP()), ID: s.ID}
+		back := &janus.Session{C: janus.NewHTTP(tp.HTTP()), ID: s.ID}
 		_, _, err = back.Request(ctx, "keepalive", 0, nil)
 		must(t, err)
 	}},
 	{name: "ws-dropped", run: func(t *testing.T, ctx context.Context, _ *janustest.Janus, tp *taptest.Tap) {
 		s := session(t, ctx, tp, "ws")
-		h, err := s.Attach(ctx, janusapi.EchoTest, map[string]any{"opaque_id": "flaky-network"})
+		h, err := s.Attach(ctx, janus.EchoTest, map[string]any{"opaque_id": "flaky-network"})
 		must(t, err)
 		j := message(t, ctx, s, h, map[string]any{"audio": true}, nil)
 		waitTx(t, ctx, s, j.Transaction)
 		// The network goes: the socket closes without a close frame.
-		must(t, s.C.(*janusapi.WSClient).Conn().UnderlyingConn().Close())
+		must(t, s.C.(*janus.WSClient).Conn().UnderlyingConn().Close())
 		janustest.WaitFor(t, 10*time.Second, func() error {
 			for _, ev := range tp.Mem.Events() {
 				if ev.Kind == schema.Close {
@@ -177,10 +177,10 @@ var scenarios = []scenario{
 	}},
 	{name: "janus-unreachable", run: func(t *testing.T, ctx context.Context, j *janustest.Janus, tp *taptest.Tap) {
 		s := session(t, ctx, tp, "http")
-		_, err := s.Attach(ctx, janusapi.EchoTest, map[string]any{"opaque_id": "janus-crashed"})
+		_, err := s.Attach(ctx, janus.EchoTest, map[string]any{"opaque_id": "janus-crashed"})
 		must(t, err)
 		must(t, j.Kill())
-		back := &janusapi.Session{C: janusapi.NewHTTP(tp.HTTP()), ID: s.ID}
+		back := &janus.Session{C: janus.NewHTTP(tp.HTTP()), ID: s.ID}
 		_, r, err := back.Request(ctx, "keepalive", 0, nil)
 		must(t, err)
 		if r.Status != http.StatusBadGateway {
@@ -189,22 +189,22 @@ var scenarios = []scenario{
 	}},
 	{name: "janus-unreachable-ws", run: func(t *testing.T, ctx context.Context, j *janustest.Janus, tp *taptest.Tap) {
 		s := session(t, ctx, tp, "ws")
-		_, err := s.Attach(ctx, janusapi.EchoTest, map[string]any{"opaque_id": "janus-crashed-ws"})
+		_, err := s.Attach(ctx, janus.EchoTest, map[string]any{"opaque_id": "janus-crashed-ws"})
 		must(t, err)
 		must(t, j.Kill())
 		// The tap loses Janus's side of the WebSocket and closes the
 		// client's with 1011.
 		select {
-		case <-s.C.(*janusapi.WSClient).Done():
+		case <-s.C.(*janus.WSClient).Done():
 		case <-ctx.Done():
 			t.Fatal("the client's WebSocket stayed open after Janus died")
 		}
 	}},
 	{name: "pc-never-up", run: func(t *testing.T, ctx context.Context, _ *janustest.Janus, tp *taptest.Tap) {
 		s := session(t, ctx, tp, "http")
-		h, err := s.Attach(ctx, janusapi.EchoTest, map[string]any{"opaque_id": "no-media"})
+		h, err := s.Attach(ctx, janus.EchoTest, map[string]any{"opaque_id": "no-media"})
 		must(t, err)
-		j := message(t, ctx, s, h, map[string]any{"audio": true, "video": true}, janusapi.Offer())
+		j := message(t, ctx, s, h, map[string]any{"audio": true, "video": true}, janus.Offer())
 		if ev := waitTx(t, ctx, s, j.Transaction); ev.JSEP != "answer" {
 			t.Fatalf("offer: event with jsep %q, want answer", ev.JSEP)
 		}
@@ -215,14 +215,14 @@ var scenarios = []scenario{
 		// room 1234; nothing answers ICE, so the publisher's PeerConnection
 		// never comes up.
 		pub := session(t, ctx, tp, "http")
-		ph, err := pub.Attach(ctx, janusapi.VideoRoom, map[string]any{"opaque_id": "videoroom-publisher"})
+		ph, err := pub.Attach(ctx, janus.VideoRoom, map[string]any{"opaque_id": "videoroom-publisher"})
 		must(t, err)
 		j := message(t, ctx, pub, ph, map[string]any{"request": "join", "ptype": "publisher", "room": 1234, "display": "alice"}, nil)
 		joined := waitTx(t, ctx, pub, j.Transaction)
 		if joined.PluginValue != "joined" {
 			t.Fatalf("publisher join: %s", joined.PluginValue)
 		}
-		j = message(t, ctx, pub, ph, map[string]any{"request": "configure", "audio": true, "video": true}, janusapi.Offer())
+		j = message(t, ctx, pub, ph, map[string]any{"request": "configure", "audio": true, "video": true}, janus.Offer())
 		if ev := waitTx(t, ctx, pub, j.Transaction); ev.JSEP != "answer" {
 			t.Fatalf("publisher configure: jsep %q", ev.JSEP)
 		}
@@ -231,7 +231,7 @@ var scenarios = []scenario{
 		list := message(t, ctx, pub, ph, map[string]any{"request": "listparticipants", "room": 1234}, nil)
 		feed := participantID(t, pub, list)
 		sub := session(t, ctx, tp, "ws")
-		sh, err := sub.Attach(ctx, janusapi.VideoRoom, map[string]any{"opaque_id": "videoroom-subscriber"})
+		sh, err := sub.Attach(ctx, janus.VideoRoom, map[string]any{"opaque_id": "videoroom-subscriber"})
 		must(t, err)
 		j = message(t, ctx, sub, sh, map[string]any{"request": "join", "ptype": "subscriber", "room": 1234,
 			"streams": []any{map[string]any{"feed": feed}}}, nil)
@@ -299,7 +299,7 @@ func TestCapture(t *testing.T) {
 
 // participantID returns the id of the first participant of a videoroom
 // listparticipants answer of session s.
-func participantID(t *testing.T, s *janusapi.Session, j *schema.Janus) uint64 {
+func participantID(t *testing.T, s *janus.Session, j *schema.Janus) uint64 {
 	t.Helper()
 	last := s.T.Exchanges[len(s.T.Exchanges)-1]
 	var m struct {
@@ -321,9 +321,9 @@ func participantID(t *testing.T, s *janusapi.Session, j *schema.Janus) uint64 {
 // waits for Janus to hang up (ICE failed, after about 12 s).
 func runICEFailed(t *testing.T, ctx context.Context, tp *taptest.Tap, opaque string) {
 	s := session(t, ctx, tp, "ws")
-	h, err := s.Attach(ctx, janusapi.EchoTest, map[string]any{"opaque_id": opaque})
+	h, err := s.Attach(ctx, janus.EchoTest, map[string]any{"opaque_id": opaque})
 	must(t, err)
-	j := message(t, ctx, s, h, map[string]any{"audio": true, "video": true}, janusapi.Offer())
+	j := message(t, ctx, s, h, map[string]any{"audio": true, "video": true}, janus.Offer())
 	waitTx(t, ctx, s, j.Transaction)
 	// A candidate nobody answers on: ICE checks fail and Janus hangs up.
 	cand := map[string]any{"candidate": "candidate:1 1 udp 2122260223 127.0.0.1 9 typ host generation 0", "sdpMid": "0", "sdpMLineIndex": 0}
@@ -337,7 +337,7 @@ func runICEFailed(t *testing.T, ctx context.Context, tp *taptest.Tap, opaque str
 		_, _, err = s.Request(ctx, "keepalive", 0, nil)
 		must(t, err)
 		step, stop := context.WithTimeout(wait, 20*time.Second)
-		_, ev, err := s.WaitEvent(step, janusapi.ForType("hangup"))
+		_, ev, err := s.WaitEvent(step, janus.ForType("hangup"))
 		stop()
 		if err == nil {
 			t.Logf("hangup: %s", ev.Reason)

@@ -23,4 +23,7 @@
 // receives from the client: no-media judges the client → Janus direction
 // only. slowlink's uplink false is client → Janus (Janus sent NACKs),
 // uplink true Janus → client.
+//
+// It reads the SQLite projection, and so sits in the recorder beside it: it
+// may import store and schema.
 package verdict

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,9 +15,8 @@ import (
 	"github.com/janustap/janustap/recorder/store"
 	"github.com/janustap/janustap/recorder/verdict"
 	"github.com/janustap/janustap/schema"
+	"github.com/janustap/janustap/schema/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
 // loadFlow projects testdata/flows/name.jsonl into a new store and returns
 // it with the first session the flow created.
@@ -142,35 +140,18 @@ func TestRules(t *testing.T) {
 			if err := verdict.WriteText(&text, v); err != nil {
 				t.Fatal(err)
 			}
-			checkGolden(t, tt.flow+".golden", text.Bytes())
+			golden.Check(t, tt.flow+".golden", text.Bytes())
 			b, err := json.MarshalIndent(v, "", "  ")
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkGolden(t, tt.flow+".json.golden", append(b, '\n'))
+			golden.Check(t, tt.flow+".json.golden", append(b, '\n'))
 		})
 	}
 	for _, r := range verdict.Rules() {
 		if !covered[r.Name] {
 			t.Errorf("rule %s fires on no captured flow", r.Name)
 		}
-	}
-}
-
-func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test -update, then review):\n%s", path, got)
 	}
 }
 

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janustap/janustap/recorder/clienttest"
 	"github.com/janustap/janustap/recorder/webui"
+	"github.com/janustap/janustap/replayer/janus/clienttest"
 	"github.com/janustap/janustap/schema"
 )
 

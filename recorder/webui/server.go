@@ -14,6 +14,9 @@
 // session), /s/GW/ID/export.jsonl and .har, /compare/GW/ID (a replay),
 // /api/s/GW/ID (ladder and verdict as JSON), /api/event/SEQ (one event,
 // its body and SDP), /live (server-sent events), /static/.
+//
+// It shows what the SQLite projection holds, and so sits in the recorder
+// beside it: it may import store, verdict, schema and schema/har.
 package webui
 
 import (
@@ -35,10 +38,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/janustap/janustap/recorder/har"
 	"github.com/janustap/janustap/recorder/store"
 	"github.com/janustap/janustap/recorder/verdict"
 	"github.com/janustap/janustap/schema"
+	"github.com/janustap/janustap/schema/har"
 )
 
 //go:embed templates/*.html

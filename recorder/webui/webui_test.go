@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -21,6 +20,7 @@ import (
 	"github.com/janustap/janustap/recorder/store"
 	"github.com/janustap/janustap/recorder/webui"
 	"github.com/janustap/janustap/schema"
+	"github.com/janustap/janustap/schema/golden"
 )
 
 // flowEvents reads a capture of recorder/verdict/testdata/flows: real
@@ -427,8 +427,6 @@ func TestJanusView(t *testing.T) {
 	}
 }
 
-var update = flag.Bool("update", false, "write the golden files of TestLadderSVG")
-
 // TestLadderSVG draws captured sessions as SVG: a well-formed document
 // with a lane head per lane and an arrow per message not folded, the same
 // bytes as the golden file (go test -run TestLadderSVG -update writes it).
@@ -472,22 +470,7 @@ func TestLadderSVG(t *testing.T) {
 			if markers != want || markers == 0 {
 				t.Errorf("%d arrows drawn, want %d (the messages not folded)", markers, want)
 			}
-			golden := filepath.Join("testdata", "ladder-"+tt.name+".svg")
-			if *update {
-				if err := os.MkdirAll("testdata", 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, []byte(body), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want2, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to write it)", err)
-			}
-			if string(want2) != body {
-				t.Errorf("ladder.svg differs from %s (run with -update if the change is meant)", golden)
-			}
+			golden.Check(t, "ladder-"+tt.name+".svg", []byte(body))
 		})
 	}
 }

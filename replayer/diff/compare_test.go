@@ -9,6 +9,7 @@ import (
 
 	"github.com/janustap/janustap/replayer/diff"
 	"github.com/janustap/janustap/schema"
+	"github.com/janustap/janustap/schema/golden"
 )
 
 // offerSDP is the audio+video offer the test client sends, as it stands in
@@ -308,12 +309,12 @@ func TestCompare(t *testing.T) {
 				if err := diff.WriteText(&text, r); err != nil {
 					t.Fatal(err)
 				}
-				checkGolden(t, tc.name+".golden", text.Bytes())
+				golden.Check(t, tc.name+".golden", text.Bytes())
 				js, err := json.MarshalIndent(r, "", "  ")
 				if err != nil {
 					t.Fatal(err)
 				}
-				checkGolden(t, tc.name+".json.golden", append(js, '\n'))
+				golden.Check(t, tc.name+".json.golden", append(js, '\n'))
 			}
 			var text bytes.Buffer
 			diff.WriteText(&text, r)

@@ -10,8 +10,8 @@
 //
 // # Normalisation
 //
-// Much of a Janus message differs between two runs that behave the same
-// (§11 of the protocol notes), so each run is normalised on its own before
+// Much of a Janus message differs between two runs that behave the same,
+// so each run is normalised on its own before
 // anything is compared:
 //
 //   - Ids minted by Janus or a plugin become placeholders numbered by order
@@ -105,8 +105,8 @@
 //
 // What is normalised and how messages are classified are data, in Rules.
 // DefaultRules holds the rules for Janus 1.1.2 and its stock plugins;
-// testdata/default-rules.json has them in the JSON form that LoadRules
-// reads, to copy and edit. A rules file is complete on its own, or, with
+// `janustap replay --print-rules` prints them in the JSON form that
+// LoadRules reads, to copy and edit. A rules file is complete on its own, or, with
 // "extends": "default", adds to the default rules (maps merged, the file
 // winning; lists appended). For example, to map the ids of a custom plugin
 // and ignore a timestamp it sends:

@@ -21,7 +21,7 @@ var ErrInvalidRules = errors.New("invalid rules")
 // before they are compared, and how messages are classified. They are data:
 // DefaultRules holds the rules for Janus 1.1.2 and its stock plugins, and
 // LoadRules reads rules from a JSON file of the same shape (see the package
-// documentation and testdata/default-rules.json).
+// documentation; `janustap replay --print-rules` prints DefaultRules in it).
 //
 // A nil *Rules means DefaultRules wherever rules are taken.
 type Rules struct {
@@ -108,9 +108,8 @@ type TimingRules struct {
 	ErrorCodes []int `json:"error_codes"`
 }
 
-// DefaultRules returns the rules for Janus 1.1.2 and its stock plugins (see
-// §11 of the protocol notes). Each call returns a new value the caller may
-// change.
+// DefaultRules returns the rules for Janus 1.1.2 and its stock plugins.
+// Each call returns a new value the caller may change.
 func DefaultRules() *Rules {
 	return &Rules{
 		Global: KeyRules{

@@ -10,16 +10,18 @@ import (
 	"testing"
 
 	"github.com/janustap/janustap/replayer/diff"
+	"github.com/janustap/janustap/schema/golden"
 )
 
-// TestDefaultRulesFile keeps testdata/default-rules.json, the rules users
-// copy and edit, equal to DefaultRules.
+// TestDefaultRulesFile keeps testdata/default-rules.json, the form
+// `janustap replay --print-rules` prints for users to copy and edit, equal
+// to DefaultRules.
 func TestDefaultRulesFile(t *testing.T) {
 	b, err := diff.DefaultRules().MarshalIndent()
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkGolden(t, "default-rules.json", b)
+	golden.Check(t, "default-rules.json", b)
 	r, err := diff.LoadRules(filepath.Join("testdata", "default-rules.json"))
 	if err != nil {
 		t.Fatal(err)

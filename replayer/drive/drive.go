@@ -3,6 +3,8 @@
 // after what preceded it in the capture has arrived in the new run (or a
 // wait has run out, which the run reports). What the run sent and received
 // becomes events, tagged as a replay, for comparing with the capture.
+//
+// It may import janus (the client), media, plan, rewrite and schema.
 package drive
 
 import (
@@ -19,7 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/janustap/janustap/recorder/janusapi"
+	"github.com/janustap/janustap/replayer/janus"
 	"github.com/janustap/janustap/replayer/media"
 	"github.com/janustap/janustap/replayer/plan"
 	"github.com/janustap/janustap/replayer/rewrite"
@@ -248,8 +250,8 @@ type conn struct {
 	id   string
 	seq  atomic.Uint64
 	tr   schema.Transport
-	ws   *janusapi.WSClient
-	http *janusapi.HTTPClient
+	ws   *janus.WSClient
+	http *janus.HTTPClient
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced whenever pending shrinks
@@ -319,14 +321,14 @@ func (r *runner) client(ctx context.Context, p *plan.Plan, c *plan.Client) error
 	r.gate.wait(ctx, c.Steps[0].Order, r.opts.Wait)
 	switch tr {
 	case schema.WS, schema.AdminWS:
-		url, proto := r.opts.Target.WS, janusapi.Protocol
+		url, proto := r.opts.Target.WS, janus.Protocol
 		if tr == schema.AdminWS {
-			url, proto = r.opts.Target.AdminWS, janusapi.AdminProtocol
+			url, proto = r.opts.Target.AdminWS, janus.AdminProtocol
 		}
 		if url == "" {
 			return fmt.Errorf("no %s target", tr)
 		}
-		ws, err := janusapi.DialWS(ctx, url, proto)
+		ws, err := janus.DialWS(ctx, url, proto)
 		if err != nil {
 			return err
 		}
@@ -351,7 +353,7 @@ func (r *runner) client(ctx context.Context, p *plan.Plan, c *plan.Client) error
 		if url == "" {
 			return fmt.Errorf("no %s target", tr)
 		}
-		cn.http = janusapi.NewHTTP(url)
+		cn.http = janus.NewHTTP(url)
 		// The long-polls have a transport of their own, closed with the
 		// client: a long-poll is cancelled when its client ends, and a
 		// cancelled request must not take down a connection or a dial
@@ -725,7 +727,7 @@ func (c *conn) send(ctx context.Context, s *plan.Step) error {
 	idsFromPath(req)
 	c.r.record(req)
 	t0 := time.Now()
-	var reply janusapi.Reply
+	var reply janus.Reply
 	var err error
 	if req.Method == http.MethodGet {
 		reply, err = c.http.Get(ctx, strings.TrimPrefix(req.Path, basePath(c.http.Base)))

@@ -4,10 +4,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janustap/janustap/recorder/janusapi"
-	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/tap/taptest"
 	"github.com/janustap/janustap/replayer/drive"
+	"github.com/janustap/janustap/replayer/janus"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 	"github.com/janustap/janustap/replayer/plan"
 	"github.com/janustap/janustap/schema"
 )
@@ -17,9 +17,9 @@ func TestReplayOnAnotherJanus(t *testing.T) {
 	b := janustest.Start(t, janustest.Options{})
 	tp := taptest.New(t, a, "a")
 	flows := map[string]taptest.Flow{
-		"echotest":  janusapi.RunEchoTest,
-		"videoroom": janusapi.RunVideoRoom,
-		"textroom":  janusapi.RunTextRoom,
+		"echotest":  janus.RunEchoTest,
+		"videoroom": janus.RunVideoRoom,
+		"textroom":  janus.RunTextRoom,
 	}
 	for _, from := range []string{"http", "ws"} {
 		for name, flow := range flows {

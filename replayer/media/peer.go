@@ -7,6 +7,9 @@
 // from them, so that Janus answers the new run as it answered the capture.
 // It sends generated RTP on every sending m-line and counts what it
 // receives, so that Janus reports webrtcup and media for real.
+//
+// It may import pion's packages and the standard library, nothing of
+// janustap.
 package media
 
 import (

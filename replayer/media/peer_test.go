@@ -6,33 +6,33 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janustap/janustap/recorder/janusapi"
-	"github.com/janustap/janustap/recorder/janustest"
+	"github.com/janustap/janustap/replayer/janus"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 	"github.com/janustap/janustap/replayer/media"
 	"github.com/janustap/janustap/schema"
 )
 
-// TestPeerEchoTest connects a peer made after janusapi's offer to a real
+// TestPeerEchoTest connects a peer made after package janus's offer to a real
 // Janus's echotest: Janus reports webrtcup and media, and echoes the
 // peer's packets back.
 func TestPeerEchoTest(t *testing.T) {
 	j := janustest.Start(t, janustest.Options{})
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	c, err := janusapi.DialWS(ctx, j.WS, janusapi.Protocol)
+	c, err := janus.DialWS(ctx, j.WS, janus.Protocol)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	s := &janusapi.Session{C: c, WS: true}
+	s := &janus.Session{C: c, WS: true}
 	if err := s.Create(ctx); err != nil {
 		t.Fatal(err)
 	}
-	h, err := s.Attach(ctx, janusapi.EchoTest, nil)
+	h, err := s.Attach(ctx, janus.EchoTest, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := media.New(janusapi.OfferSDP, media.Options{})
+	p, err := media.New(janus.OfferSDP, media.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestPeerEchoTest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _, err := s.WaitEvent(ctx, janusapi.ForTx(jm.Transaction))
+	b, _, err := s.WaitEvent(ctx, janus.ForTx(jm.Transaction))
 	if err != nil {
 		t.Fatal(err)
 	}

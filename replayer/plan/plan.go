@@ -2,6 +2,8 @@
 // flow (a WebSocket connection, or a REST session with its long-poll), and
 // for each the requests to send in order, each with the answers and events
 // the capture saw before the client's next request.
+//
+// It may import schema alone.
 package plan
 
 import (

@@ -8,6 +8,8 @@
 // holds ids and the new answer has 456 at the same place, 123 maps to 456.
 // Rewriting works on the bytes, so a request keeps its shape and the number
 // stays a number.
+//
+// It may import schema alone.
 package rewrite
 
 import (

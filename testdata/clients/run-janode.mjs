@@ -49,7 +49,7 @@ const { default: VideoRoomPlugin } = await import('janode/plugins/videoroom');
 const { default: TextRoomPlugin } = await import('janode/plugins/textroom');
 Janode.Logger.setLevel(String(values['janode-log']));
 
-// OFFER is the audio+video offer of recorder/janusapi.OfferSDP, the shape
+// OFFER is the audio+video offer of replayer/janus.OfferSDP, the shape
 // Chromium makes.
 const FINGERPRINT = 'sha-256 8B:63:7A:4C:1E:51:8D:0E:32:7B:22:6F:DE:1F:74:3A:50:EF:1F:04:9A:3C:A8:7C:97:EB:9C:28:B4:19:5B:0D';
 const OFFER = [

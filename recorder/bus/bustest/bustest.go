@@ -1,6 +1,10 @@
 // Package bustest runs NATS servers with JetStream for tests: in process on a
 // random port (Start), or the real nats-server binary as a separate process
 // that a test can stop, kill and restart (StartExternal).
+//
+// It may import nats-server, janusrun (which starts the external server so
+// that it dies with the test binary) and the standard library, testing
+// among it.
 package bustest
 
 import (
@@ -18,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/janustap/janustap/replayer/janus/janusrun"
 	"github.com/nats-io/nats-server/v2/server"
 )
 
@@ -65,7 +70,7 @@ type External struct {
 	port int    // 0 until the first start has picked one
 
 	cmd    *exec.Cmd
-	exited chan struct{} // closed when cmd has exited and its output is read
+	exited <-chan struct{} // closed when cmd has exited and its output is read
 	out    *tail
 }
 
@@ -99,9 +104,6 @@ func (e *External) URL() string {
 
 // Port returns the server's client port.
 func (e *External) Port() int { return e.port }
-
-// Running reports whether the server process is running.
-func (e *External) Running() bool { return e.cmd != nil }
 
 // Stop stops the server with SIGTERM, as an operator would, and waits until
 // it has exited. It does nothing if the server is not running.
@@ -179,14 +181,9 @@ func (e *External) start() {
 	if err != nil {
 		e.t.Fatalf("start nats-server: %v", err)
 	}
-	if err := cmd.Start(); err != nil {
-		e.t.Fatalf("start nats-server: %v", err)
-	}
 	out := &tail{max: 64 << 10}
 	ready := make(chan int, 1)
-	exited := make(chan struct{})
-	go func() {
-		defer close(exited)
+	child, err := janusrun.StartChild(cmd, false, func() {
 		sc := bufio.NewScanner(stderr)
 		got := 0
 		for sc.Scan() {
@@ -200,8 +197,11 @@ func (e *External) start() {
 			}
 		}
 		_, _ = io.Copy(io.Discard, stderr)
-		_ = cmd.Wait()
-	}()
+	})
+	if err != nil {
+		e.t.Fatalf("start nats-server: %v", err)
+	}
+	exited := child.Done()
 	e.cmd, e.exited, e.out = cmd, exited, out
 
 	select {

@@ -1,6 +1,9 @@
 // Package taptest puts a tap in front of a Janus for tests, keeping the
 // events in memory, and runs scripted flows through it: the captures that
 // recorder, replayer and end-to-end tests start from.
+//
+// It is test support: it may import tap, schema, and the Janus client and
+// test Janus (replayer/janus, replayer/janus/janustest) that its flows need.
 package taptest
 
 import (
@@ -12,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janustap/janustap/recorder/janusapi"
-	"github.com/janustap/janustap/recorder/janustest"
 	"github.com/janustap/janustap/recorder/tap"
+	"github.com/janustap/janustap/replayer/janus"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 	"github.com/janustap/janustap/schema"
 )
 
@@ -90,14 +93,14 @@ func Serve(t testing.TB, tp *tap.Tap) string {
 
 // Client opens a Janus API client of transport ("http" or "ws") on url,
 // closed when the test ends.
-func Client(t testing.TB, transport, url string) janusapi.Client {
+func Client(t testing.TB, transport, url string) janus.Client {
 	t.Helper()
 	if transport == "http" {
-		c := janusapi.NewHTTP(url)
+		c := janus.NewHTTP(url)
 		t.Cleanup(func() { c.Close() })
 		return c
 	}
-	c, err := janusapi.DialWS(context.Background(), url, janusapi.Protocol)
+	c, err := janus.DialWS(context.Background(), url, janus.Protocol)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,11 +109,11 @@ func Client(t testing.TB, transport, url string) janusapi.Client {
 }
 
 // Flow is a scripted flow run on a created session.
-type Flow func(context.Context, *janusapi.Session) error
+type Flow func(context.Context, *janus.Session) error
 
 // Run creates a session over transport through tp, runs flow in it,
 // destroys it, and returns the events of that session's client.
-func Run(t testing.TB, tp *Tap, transport string, flow Flow) (*janusapi.Session, []*schema.Event) {
+func Run(t testing.TB, tp *Tap, transport string, flow Flow) (*janus.Session, []*schema.Event) {
 	t.Helper()
 	before := len(tp.Mem.Events())
 	url := tp.HTTP()
@@ -120,7 +123,7 @@ func Run(t testing.TB, tp *Tap, transport string, flow Flow) (*janusapi.Session,
 	c := Client(t, transport, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s := &janusapi.Session{C: c, WS: transport == "ws"}
+	s := &janus.Session{C: c, WS: transport == "ws"}
 	if err := s.Create(ctx); err != nil {
 		t.Fatal(err)
 	}

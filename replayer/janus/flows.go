@@ -1,0 +1,297 @@
+package janus
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/janustap/janustap/schema"
+)
+
+// The plugins the scripted flows use.
+const (
+	EchoTest  = "janus.plugin.echotest"
+	VideoRoom = "janus.plugin.videoroom"
+	TextRoom  = "janus.plugin.textroom"
+)
+
+// OfferSDP is an audio+video offer of the shape Chromium makes. Janus
+// accepts it and answers; no media flows, since nothing answers ICE.
+const OfferSDP = "v=0\r\n" +
+	"o=- 4611731400430051336 2 IN IP4 127.0.0.1\r\n" +
+	"s=-\r\n" +
+	"t=0 0\r\n" +
+	"a=group:BUNDLE 0 1\r\n" +
+	"a=msid-semantic: WMS stream\r\n" +
+	"m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n" +
+	"c=IN IP4 0.0.0.0\r\n" +
+	"a=rtcp:9 IN IP4 0.0.0.0\r\n" +
+	"a=ice-ufrag:Abcd\r\n" +
+	"a=ice-pwd:abcdefghijklmnopqrstuvwx\r\n" +
+	"a=ice-options:trickle\r\n" +
+	"a=fingerprint:sha-256 8B:63:7A:4C:1E:51:8D:0E:32:7B:22:6F:DE:1F:74:3A:50:EF:1F:04:9A:3C:A8:7C:97:EB:9C:28:B4:19:5B:0D\r\n" +
+	"a=setup:actpass\r\n" +
+	"a=mid:0\r\n" +
+	"a=sendrecv\r\n" +
+	"a=msid:stream audio0\r\n" +
+	"a=rtcp-mux\r\n" +
+	"a=rtpmap:111 opus/48000/2\r\n" +
+	"a=fmtp:111 minptime=10;useinbandfec=1\r\n" +
+	"a=ssrc:1001 cname:tap\r\n" +
+	"m=video 9 UDP/TLS/RTP/SAVPF 96\r\n" +
+	"c=IN IP4 0.0.0.0\r\n" +
+	"a=rtcp:9 IN IP4 0.0.0.0\r\n" +
+	"a=ice-ufrag:Abcd\r\n" +
+	"a=ice-pwd:abcdefghijklmnopqrstuvwx\r\n" +
+	"a=ice-options:trickle\r\n" +
+	"a=fingerprint:sha-256 8B:63:7A:4C:1E:51:8D:0E:32:7B:22:6F:DE:1F:74:3A:50:EF:1F:04:9A:3C:A8:7C:97:EB:9C:28:B4:19:5B:0D\r\n" +
+	"a=setup:actpass\r\n" +
+	"a=mid:1\r\n" +
+	"a=sendrecv\r\n" +
+	"a=msid:stream video0\r\n" +
+	"a=rtcp-mux\r\n" +
+	"a=rtcp-rsize\r\n" +
+	"a=rtpmap:96 VP8/90000\r\n" +
+	"a=rtcp-fb:96 nack\r\n" +
+	"a=rtcp-fb:96 nack pli\r\n" +
+	"a=ssrc:2001 cname:tap\r\n"
+
+// Offer returns OfferSDP as a jsep.
+func Offer() map[string]any { return map[string]any{"type": "offer", "sdp": OfferSDP} }
+
+// expect checks a reply's janus type.
+func expect(j *schema.Janus, r Reply, typ string) error {
+	if j == nil || j.Janus != typ {
+		return fmt.Errorf("want %s, got %s", typ, strings.TrimSpace(string(r.Body)))
+	}
+	return nil
+}
+
+// RunEchoTest runs the echotest flow on a created session: attach, message
+// without and with jsep (waiting for each event), trickle, keepalive, detach.
+func RunEchoTest(ctx context.Context, s *Session) error {
+	h, err := s.Attach(ctx, EchoTest, map[string]any{"opaque_id": "echotest-" + NewTx()})
+	if err != nil {
+		return err
+	}
+	j, r, err := s.Message(ctx, h, map[string]any{"audio": true, "video": true}, nil)
+	if err != nil {
+		return err
+	}
+	if err := expect(j, r, "ack"); err != nil {
+		return fmt.Errorf("echotest message: %w", err)
+	}
+	if _, _, err := s.WaitEvent(ctx, ForTx(j.Transaction)); err != nil {
+		return fmt.Errorf("echotest event: %w", err)
+	}
+	j, r, err = s.Message(ctx, h, map[string]any{"audio": true, "video": true, "bitrate": 256000}, Offer())
+	if err != nil {
+		return err
+	}
+	if err := expect(j, r, "ack"); err != nil {
+		return fmt.Errorf("echotest offer: %w", err)
+	}
+	if _, ev, err := s.WaitEvent(ctx, ForTx(j.Transaction)); err != nil {
+		return fmt.Errorf("echotest answer: %w", err)
+	} else if ev.JSEP != "answer" {
+		return fmt.Errorf("echotest answer: event has jsep %q", ev.JSEP)
+	}
+	cand := map[string]any{"candidate": "candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host generation 0", "sdpMid": "0", "sdpMLineIndex": 0}
+	if j, r, err = s.Request(ctx, "trickle", h, map[string]any{"candidate": cand}); err != nil {
+		return err
+	} else if err := expect(j, r, "ack"); err != nil {
+		return fmt.Errorf("trickle: %w", err)
+	}
+	if j, r, err = s.Request(ctx, "trickle", h, map[string]any{"candidate": map[string]any{"completed": true}}); err != nil {
+		return err
+	} else if err := expect(j, r, "ack"); err != nil {
+		return fmt.Errorf("trickle completed: %w", err)
+	}
+	if j, r, err = s.Request(ctx, "keepalive", 0, nil); err != nil {
+		return err
+	} else if err := expect(j, r, "ack"); err != nil {
+		return fmt.Errorf("keepalive: %w", err)
+	}
+	return detach(ctx, s, h)
+}
+
+func detach(ctx context.Context, s *Session, h uint64) error {
+	j, r, err := s.Request(ctx, "detach", h, nil)
+	if err != nil {
+		return err
+	}
+	if err := expect(j, r, "success"); err != nil {
+		return fmt.Errorf("detach: %w", err)
+	}
+	if _, _, err := s.WaitEvent(ctx, func(j *schema.Janus) bool { return j.Janus == "detached" && j.Sender == h }); err != nil {
+		return fmt.Errorf("detached: %w", err)
+	}
+	return nil
+}
+
+// RunVideoRoom creates a room, joins it as a publisher with an offer, lists
+// participants, leaves and destroys the room.
+func RunVideoRoom(ctx context.Context, s *Session) error {
+	h, err := s.Attach(ctx, VideoRoom, nil)
+	if err != nil {
+		return err
+	}
+	room := 100000 + rand.IntN(1<<30)
+	j, r, err := s.Message(ctx, h, map[string]any{"request": "create", "room": room, "description": "janustap"}, nil)
+	if err != nil {
+		return err
+	}
+	if err := expect(j, r, "success"); err != nil || j.PluginValue != "created" {
+		return fmt.Errorf("videoroom create: %s", r.Body)
+	}
+	if j, r, err = s.Message(ctx, h, map[string]any{"request": "exists", "room": room}, nil); err != nil {
+		return err
+	} else if err := expect(j, r, "success"); err != nil {
+		return fmt.Errorf("videoroom exists: %w", err)
+	}
+	j, r, err = s.Message(ctx, h, map[string]any{"request": "join", "ptype": "publisher", "room": room, "display": "tap"}, nil)
+	if err != nil {
+		return err
+	}
+	if err := expect(j, r, "ack"); err != nil {
+		return fmt.Errorf("videoroom join: %w", err)
+	}
+	if _, ev, err := s.WaitEvent(ctx, ForTx(j.Transaction)); err != nil {
+		return fmt.Errorf("videoroom joined: %w", err)
+	} else if ev.PluginValue != "joined" {
+		return fmt.Errorf("videoroom joined: got %s/%s", ev.PluginKey, ev.PluginValue)
+	}
+	j, r, err = s.Message(ctx, h, map[string]any{"request": "configure", "audio": true, "video": true}, Offer())
+	if err != nil {
+		return err
+	}
+	if err := expect(j, r, "ack"); err != nil {
+		return fmt.Errorf("videoroom configure: %w", err)
+	}
+	if _, ev, err := s.WaitEvent(ctx, ForTx(j.Transaction)); err != nil {
+		return fmt.Errorf("videoroom configured: %w", err)
+	} else if ev.JSEP != "answer" {
+		return fmt.Errorf("videoroom configured: jsep %q", ev.JSEP)
+	}
+	// A sync request that fails at plugin level: the room exists already.
+	if j, r, err = s.Message(ctx, h, map[string]any{"request": "create", "room": room}, nil); err != nil {
+		return err
+	} else if j == nil || j.PluginError != 427 {
+		return fmt.Errorf("videoroom create twice: want error 427, got %s", r.Body)
+	}
+	if j, r, err = s.Message(ctx, h, map[string]any{"request": "listparticipants", "room": room}, nil); err != nil {
+		return err
+	} else if err := expect(j, r, "success"); err != nil {
+		return fmt.Errorf("videoroom listparticipants: %w", err)
+	}
+	if j, r, err = s.Message(ctx, h, map[string]any{"request": "destroy", "room": room}, nil); err != nil {
+		return err
+	} else if err := expect(j, r, "success"); err != nil {
+		return fmt.Errorf("videoroom destroy: %w", err)
+	}
+	return detach(ctx, s, h)
+}
+
+// RunTextRoom lists, creates and destroys a text room and asks for the data
+// channel offer (setup), which Janus sends as an event with a jsep.
+func RunTextRoom(ctx context.Context, s *Session) error {
+	h, err := s.Attach(ctx, TextRoom, nil)
+	if err != nil {
+		return err
+	}
+	room := 100000 + rand.IntN(1<<30)
+	if j, r, err := s.Message(ctx, h, map[string]any{"request": "create", "room": room, "description": "janustap"}, nil); err != nil {
+		return err
+	} else if err := expect(j, r, "success"); err != nil {
+		return fmt.Errorf("textroom create: %w", err)
+	}
+	if j, r, err := s.Message(ctx, h, map[string]any{"request": "list"}, nil); err != nil {
+		return err
+	} else if err := expect(j, r, "success"); err != nil {
+		return fmt.Errorf("textroom list: %w", err)
+	}
+	j, r, err := s.Message(ctx, h, map[string]any{"request": "setup"}, nil)
+	if err != nil {
+		return err
+	}
+	if err := expect(j, r, "ack"); err != nil {
+		return fmt.Errorf("textroom setup: %w", err)
+	}
+	if _, ev, err := s.WaitEvent(ctx, ForTx(j.Transaction)); err != nil {
+		return fmt.Errorf("textroom offer: %w", err)
+	} else if ev.JSEP != "offer" {
+		return fmt.Errorf("textroom offer: jsep %q", ev.JSEP)
+	}
+	if j, r, err := s.Message(ctx, h, map[string]any{"request": "destroy", "room": room}, nil); err != nil {
+		return err
+	} else if err := expect(j, r, "success"); err != nil {
+		return fmt.Errorf("textroom destroy: %w", err)
+	}
+	return detach(ctx, s, h)
+}
+
+// RunErrors sends the requests Janus refuses: an unknown handle, malformed
+// JSON, a missing transaction, an unknown verb. Each must be answered with a
+// Janus error.
+func RunErrors(ctx context.Context, s *Session) error {
+	checks := []struct {
+		name   string
+		body   []byte
+		handle uint64
+		code   int
+	}{
+		{"unknown handle", []byte(`{"janus":"message","body":{},"transaction":"e-nohandle"` + s.idFields(1) + `}`), 1, 459},
+		{"missing transaction", []byte(`{"janus":"keepalive"` + s.idFields(0) + `}`), 0, 456},
+		{"unknown verb", []byte(`{"janus":"bogus","transaction":"e-bogus"` + s.idFields(0) + `}`), 0, 453},
+		{"malformed json", []byte(`{"janus":"keepalive","transaction":`), 0, 454},
+	}
+	for _, c := range checks {
+		j, r, err := s.Raw(ctx, c.body, c.handle)
+		if err != nil {
+			return fmt.Errorf("%s: %w", c.name, err)
+		}
+		if j == nil || j.Janus != "error" || j.ErrorCode != c.code {
+			return fmt.Errorf("%s: want error %d, got %s", c.name, c.code, r.Body)
+		}
+	}
+	return nil
+}
+
+// idFields returns the id fields a WebSocket body needs (",\"session_id\":S").
+func (s *Session) idFields(handle uint64) string {
+	if !s.WS {
+		return ""
+	}
+	f := fmt.Sprintf(`,"session_id":%d`, s.ID)
+	if handle != 0 {
+		f += fmt.Sprintf(`,"handle_id":%d`, handle)
+	}
+	return f
+}
+
+// Destroy destroys the session.
+func (s *Session) Destroy(ctx context.Context) error {
+	if hc, ok := s.C.(*HTTPClient); ok {
+		hc.StopPoll(s.ID)
+	}
+	j, r, err := s.Request(ctx, "destroy", 0, nil)
+	if err != nil {
+		return err
+	}
+	return expect(j, r, "success")
+}
+
+// UnknownSession sends a keepalive on a session that does not exist, which
+// Janus answers with error 458.
+func UnknownSession(ctx context.Context, c Client, ws bool) error {
+	s := &Session{C: c, WS: ws, ID: 1}
+	j, r, err := s.Request(ctx, "keepalive", 0, nil)
+	if err != nil {
+		return err
+	}
+	if j == nil || j.ErrorCode != 458 {
+		return fmt.Errorf("keepalive on unknown session: want error 458, got %s", r.Body)
+	}
+	return nil
+}
