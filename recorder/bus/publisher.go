@@ -45,7 +45,7 @@ const (
 
 // DefaultLinger is Publisher.Linger's default: it adds at most this much
 // to the time an event takes to reach JetStream.
-const DefaultLinger = 2 * time.Millisecond
+const DefaultLinger = 5 * time.Millisecond
 
 // Source is what a Publisher needs of the spool.
 type Source interface {
