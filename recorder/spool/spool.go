@@ -19,7 +19,7 @@ const (
 	// DefaultSegmentSize is the segment size used when Spool.SegmentSize is 0.
 	DefaultSegmentSize = 64 << 20
 	// DefaultAckInterval is the ack interval used when Spool.AckInterval is 0.
-	DefaultAckInterval = 100 * time.Millisecond
+	DefaultAckInterval = time.Second
 	// MaxRecordSize is the largest record Append takes, in bytes.
 	MaxRecordSize = 1 << 30
 
@@ -119,7 +119,7 @@ type Spool struct {
 	Sync SyncMode
 	// AckInterval is the least time between two writes of the acked file and
 	// the segment deletions that follow them. Zero means DefaultAckInterval
-	// (100 ms). Close always saves the last ack point.
+	// (1 s). Close always saves the last ack point.
 	AckInterval time.Duration
 	// Logger receives recovery warnings and background errors. Nil means
 	// slog.Default().
