@@ -1,13 +1,17 @@
 package bus
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -212,6 +216,19 @@ func (p *Publisher) Run(ctx context.Context) error {
 	connected := nc.StatusChanged(nats.CONNECTED)
 	defer nc.RemoveStatusListener(connected)
 
+	// JetStream answers each publish on its reply subject: an inbox of the
+	// Run's own, the flight's spool sequence as its last token. The
+	// answers come straight from the connection's reader into the channel,
+	// which holds more than can be waiting (one answer per publish, at most
+	// window publishes out, and some late ones), so none is dropped.
+	inbox := nc.NewInbox() + "."
+	answers := make(chan *nats.Msg, 4*window+64)
+	sub, err := nc.ChanSubscribe(inbox+"*", answers)
+	if err != nil {
+		return fmt.Errorf("run publisher: subscribe to acks: %w", err)
+	}
+	defer sub.Unsubscribe()
+
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -230,12 +247,13 @@ func (p *Publisher) Run(ctx context.Context) error {
 		minBackoff: minBackoff,
 		maxBackoff: maxBackoff,
 		backoff:    minBackoff,
+		inbox:      inbox,
 		ctx:        ctx,
 		timer:      time.NewTimer(time.Hour),
 	}
 	s.timer.Stop()
 	defer s.timer.Stop()
-	return s.loop(ctx, reqs, batches, connected)
+	return s.loop(ctx, reqs, batches, answers, connected)
 }
 
 // readResult is the answer to one read request.
@@ -316,11 +334,11 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // flight is one record on its way to JetStream.
 type flight struct {
 	seq      uint64
-	data     []byte // the record, kept to cut it again if the max payload shrinks
-	msg      *nats.Msg
+	data     []byte    // the record, kept to cut it again if the max payload shrinks
+	msg      *nats.Msg // with its Nats-Msg-Id header and reply subject
 	id       string
-	paf      jetstream.PubAckFuture // nil while the record waits to be sent (again)
-	deadline time.Time              // when paf counts as failed
+	sent     bool      // published, waiting for its answer; false while it waits to be sent (again)
+	deadline time.Time // when a sent flight without an answer counts as failed
 	acked    bool
 }
 
@@ -340,6 +358,7 @@ type shipment struct {
 	recovering bool      // some flights failed: send nothing new until they are sent again
 	backoff    time.Duration
 	failures   uint64 // failures since the last ack, for the log
+	inbox      string // the reply subjects' prefix, up to the flight's token
 
 	ctx          context.Context
 	lastRepair   time.Time
@@ -350,7 +369,7 @@ type shipment struct {
 	retryArmed bool
 }
 
-func (s *shipment) loop(ctx context.Context, reqs chan<- int, batches <-chan readResult, connected <-chan nats.Status) error {
+func (s *shipment) loop(ctx context.Context, reqs chan<- int, batches <-chan readResult, answers <-chan *nats.Msg, connected <-chan nats.Status) error {
 	for {
 		if err := s.ackSpool(); err != nil {
 			return err
@@ -365,8 +384,6 @@ func (s *shipment) loop(ctx context.Context, reqs chan<- int, batches <-chan rea
 		}
 
 		var (
-			okc   <-chan *jetstream.PubAck
-			errc  <-chan error
 			timec <-chan time.Time
 			readc <-chan readResult
 			retry bool
@@ -374,7 +391,6 @@ func (s *shipment) loop(ctx context.Context, reqs chan<- int, batches <-chan rea
 		f := s.awaited()
 		switch {
 		case f != nil:
-			okc, errc = f.paf.Ok(), f.paf.Err()
 			if s.timerFor != f {
 				s.retryArmed = false
 				s.timerFor = f
@@ -403,10 +419,17 @@ func (s *shipment) loop(ctx context.Context, reqs chan<- int, batches <-chan rea
 				return fmt.Errorf("read spool: %w", res.err)
 			}
 			s.add(res.recs)
-		case ack := <-okc:
-			s.acked(f, ack)
-		case err := <-errc:
-			s.failed(f, err)
+		case m := <-answers:
+			// Take every answer already there: one wake-up for the acks
+			// of a group of publishes.
+			for more := true; more; {
+				s.answer(m)
+				select {
+				case m = <-answers:
+				default:
+					more = false
+				}
+			}
 		case <-timec:
 			s.retryArmed = false
 			s.timerFor = nil
@@ -427,22 +450,77 @@ func (s *shipment) loop(ctx context.Context, reqs chan<- int, batches <-chan rea
 	}
 }
 
-// awaited returns the flight whose ack to wait for: the oldest one sent and
-// not yet acknowledged. Acks come in publish order, so waiting on that one
-// alone is enough.
+// awaited returns the flight whose answer is due first: the oldest one sent
+// and not yet acknowledged. Its deadline is the loop's.
 func (s *shipment) awaited() *flight {
-	if !s.recovering {
-		if len(s.flights) > 0 {
-			return s.flights[0] // ackSpool removed the acked ones
-		}
-		return nil
-	}
-	for _, f := range s.flights {
-		if !f.acked && f.paf != nil {
+	for _, f := range s.flights { // ackSpool removed the acked ones at the front
+		if !f.acked && f.sent {
 			return f
 		}
 	}
 	return nil
+}
+
+// answer handles JetStream's answer to a publish: the flight named by the
+// reply subject's last token is acknowledged or has failed. An answer to a
+// flight that no longer waits for one (acknowledged, or failed and not yet
+// sent again) is late and changes nothing.
+func (s *shipment) answer(m *nats.Msg) {
+	seq, err := strconv.ParseUint(strings.TrimPrefix(m.Subject, s.inbox), 10, 64)
+	if err != nil {
+		return
+	}
+	i, found := slices.BinarySearchFunc(s.flights, seq, func(f *flight, seq uint64) int { return cmp.Compare(f.seq, seq) })
+	if !found {
+		return
+	}
+	f := s.flights[i]
+	if f.acked || !f.sent {
+		return
+	}
+	if dup, err := parseAck(m); err != nil {
+		s.failed(f, err)
+	} else {
+		s.acked(f, dup)
+	}
+}
+
+// startsWithDigit says whether b starts with an ASCII digit.
+func startsWithDigit(b []byte) bool { return len(b) > 0 && b[0] >= '0' && b[0] <= '9' }
+
+// noResponders is the status of the answer the server sends to a publish
+// that no stream took.
+const noResponders = "503"
+
+// parseAck reads JetStream's answer to a publish: whether the message was a
+// duplicate, or the error. A plain ack ({"stream":"S","seq":N}, maybe with a
+// "domain") is read without encoding/json; anything else (a duplicate, an
+// error) goes through it.
+func parseAck(m *nats.Msg) (duplicate bool, err error) {
+	if len(m.Data) == 0 && m.Header.Get("Status") == noResponders {
+		return false, jetstream.ErrNoStreamResponse
+	}
+	d := m.Data
+	if bytes.HasPrefix(d, []byte(`{"stream":"`)) && !bytes.Contains(d, []byte(`"error"`)) && !bytes.Contains(d, []byte(`"duplicate"`)) {
+		if i := bytes.Index(d, []byte(`,"seq":`)); i > 0 && startsWithDigit(bytes.TrimLeft(d[i+len(`,"seq":`):], " ")) {
+			return false, nil
+		}
+	}
+	var ack struct {
+		Error     *jetstream.APIError `json:"error"`
+		Stream    string              `json:"stream"`
+		Duplicate bool                `json:"duplicate"`
+	}
+	if err := json.Unmarshal(d, &ack); err != nil {
+		return false, fmt.Errorf("read jetstream ack %q: %w", d, err)
+	}
+	if ack.Error != nil {
+		return false, ack.Error
+	}
+	if ack.Stream == "" {
+		return false, fmt.Errorf("jetstream ack %q names no stream", d)
+	}
+	return ack.Duplicate, nil
 }
 
 // ackSpool drops the acknowledged flights at the front and tells the spool.
@@ -488,7 +566,8 @@ func (s *shipment) prepare(rec spool.Record) *flight {
 		s.log.Error("spool record is not an event, publishing it as it is", "seq", rec.Seq, "subject", subject, "err", err)
 	}
 	f.id = id
-	f.msg = &nats.Msg{Subject: subject, Data: rec.Data, Header: nats.Header{}}
+	f.msg = &nats.Msg{Subject: subject, Reply: s.inbox + strconv.FormatUint(rec.Seq, 10), Data: rec.Data,
+		Header: nats.Header{jetstream.MsgIDHeader: []string{id}}}
 	return f
 }
 
@@ -503,15 +582,14 @@ func (s *shipment) send(f *flight) bool {
 	if limit := s.nc.MaxPayload(); limit > 0 && int64(msgSize(f.msg, f.id)) > limit {
 		s.shrink(f, int(limit))
 	}
-	// No retries by nats.go when no stream answers: it would send each
-	// message again on a timer of its own, out of order. The shipment
-	// retries, in order.
-	paf, err := s.p.JS.PublishMsgAsync(f.msg, jetstream.WithMsgID(f.id), jetstream.WithRetryAttempts(0))
-	if err != nil {
+	// A plain publish with a reply subject, as nats.go's PublishMsgAsync
+	// makes, without its future, its channels and its ack decoding per
+	// message. The shipment retries, in order.
+	if err := s.nc.PublishMsg(f.msg); err != nil {
 		s.failed(f, err)
 		return false
 	}
-	f.paf, f.deadline = paf, time.Now().Add(s.ackTimeout)
+	f.sent, f.deadline = true, time.Now().Add(s.ackTimeout)
 	return true
 }
 
@@ -537,10 +615,10 @@ func (s *shipment) shrink(f *flight, limit int) {
 }
 
 // acked records the ack of f.
-func (s *shipment) acked(f *flight, ack *jetstream.PubAck) {
-	f.acked = true
+func (s *shipment) acked(f *flight, duplicate bool) {
+	f.acked, f.sent = true, false
 	s.p.stats.published.Add(1)
-	if ack.Duplicate {
+	if duplicate {
 		s.p.stats.duplicates.Add(1)
 	}
 	if s.failures > 0 {
@@ -555,7 +633,7 @@ func (s *shipment) acked(f *flight, ack *jetstream.PubAck) {
 // failed records that f was not published; it is sent again after a
 // backoff, once every flight sent before has an answer.
 func (s *shipment) failed(f *flight, err error) {
-	f.paf = nil
+	f.sent = false
 	s.recovering = true
 	s.p.stats.errors.Add(1)
 	s.failures++
@@ -606,7 +684,7 @@ func (s *shipment) resend() {
 		return
 	}
 	for _, f := range s.flights {
-		if f.acked || f.paf != nil {
+		if f.acked || f.sent {
 			continue
 		}
 		if !s.send(f) {

@@ -77,6 +77,7 @@ func BenchmarkPublish(b *testing.B) {
 			}
 			cpu := time.Duration(end.Utime.Nano()+end.Stime.Nano()-start.Utime.Nano()-start.Stime.Nano()) * time.Nanosecond
 			b.ReportMetric(float64(cpu.Microseconds())/float64(n), "cpu-µs/event")
+			b.ReportMetric(float64(end.Minflt-start.Minflt)/float64(n), "faults/event")
 		})
 	}
 }
