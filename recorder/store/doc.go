@@ -28,8 +28,8 @@
 // of one, and the projection resumes after the last batch it kept. The
 // schema lives in migrations/*.sql, embedded; Open applies those not
 // applied yet, each in its own transaction, and keeps the count in PRAGMA
-// user_version. There are no foreign keys: every row is derived from events and the tests check that
-// they agree.
+// user_version. There are no foreign keys: every row is derived from
+// events and the tests check that they agree.
 //
 // Times are Unix microseconds (UTC), ids the 53-bit Janus ids. A value the
 // event did not have is NULL, never 0 or "".
