@@ -185,5 +185,6 @@
 // Known limit: a reply stored in the stream before its request (a publish
 // retried after later ones succeeded) is not linked to it.
 //
-// It may import schema and go-sqlite3.
+// It may import schema and go-sqlite3, and C: walvfs.c calls the SQLite
+// that go-sqlite3 links in.
 package store
