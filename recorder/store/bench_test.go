@@ -380,3 +380,18 @@ func benchRawInsert(b *testing.B, insert func(context.Context, *DB, []Item) erro
 	}
 	reportRate(b, benchBatch, cpu)
 }
+
+// BenchmarkPrepare prepares items that hold no row yet, as the projector's
+// reader does for each event it reads into a new chunk.
+func BenchmarkPrepare(b *testing.B) {
+	g := newTraffic(50)
+	defer g.stop()
+	items := g.next(benchBatch)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		it := Item{StreamSeq: items[i].StreamSeq, Event: items[i].Event, Raw: items[i].Raw}
+		it.Prepare()
+		i = (i + 1) % len(items)
+	}
+}

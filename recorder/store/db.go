@@ -134,6 +134,12 @@ func (db *DB) Open(ctx context.Context) (err error) {
 	// 64 MiB of page cache (the default is 2 MiB) keeps the indexes of
 	// events, which every batch writes at random places, in memory.
 	params.Set("_cache_size", "-65536")
+	if err := registerWALVFS(); err != nil {
+		return fmt.Errorf("open store %s: %w", db.Path, err)
+	}
+	// The writer writes the WAL through walVFS, in a few writes per commit
+	// (walvfs.c).
+	params.Set("vfs", walVFS)
 	if db.w, err = sql.Open("sqlite3", db.Path+"?"+params.Encode()); err != nil {
 		return fmt.Errorf("open store %s: %w", db.Path, err)
 	}
@@ -178,6 +184,7 @@ func (db *DB) Open(ctx context.Context) (err error) {
 	}
 
 	params.Del("_txlock")
+	params.Del("vfs")
 	params.Del("_journal_mode") // set once by the writer; the file keeps it
 	params.Del("_cache_size")
 	params.Set("_query_only", "1")

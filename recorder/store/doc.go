@@ -17,16 +17,19 @@
 //
 // One file in WAL mode (synchronous=NORMAL), mode 0600. Apply writes through
 // a single connection, in one transaction per batch; queries use a separate
-// pool of read-only connections and see the last committed batch. A
-// goroutine of the DB checkpoints the WAL into the file after batches, at
-// most every CheckpointInterval (250 ms), on its own connection, so that
-// batches do not wait for it. A commit does not sync the WAL: a crash of
-// the machine may lose the last batches, never part of one, and the
-// projection resumes after the last batch it kept. The schema lives
-// in migrations/*.sql, embedded; Open applies those not applied yet, each in
-// its own transaction, and keeps the count in PRAGMA user_version. There are
-// no foreign keys: every row is derived from events and the tests check that
-// they agree.
+// pool of read-only connections and see the last committed batch. The
+// writer's connection writes the WAL through a VFS of its own (walvfs.c)
+// that gathers a commit's frames into a few writes, where SQLite makes two
+// system calls per frame; every frame of a commit is written before SQLite
+// makes the commit visible. A goroutine of the DB checkpoints the WAL into
+// the file after batches, at most every CheckpointInterval (250 ms), on its
+// own connection, so that batches do not wait for it. A commit does not
+// sync the WAL: a crash of the machine may lose the last batches, never part
+// of one, and the projection resumes after the last batch it kept. The
+// schema lives in migrations/*.sql, embedded; Open applies those not
+// applied yet, each in its own transaction, and keeps the count in PRAGMA
+// user_version. There are no foreign keys: every row is derived from
+// events and the tests check that they agree.
 //
 // Times are Unix microseconds (UTC), ids the 53-bit Janus ids. A value the
 // event did not have is NULL, never 0 or "".
@@ -182,5 +185,6 @@
 // Known limit: a reply stored in the stream before its request (a publish
 // retried after later ones succeeded) is not linked to it.
 //
-// It may import schema and go-sqlite3.
+// It may import schema and go-sqlite3, and C: walvfs.c calls the SQLite
+// that go-sqlite3 links in.
 package store
