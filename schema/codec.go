@@ -128,6 +128,19 @@ const (
 // Like encoding/json, it prefers an exact match and falls back to a
 // case-insensitive one.
 func eventField(key []byte) int {
+	if f := eventFieldExact(key); f != fUnknown {
+		return f
+	}
+	var arr [32]byte
+	folded, ok := appendFoldedName(arr[:0], key, maxFieldName)
+	if !ok {
+		return fUnknown
+	}
+	return eventFieldExact(folded)
+}
+
+// eventFieldExact returns the field of wireEvent named exactly key.
+func eventFieldExact(key []byte) int {
 	switch string(key) {
 	case "v":
 		return fV
@@ -198,81 +211,6 @@ func eventField(key []byte) int {
 	case "body_base64":
 		return fBodyBase64
 	}
-	var arr [32]byte
-	folded, ok := appendFoldedName(arr[:0], key, maxFieldName)
-	if !ok {
-		return fUnknown
-	}
-	switch string(folded) {
-	case "V":
-		return fV
-	case "ID":
-		return fID
-	case "GATEWAY":
-		return fGateway
-	case "TAP":
-		return fTap
-	case "CONN":
-		return fConn
-	case "SEQ":
-		return fSeq
-	case "TIME":
-		return fTime
-	case "MONO":
-		return fMono
-	case "TRANSPORT":
-		return fTransport
-	case "DIR":
-		return fDir
-	case "KIND":
-		return fKind
-	case "METHOD":
-		return fMethod
-	case "PATH":
-		return fPath
-	case "QUERY":
-		return fQuery
-	case "STATUS":
-		return fStatus
-	case "HEADER":
-		return fHeader
-	case "SUBPROTOCOL":
-		return fSubprotocol
-	case "CLOSE_CODE":
-		return fCloseCode
-	case "CLOSE_TEXT":
-		return fCloseText
-	case "BINARY":
-		return fBinary
-	case "PARENT":
-		return fParent
-	case "PART":
-		return fPart
-	case "PARTS":
-		return fParts
-	case "BATCH":
-		return fBatch
-	case "BODY_SIZE":
-		return fBodySize
-	case "TRUNCATED":
-		return fTruncated
-	case "BODY_SHA256":
-		return fBodySHA256
-	case "REDACTED":
-		return fRedacted
-	case "JANUS":
-		return fJanus
-	case "PARSE_ERROR":
-		return fParseError
-	case "ERROR":
-		return fError
-	case "LABELS":
-		return fLabels
-	case "BODY":
-		return fBody
-	case "BODY_BASE64":
-		return fBodyBase64
-	}
 	return fUnknown
 }
 
@@ -299,6 +237,19 @@ const (
 
 // janusField is eventField for the fields of Janus.
 func janusField(key []byte) int {
+	if f := janusFieldExact(key); f != jUnknown {
+		return f
+	}
+	var arr [32]byte
+	folded, ok := appendFoldedName(arr[:0], key, maxFieldName)
+	if !ok {
+		return jUnknown
+	}
+	return janusFieldExact(folded)
+}
+
+// janusFieldExact returns the field of Janus named exactly key.
+func janusFieldExact(key []byte) int {
 	switch string(key) {
 	case "janus":
 		return jJanus
@@ -333,45 +284,6 @@ func janusField(key []byte) int {
 	case "reason":
 		return jReason
 	}
-	var arr [32]byte
-	folded, ok := appendFoldedName(arr[:0], key, maxFieldName)
-	if !ok {
-		return jUnknown
-	}
-	switch string(folded) {
-	case "JANUS":
-		return jJanus
-	case "TRANSACTION":
-		return jTransaction
-	case "SESSION_ID":
-		return jSessionID
-	case "HANDLE_ID":
-		return jHandleID
-	case "SENDER":
-		return jSender
-	case "DATA_ID":
-		return jDataID
-	case "PLUGIN":
-		return jPlugin
-	case "PLUGIN_KEY":
-		return jPluginKey
-	case "PLUGIN_VALUE":
-		return jPluginValue
-	case "PLUGIN_ERROR":
-		return jPluginError
-	case "ERROR_CODE":
-		return jErrorCode
-	case "ERROR_REASON":
-		return jErrorReason
-	case "JSEP":
-		return jJSEP
-	case "HAS_JSEP":
-		return jHasJSEP
-	case "OPAQUE_ID":
-		return jOpaqueID
-	case "REASON":
-		return jReason
-	}
 	return jUnknown
 }
 
@@ -380,22 +292,26 @@ func janusField(key []byte) int {
 const maxFieldName = len("plugin_value")
 
 // appendFoldedName appends key folded as encoding/json folds field names
-// for its case-insensitive match (its foldName: ASCII upper case, other
-// runes the smallest of their fold set, so that the Kelvin sign is K and
-// the long s is S). It gives up, returning false, once the result is longer
-// than max bytes.
+// for its case-insensitive match (its foldName: each rune the smallest of its
+// fold set, so that the Kelvin sign is K and the long s is S), with ASCII
+// letters then in lower case, so that a folded key is looked up among the
+// field names as they are written. It gives up, returning false, once the
+// result is longer than max bytes.
 func appendFoldedName(dst, key []byte, max int) ([]byte, bool) {
 	for i := 0; i < len(key); {
-		if c := key[i]; c < utf8.RuneSelf {
-			if 'a' <= c && c <= 'z' {
-				c -= 'a' - 'A'
-			}
-			dst = append(dst, c)
-			i++
+		r, n := rune(key[i]), 1
+		if r >= utf8.RuneSelf {
+			r, n = utf8.DecodeRune(key[i:])
+			r = foldRune(r)
+		}
+		i += n
+		if 'A' <= r && r <= 'Z' {
+			r += 'a' - 'A'
+		}
+		if r < utf8.RuneSelf {
+			dst = append(dst, byte(r))
 		} else {
-			r, n := utf8.DecodeRune(key[i:])
-			dst = utf8.AppendRune(dst, foldRune(r))
-			i += n
+			dst = utf8.AppendRune(dst, r)
 		}
 		if len(dst) > max {
 			return dst, false
