@@ -304,12 +304,7 @@ func janusError(f *Facts) []Finding {
 			byCode[e.ErrorCode] = fd
 			codes = append(codes, e.ErrorCode)
 		}
-		if len(fd.Evidence) < maxEvidence {
-			if r, ok := f.request(i); ok {
-				fd.Evidence = append(fd.Evidence, r)
-			}
-			fd.Evidence = append(fd.Evidence, f.at(i))
-		}
+		f.addExchange(fd, i)
 	}
 	var out []Finding
 	for _, c := range codes {
@@ -351,18 +346,25 @@ func pluginError(f *Facts) []Finding {
 			byKey[k] = fd
 			keys = append(keys, k)
 		}
-		if len(fd.Evidence) < maxEvidence {
-			if r, ok := f.request(i); ok {
-				fd.Evidence = append(fd.Evidence, r)
-			}
-			fd.Evidence = append(fd.Evidence, f.at(i))
-		}
+		f.addExchange(fd, i)
 	}
 	var out []Finding
 	for _, k := range keys {
 		out = append(out, *byKey[k])
 	}
 	return out
+}
+
+// addExchange adds to fd the request that entry i answers (when the
+// timeline holds it) and entry i, unless fd already has maxEvidence.
+func (f *Facts) addExchange(fd *Finding, i int) {
+	if len(fd.Evidence) >= maxEvidence {
+		return
+	}
+	if r, ok := f.request(i); ok {
+		fd.Evidence = append(fd.Evidence, r)
+	}
+	fd.Evidence = append(fd.Evidence, f.at(i))
 }
 
 // normalHangups are the reasons Janus gives when a hangup was asked for.
