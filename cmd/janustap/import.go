@@ -35,12 +35,9 @@ func importCommand() *cli.Command {
 		ArgsUsage: "FILE (- for stdin)",
 		Flags:     append(flags, natsFlags()...),
 		Action: func(c *cli.Context) error {
-			args, err := positional(c)
+			name, err := oneArg(c, "file (- for stdin)")
 			if err != nil {
 				return err
-			}
-			if len(args) != 1 {
-				return fmt.Errorf("import takes one file (- for stdin), got %d arguments", len(args))
 			}
 			window := c.Int("window")
 			if window < 1 {
@@ -50,7 +47,6 @@ func importCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			name := args[0]
 			in, total, err := openInput(c.App.Reader, name)
 			if err != nil {
 				return err

@@ -164,6 +164,39 @@ func sessionGateway(ctx context.Context, db *store.DB, gateway string, id uint64
 	return "", fmt.Errorf("session %d exists in gateways %s: pass --gateway", id, strings.Join(gws, ", "))
 }
 
+// oneArg returns the one positional argument of c's command, what it takes.
+func oneArg(c *cli.Context, what string) (string, error) {
+	args, err := positional(c)
+	if err != nil {
+		return "", err
+	}
+	if len(args) != 1 {
+		return "", fmt.Errorf("%s takes one %s, got %d arguments", c.Command.Name, what, len(args))
+	}
+	return args[0], nil
+}
+
+// openSession opens the store (openStore) and finds the session that c's one
+// argument names: its gateway (sessionGateway, from --gateway) and id. The
+// caller closes db.
+func openSession(c *cli.Context) (db *store.DB, gw string, id uint64, err error) {
+	arg, err := oneArg(c, "session id")
+	if err != nil {
+		return nil, "", 0, err
+	}
+	if id, err = parseID("session", arg); err != nil {
+		return nil, "", 0, err
+	}
+	if db, err = openStore(c); err != nil {
+		return nil, "", 0, err
+	}
+	if gw, err = sessionGateway(c.Context, db, c.String("gateway"), id); err != nil {
+		db.Close()
+		return nil, "", 0, notFound(err, fmt.Sprintf("session %d", id))
+	}
+	return db, gw, id, nil
+}
+
 // knownGateways returns the gateways that have sessions in the store.
 func knownGateways(ctx context.Context, db *store.DB) ([]string, error) {
 	all, err := db.Sessions(ctx, store.SessionFilter{})

@@ -31,26 +31,11 @@ func showCommand() *cli.Command {
 		ArgsUsage: "SESSION",
 		Flags:     append(flags, storeFlags()...),
 		Action: func(c *cli.Context) error {
-			args, err := positional(c)
-			if err != nil {
-				return err
-			}
-			if len(args) != 1 {
-				return fmt.Errorf("show takes one session id, got %d arguments", len(args))
-			}
-			id, err := parseID("session", args[0])
-			if err != nil {
-				return err
-			}
-			db, err := openStore(c)
+			db, gw, id, err := openSession(c)
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			gw, err := sessionGateway(c.Context, db, c.String("gateway"), id)
-			if err != nil {
-				return notFound(err, fmt.Sprintf("session %d", id))
-			}
 			// Admin traffic names sessions without making their rows: a
 			// session may have a timeline and no row.
 			d, err := db.Session(c.Context, gw, id)

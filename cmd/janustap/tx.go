@@ -25,14 +25,10 @@ func txCommand() *cli.Command {
 		ArgsUsage: "TRANSACTION",
 		Flags:     append(flags, storeFlags()...),
 		Action: func(c *cli.Context) error {
-			args, err := positional(c)
+			tx, err := oneArg(c, "transaction")
 			if err != nil {
 				return err
 			}
-			if len(args) != 1 {
-				return fmt.Errorf("tx takes one transaction, got %d arguments", len(args))
-			}
-			tx := args[0]
 			db, err := openStore(c)
 			if err != nil {
 				return err

@@ -31,26 +31,11 @@ func whyCommand() *cli.Command {
 				}
 				return tw.Flush()
 			}
-			args, err := positional(c)
-			if err != nil {
-				return err
-			}
-			if len(args) != 1 {
-				return fmt.Errorf("why takes one session id, got %d arguments", len(args))
-			}
-			id, err := parseID("session", args[0])
-			if err != nil {
-				return err
-			}
-			db, err := openStore(c)
+			db, gw, id, err := openSession(c)
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			gw, err := sessionGateway(c.Context, db, c.String("gateway"), id)
-			if err != nil {
-				return notFound(err, fmt.Sprintf("session %d", id))
-			}
 			v, err := verdict.Why(c.Context, db, gw, id)
 			if err != nil {
 				return notFound(err, fmt.Sprintf("session %d of %s", id, gw))
