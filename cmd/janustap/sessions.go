@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/janustap/janustap/recorder"
 	"github.com/janustap/janustap/recorder/store"
 	"github.com/janustap/janustap/schema"
 )
@@ -67,15 +65,13 @@ func openStore(c *cli.Context) (*store.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	path := c.String("db")
-	if path == "" {
-		dir := c.String("data")
-		path = filepath.Join(dir, recorder.DBFile)
-		if _, err := os.Stat(path); err != nil {
-			return nil, fmt.Errorf("find the projection of %s (does `janustap serve --data %s` record there? else pass --db): %w", dir, dir, err)
+	path := dbPath(c)
+	if _, err := os.Stat(path); err != nil {
+		if c.String("db") != "" {
+			return nil, fmt.Errorf("open --db: %w", err)
 		}
-	} else if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("open --db: %w", err)
+		dir := c.String("data")
+		return nil, fmt.Errorf("find the projection of %s (does `janustap serve --data %s` record there? else pass --db): %w", dir, dir, err)
 	}
 	db := store.NewDB(path)
 	db.Logger = log
