@@ -380,16 +380,24 @@ func writeJSON(w http.ResponseWriter, v any) {
 }
 
 func (s *Server) sessionData(w http.ResponseWriter, r *http.Request) {
+	if _, _, l, ok := s.sessionLadder(w, r); ok {
+		writeJSON(w, l)
+	}
+}
+
+// sessionLadder builds the ladder of the session the request names, or
+// answers the request with why it cannot (ok false).
+func (s *Server) sessionLadder(w http.ResponseWriter, r *http.Request) (gw string, id uint64, l *ladder, ok bool) {
 	gw, id, db, ok := s.session(w, r)
 	if !ok {
-		return
+		return "", 0, nil, false
 	}
 	f, err := verdict.Load(r.Context(), db, gw, id)
 	if err != nil {
 		s.failLookup(w, r, err)
-		return
+		return "", 0, nil, false
 	}
-	writeJSON(w, buildLadder(f))
+	return gw, id, buildLadder(f), true
 }
 
 // eventView is one event in full, for the detail pane.

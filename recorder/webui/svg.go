@@ -113,20 +113,15 @@ func clip(s string, n int) string {
 
 // ladderSVG answers GET /s/{gateway}/{id}/ladder.svg.
 func (s *Server) ladderSVG(w http.ResponseWriter, r *http.Request) {
-	gw, id, db, ok := s.session(w, r)
+	gw, id, l, ok := s.sessionLadder(w, r)
 	if !ok {
-		return
-	}
-	f, err := verdict.Load(r.Context(), db, gw, id)
-	if err != nil {
-		s.failLookup(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "image/svg+xml")
 	if r.URL.Query().Get("download") != "" {
 		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="janustap-%s-%d.svg"`, gw, id))
 	}
-	if err := writeLadderSVG(w, buildLadder(f)); err != nil {
+	if err := writeLadderSVG(w, l); err != nil {
 		s.Logger.Warn("write ladder svg", "session", id, "err", err)
 	}
 }
