@@ -250,18 +250,21 @@ func validHost(s string) bool {
 	return true
 }
 
-func (b *builder) httpEntry(x *exchange) Entry {
-	src := x.req
-	if src == nil {
-		src = x.first
-	}
-	e := Entry{
-		StartedDateTime: isoTime(x.start()),
-		Request:         b.request(src, "http"),
-		ResourceType:    "xhr",
+// newEntry starts the entry of the events ids, from start: its connection,
+// gateway and transport are src's.
+func newEntry(src *schema.Event, start time.Time, ids []string, resourceType string) Entry {
+	return Entry{
+		StartedDateTime: isoTime(start),
+		ResourceType:    resourceType,
 		Connection:      src.Conn,
-		Janustap:        Source{Gateway: src.Gateway, Transport: string(src.Transport), Events: x.ids},
+		Janustap:        Source{Gateway: src.Gateway, Transport: string(src.Transport), Events: ids},
 	}
+}
+
+func (b *builder) httpEntry(x *exchange) Entry {
+	src := cmp.Or(x.req, x.first)
+	e := newEntry(src, x.start(), x.ids, "xhr")
+	e.Request = b.request(src, "http")
 	if x.req == nil {
 		e.Request.Comment = "request not in the capture: method, path and query are those its answer repeats"
 	}
@@ -462,18 +465,10 @@ func query(q string) []NameValue {
 }
 
 func (b *builder) wsEntry(c *wsConn) Entry {
-	src := c.open
-	if src == nil {
-		src = c.first
-	}
-	e := Entry{
-		StartedDateTime:   isoTime(c.start()),
-		ResourceType:      "websocket",
-		Connection:        src.Conn,
-		WebSocketMessages: []WebSocketMessage{},
-		Timings:           Timings{Blocked: -1, DNS: -1, Connect: -1, SSL: -1},
-		Janustap:          Source{Gateway: src.Gateway, Transport: string(src.Transport), Events: c.ids},
-	}
+	src := cmp.Or(c.open, c.first)
+	e := newEntry(src, c.start(), c.ids, "websocket")
+	e.WebSocketMessages = []WebSocketMessage{}
+	e.Timings = Timings{Blocked: -1, DNS: -1, Connect: -1, SSL: -1}
 	var notes []string
 	if c.open != nil {
 		e.Request = b.request(c.open, "ws")
