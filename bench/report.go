@@ -289,19 +289,11 @@ func (rep *Report) WriteText(w io.Writer) error {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "%s\n\n", rep.describe())
-	var main, detail [][]string
-	for _, r := range rep.Rows {
-		main = append(main, r.cells())
-		detail = append(detail, r.detailCells())
-	}
+	main, detail := rep.rowCells()
 	table(columns, main)
 	table(detailColumns, detail)
 	if len(rep.Idle) > 0 {
-		var idle [][]string
-		for _, r := range rep.Idle {
-			idle = append(idle, r.cells())
-		}
-		table(idleColumns, idle)
+		table(idleColumns, rep.idleCells())
 	}
 	if rows := rep.partRows(); len(rows) > 0 {
 		table(partColumns, rows)
@@ -370,6 +362,25 @@ type Machine struct {
 	Kernel string
 }
 
+// rowCells returns the cells of the main table and of the detail table:
+// a row of each for every row of rep.
+func (rep *Report) rowCells() (main, detail [][]string) {
+	for _, r := range rep.Rows {
+		main = append(main, r.cells())
+		detail = append(detail, r.detailCells())
+	}
+	return main, detail
+}
+
+// idleCells returns the cells of the idle-client table.
+func (rep *Report) idleCells() [][]string {
+	var idle [][]string
+	for _, r := range rep.Idle {
+		idle = append(idle, r.cells())
+	}
+	return idle
+}
+
 // WriteMarkdown writes the report as a Markdown document: the machine, the
 // commit and the command, then the tables.
 func (rep *Report) WriteMarkdown(w io.Writer, m Machine, commit, command string) error {
@@ -394,20 +405,12 @@ func (rep *Report) WriteMarkdown(w io.Writer, m Machine, commit, command string)
 		}
 		b.WriteString("\n")
 	}
-	var main, detail [][]string
-	for _, r := range rep.Rows {
-		main = append(main, r.cells())
-		detail = append(detail, r.detailCells())
-	}
+	main, detail := rep.rowCells()
 	table(columns, main)
 	table(detailColumns, detail)
 	if len(rep.Idle) > 0 {
 		b.WriteString("Memory per idle WebSocket client (fresh processes, resident set before and after opening them):\n\n")
-		var idle [][]string
-		for _, r := range rep.Idle {
-			idle = append(idle, r.cells())
-		}
-		table(idleColumns, idle)
+		table(idleColumns, rep.idleCells())
 	}
 	if rows := rep.partRows(); len(rows) > 0 {
 		b.WriteString("serve's CPU by part, from CPU profiles of the measured slices (`--profile DIR`; shares applied to the CPU s above):\n\n")
