@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -380,19 +379,15 @@ func startTarget(ctx context.Context, cfg Config, name string, j JanusURLs) (*ta
 // startNginxProxy starts nginx on a free port in front of j and waits
 // until it answers GET /janus/info.
 func startNginxProxy(ctx context.Context, bin, dir string, j JanusURLs) (*process, string, error) {
-	port, err := freePort()
+	addr, err := freeAddr()
 	if err != nil {
 		return nil, "", err
 	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	p, err := startNginx(bin, NginxConfig{Dir: dir, Listen: addr, JanusHTTP: j.HTTP, AdminHTTP: j.AdminHTTP, JanusWS: j.WS, Root: os.Geteuid() == 0})
 	if err != nil {
 		return nil, "", err
 	}
-	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
-	defer cancel()
-	if err := waitListening(ctx, p, addr); err != nil {
-		p.stop()
+	if err := waitStarted(ctx, p, addr); err != nil {
 		return nil, "", fmt.Errorf("nginx did not start: %w\n%s%s", err, p.output(20), readTail(filepath.Join(dir, "error.log"), 20))
 	}
 	return p, addr, nil

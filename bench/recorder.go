@@ -57,7 +57,7 @@ type tapProcess struct {
 // event stream exists. natsURL "" runs the embedded NATS server.
 // With profile, serve also runs its pprof server on a free port.
 func startTap(ctx context.Context, bin, dir, name string, j JanusURLs, natsURL string, profile bool, log *slog.Logger) (*tapProcess, error) {
-	port, err := freePort()
+	listen, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +66,6 @@ func startTap(ctx context.Context, bin, dir, name string, j JanusURLs, natsURL s
 		return nil, err
 	}
 	data := filepath.Join(dir, "data")
-	listen := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	args := []string{"serve", "--listen", listen, "--gateway", "bench",
 		"--janus-http", j.HTTP, "--janus-ws", j.WS, "--janus-admin-http", j.AdminHTTP, "--janus-admin-ws", j.AdminWS,
 		"--data", data, "--nats-port", strconv.Itoa(natsPort)}
@@ -75,11 +74,9 @@ func startTap(ctx context.Context, bin, dir, name string, j JanusURLs, natsURL s
 	}
 	var pprofAddr string
 	if profile {
-		pp, err := freePort()
-		if err != nil {
+		if pprofAddr, err = freeAddr(); err != nil {
 			return nil, err
 		}
-		pprofAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(pp))
 		args = append(args, "--pprof", pprofAddr)
 	}
 	p, err := startProcess(name, dir, bin, args...)
@@ -427,13 +424,22 @@ func startNATSServer(ctx context.Context, bin, dir string) (*process, string, er
 	if err != nil {
 		return nil, "", err
 	}
+	if err := waitStarted(ctx, p, addr); err != nil {
+		return nil, "", fmt.Errorf("nats-server did not start: %w\n%s", err, p.output(20))
+	}
+	return p, "nats://" + addr, nil
+}
+
+// waitStarted waits up to readyTimeout until p accepts TCP connections on
+// addr (waitListening), and stops p when it does not.
+func waitStarted(ctx context.Context, p *process, addr string) error {
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	if err := waitListening(ctx, p, addr); err != nil {
 		p.stop()
-		return nil, "", fmt.Errorf("nats-server did not start: %w\n%s", err, p.output(20))
+		return err
 	}
-	return p, "nats://" + addr, nil
+	return nil
 }
 
 // waitListening waits until addr accepts TCP connections, or p exits.
@@ -469,6 +475,16 @@ func poll(ctx context.Context, interval time.Duration, cond func() error) error 
 		case <-tick.C:
 		}
 	}
+}
+
+// freeAddr returns a loopback address (host:port) whose port was free a
+// moment ago.
+func freeAddr() (string, error) {
+	port, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), nil
 }
 
 // freePort returns a loopback TCP port that was free a moment ago.
