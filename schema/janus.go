@@ -100,12 +100,17 @@ func (s *scanner) janusMessage(j *Janus) error {
 // The readers below read the value at s.i, in a container at depth depth,
 // and take from it what ParseJanus needs.
 
+// stringBytes returns the value, unescaped, when it is a string, else nil.
+func (s *scanner) stringBytes(depth int) ([]byte, error) {
+	if s.b[s.i] != '"' {
+		return nil, s.skipValue(depth)
+	}
+	return s.readString()
+}
+
 // stringValue returns the value when it is a string, else "".
 func (s *scanner) stringValue(depth int) (string, error) {
-	if s.b[s.i] != '"' {
-		return "", s.skipValue(depth)
-	}
-	v, err := s.readString()
+	v, err := s.stringBytes(depth)
 	if err != nil {
 		return "", err
 	}
@@ -114,10 +119,7 @@ func (s *scanner) stringValue(depth int) (string, error) {
 
 // lowerValue is stringValue lower-cased.
 func (s *scanner) lowerValue(depth int) (string, error) {
-	if s.b[s.i] != '"' {
-		return "", s.skipValue(depth)
-	}
-	v, err := s.readString()
+	v, err := s.stringBytes(depth)
 	if err != nil {
 		return "", err
 	}
@@ -132,10 +134,7 @@ func (s *scanner) lowerValue(depth int) (string, error) {
 // idValue returns the value when it is a non-negative integer that fits in
 // 64 bits, else 0.
 func (s *scanner) idValue(depth int) (uint64, error) {
-	if c := s.b[s.i]; c != '-' && (c < '0' || c > '9') {
-		return 0, s.skipValue(depth)
-	}
-	lit, err := s.readNumber()
+	lit, err := s.numberBytes(depth)
 	if err != nil {
 		return 0, err
 	}
@@ -146,15 +145,20 @@ func (s *scanner) idValue(depth int) (uint64, error) {
 // intValue returns the value when it is an integer that fits in 64 bits,
 // else 0.
 func (s *scanner) intValue(depth int) (int, error) {
-	if c := s.b[s.i]; c != '-' && (c < '0' || c > '9') {
-		return 0, s.skipValue(depth)
-	}
-	lit, err := s.readNumber()
+	lit, err := s.numberBytes(depth)
 	if err != nil {
 		return 0, err
 	}
 	n, _ := parseInt(lit)
 	return int(n), nil
+}
+
+// numberBytes returns the value's literal when it is a number, else nil.
+func (s *scanner) numberBytes(depth int) ([]byte, error) {
+	if c := s.b[s.i]; c != '-' && (c < '0' || c > '9') {
+		return nil, s.skipValue(depth)
+	}
+	return s.readNumber()
 }
 
 // object reports whether the value is an object, and if not skips it. When
