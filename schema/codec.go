@@ -401,7 +401,7 @@ func decodeEventObject(s *scanner, ev *Event, w *wireBody) error {
 		case fConn:
 			err = s.stringField(depth, &ev.Conn, "conn")
 		case fSeq:
-			err = s.uintField(depth, &ev.Seq, "seq")
+			err = intField(s, depth, &ev.Seq, "seq")
 		case fTime:
 			err = s.timeField(depth, &ev.Time)
 		case fMono:
@@ -491,7 +491,8 @@ func (s *scanner) stringField(depth int, dst *string, name string) error {
 	return s.mismatch(depth, name)
 }
 
-func intField[T int | int64](s *scanner, depth int, dst *T, name string) error {
+// intField decodes a number that T holds (an error otherwise), or null.
+func intField[T int | int64 | uint64](s *scanner, depth int, dst *T, name string) error {
 	switch c := s.b[s.i]; {
 	case c == '-' || '0' <= c && c <= '9':
 		start := s.i
@@ -499,27 +500,15 @@ func intField[T int | int64](s *scanner, depth int, dst *T, name string) error {
 		if err != nil {
 			return err
 		}
-		n, ok := parseInt(lit)
-		if !ok || int64(T(n)) != n {
-			return &typeError{what: "number " + string(lit), field: name, off: start}
+		var n T
+		ok := false
+		if ^T(0) > 0 { // unsigned
+			u, isUint := parseUint(lit)
+			n, ok = T(u), isUint
+		} else {
+			i, isInt := parseInt(lit)
+			n, ok = T(i), isInt && int64(T(i)) == i
 		}
-		*dst = T(n)
-		return nil
-	case c == 'n':
-		return s.skipLiteral("null")
-	}
-	return s.mismatch(depth, name)
-}
-
-func (s *scanner) uintField(depth int, dst *uint64, name string) error {
-	switch c := s.b[s.i]; {
-	case c == '-' || '0' <= c && c <= '9':
-		start := s.i
-		lit, err := s.readNumber()
-		if err != nil {
-			return err
-		}
-		n, ok := parseUint(lit)
 		if !ok {
 			return &typeError{what: "number " + string(lit), field: name, off: start}
 		}
@@ -624,13 +613,13 @@ func (s *scanner) janusField(depth int, dst **Janus) error {
 		case jTransaction:
 			err = s.stringField(depth, &j.Transaction, "janus.transaction")
 		case jSessionID:
-			err = s.uintField(depth, &j.SessionID, "janus.session_id")
+			err = intField(s, depth, &j.SessionID, "janus.session_id")
 		case jHandleID:
-			err = s.uintField(depth, &j.HandleID, "janus.handle_id")
+			err = intField(s, depth, &j.HandleID, "janus.handle_id")
 		case jSender:
-			err = s.uintField(depth, &j.Sender, "janus.sender")
+			err = intField(s, depth, &j.Sender, "janus.sender")
 		case jDataID:
-			err = s.uintField(depth, &j.DataID, "janus.data_id")
+			err = intField(s, depth, &j.DataID, "janus.data_id")
 		case jPlugin:
 			err = s.stringField(depth, &j.Plugin, "janus.plugin")
 		case jPluginKey:
