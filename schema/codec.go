@@ -132,11 +132,7 @@ func eventField(key []byte) int {
 		return f
 	}
 	var arr [32]byte
-	folded, ok := appendFoldedName(arr[:0], key, maxFieldName)
-	if !ok {
-		return fUnknown
-	}
-	return eventFieldExact(folded)
+	return eventFieldExact(appendFoldedName(arr[:0], key, maxFieldName))
 }
 
 // eventFieldExact returns the field of wireEvent named exactly key.
@@ -241,11 +237,7 @@ func janusField(key []byte) int {
 		return f
 	}
 	var arr [32]byte
-	folded, ok := appendFoldedName(arr[:0], key, maxFieldName)
-	if !ok {
-		return jUnknown
-	}
-	return janusFieldExact(folded)
+	return janusFieldExact(appendFoldedName(arr[:0], key, maxFieldName))
 }
 
 // janusFieldExact returns the field of Janus named exactly key.
@@ -295,9 +287,9 @@ const maxFieldName = len("plugin_value")
 // for its case-insensitive match (its foldName: each rune the smallest of its
 // fold set, so that the Kelvin sign is K and the long s is S), with ASCII
 // letters then in lower case, so that a folded key is looked up among the
-// field names as they are written. It gives up, returning false, once the
-// result is longer than max bytes.
-func appendFoldedName(dst, key []byte, max int) ([]byte, bool) {
+// field names as they are written. It gives up, returning nil (no field's
+// name), once the result is longer than max bytes.
+func appendFoldedName(dst, key []byte, max int) []byte {
 	for i := 0; i < len(key); {
 		r, n := rune(key[i]), 1
 		if r >= utf8.RuneSelf {
@@ -314,10 +306,10 @@ func appendFoldedName(dst, key []byte, max int) ([]byte, bool) {
 			dst = utf8.AppendRune(dst, r)
 		}
 		if len(dst) > max {
-			return dst, false
+			return nil
 		}
 	}
-	return dst, true
+	return dst
 }
 
 // foldRune returns the smallest rune of r's fold set.
