@@ -1,10 +1,13 @@
 package clients_test
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -148,6 +151,24 @@ func (s *served) destroyed(ctx context.Context, id uint64, handles int) error {
 	return nil
 }
 
+// saveCapture writes evs as JSON Lines to file, for `janustap replay
+// --from-file` by hand.
+func saveCapture(t *testing.T, file string, evs []*schema.Event) {
+	t.Helper()
+	var buf bytes.Buffer
+	for _, ev := range evs {
+		b, err := schema.Encode(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf.Write(b)
+		buf.WriteByte('\n')
+	}
+	if err := os.WriteFile(file, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func concat(lists ...[]clienttest.BrowserStep) []clienttest.BrowserStep {
 	var out []clienttest.BrowserStep
 	for _, l := range lists {
@@ -213,6 +234,9 @@ func TestDemoPagesReplay(t *testing.T) {
 					return err
 				})
 				evs := replayer.Select(all, replayer.Selection{Gateway: gateway, Sessions: ids})
+				if dir := os.Getenv("JANUSTAP_DEMO_CAPTURES"); dir != "" {
+					saveCapture(t, filepath.Join(dir, d.name+"-"+from+".jsonl"), evs)
+				}
 				captured := countJanus(evs)
 				if captured["webrtcup"] == 0 {
 					t.Fatalf("the capture has no webrtcup: %v", captured)
