@@ -74,6 +74,12 @@ type Options struct {
 	// the captured SDP, its own candidates, generated media. Media events
 	// (webrtcup, media, hangup...) are then waited for like the others.
 	Media *media.Options
+	// OwnRooms gives the run rooms of its own: each videoroom or textroom
+	// room of the gateway's configuration that the flow joins without
+	// creating it is copied on the target, with the settings the plugin
+	// lists for it, under a new number the run uses instead; Result.Rooms
+	// says which. Runs of a load replay then do not meet in one room.
+	OwnRooms bool
 }
 
 // Result is what one replay did.
@@ -96,6 +102,9 @@ type Result struct {
 	// Media says, per handle with a WebRTC peer, whether it connected and
 	// the packets it sent and received by mid.
 	Media []MediaStats
+	// Rooms are the rooms the run had of its own (Options.OwnRooms), new
+	// number → captured one.
+	Rooms map[uint64]uint64
 }
 
 // runner is one replay in progress.
@@ -264,6 +273,13 @@ func Replay(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 		r.peers = &peers{opts: opts.Media, fail: cancel, byH: map[uint64]*media.Peer{}, offers: map[uint64]string{}, cands: map[uint64]int{}, awaited: map[*media.Peer]bool{}}
 	}
 
+	if opts.OwnRooms {
+		cleanup, err := r.ownRooms(ctx, p)
+		if err != nil {
+			return &r.res, fmt.Errorf("replay: %w", err)
+		}
+		defer cleanup()
+	}
 	var wg sync.WaitGroup
 	for _, c := range p.Clients {
 		wg.Go(func() {

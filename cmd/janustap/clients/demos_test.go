@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
+	"slices"
 	"testing"
 	"time"
 
@@ -28,6 +28,9 @@ type demo struct {
 	steps    func(base string) []clienttest.BrowserStep
 	sessions []string // eval names of the pages' session ids
 	handles  []int    // handles of each session
+	// receivers is how many of the replay's peers must receive Janus's
+	// packets: the echotest's, the videoroom's two subscribers.
+	receivers int
 }
 
 // jsTrue is a waitFn that a page's global janus.js state satisfies.
@@ -81,7 +84,7 @@ var demos = []demo{
 				stop(0))
 		},
 		sessions: []string{"session"},
-		handles:  []int{1},
+		handles:  []int{1}, receivers: 1,
 	},
 	{
 		name: "videoroom",
@@ -110,7 +113,7 @@ var demos = []demo{
 				stop(0))
 		},
 		sessions: []string{"alice", "bob"},
-		handles:  []int{2, 2},
+		handles:  []int{2, 2}, receivers: 2,
 	},
 	{
 		name: "textroom",
@@ -175,6 +178,18 @@ func concat(lists ...[]clienttest.BrowserStep) []clienttest.BrowserStep {
 		out = append(out, l...)
 	}
 	return out
+}
+
+// janusOffers counts the session descriptions Janus offered (subscribers,
+// textroom) among evs.
+func janusOffers(evs []*schema.Event) int {
+	n := 0
+	for _, ev := range evs {
+		if ev.Janus != nil && ev.Direction == schema.ToClient && ev.Janus.JSEP == "offer" {
+			n++
+		}
+	}
+	return n
 }
 
 // countJanus counts the messages of evs from the gateway by janus type.
@@ -262,11 +277,46 @@ func TestDemoPagesReplay(t *testing.T) {
 								t.Errorf("peer of handle %d did not connect: %+v", m.Handle, m)
 							}
 						}
+						if got, want := janusOffers(run.Events), janusOffers(evs); got != want {
+							t.Errorf("Janus made %d offers in the new run, %d in the capture", got, want)
+						}
+						received := 0
+						for _, m := range run.Media {
+							if len(m.Received) > 0 {
+								received++
+							}
+						}
+						if received < d.receivers {
+							t.Errorf("%d peers received packets from Janus, want %d: %+v", received, d.receivers, run.Media)
+						}
 						t.Logf("peers: %+v", run.Media)
 					})
 				}
+				t.Run("repeat_5_concurrency_5", func(t *testing.T) {
+					sel := replayer.Select(all, replayer.Selection{Gateway: gateway, Sessions: ids})
+					rres, err := replayer.Replay(ctx, sel, replayer.Options{
+						Options: drive.Options{Target: drive.Target{HTTP: j2.HTTP, WS: j2.WS}, Wait: 10 * time.Second,
+							Media: &media.Options{}, OwnRooms: true},
+						Repeat: 5, Concurrency: 5,
+					})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if s := rres.Summary(); s.Matched != 5 {
+						for i, r := range rres.Reports {
+							if r != nil && !r.Same {
+								t.Logf("run %d: waits %q errors %q\n%s", i+1, rres.Runs[i].Waits, rres.Runs[i].Errors, reportText(r))
+							}
+						}
+						t.Fatalf("summary %+v, want 5 matched", s)
+					}
+					for i, r := range rres.Runs {
+						if len(r.Media) != len(rres.Runs[0].Media) || slices.ContainsFunc(r.Media, func(m drive.MediaStats) bool { return !m.Connected }) {
+							t.Errorf("run %d: peers %+v, want all %d connected", i+1, r.Media, len(rres.Runs[0].Media))
+						}
+					}
+				})
 			})
 		}
 	}
-	_ = strings.TrimSpace
 }
