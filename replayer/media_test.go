@@ -357,6 +357,13 @@ func failingCall(opts media.Options, until string) taptest.Flow {
 			return err
 		}
 		defer p.Close()
+		if opts.DropCandidates {
+			// As a browser does at the end of its gathering: Janus then
+			// knows no candidate is to come, and gives up on ICE sooner.
+			if _, _, err := s.Request(ctx, "trickle", h, map[string]any{"candidate": map[string]any{"completed": true}}); err != nil {
+				return err
+			}
+		}
 		if until != "" {
 			if _, _, err := s.WaitEvent(ctx, janus.ForType(until)); err != nil {
 				return fmt.Errorf("%s: %w", until, err)
@@ -395,8 +402,12 @@ func TestReplayFailures(t *testing.T) {
 			return slices.ContainsFunc(evs, func(ev *schema.Event) bool { return ev.Janus != nil && ev.Janus.Janus == "webrtcup" }) &&
 				!slices.ContainsFunc(evs, func(ev *schema.Event) bool { return ev.Janus != nil && ev.Janus.Janus == "media" })
 		}},
-		{"drop-candidates", media.Options{DropCandidates: true}, "", func(evs []*schema.Event) bool {
-			return !slices.ContainsFunc(evs, func(ev *schema.Event) bool { return ev.Janus != nil && ev.Janus.Janus == "webrtcup" })
+		// Janus's checks to the one candidate it gets go unanswered: it
+		// hangs up with "ICE failed" about 13 s after the offer.
+		{"drop-candidates", media.Options{DropCandidates: true}, "hangup", func(evs []*schema.Event) bool {
+			return slices.ContainsFunc(evs, func(ev *schema.Event) bool {
+				return ev.Janus != nil && ev.Janus.Janus == "hangup" && ev.Janus.Reason == "ICE failed"
+			}) && !slices.ContainsFunc(evs, func(ev *schema.Event) bool { return ev.Janus != nil && ev.Janus.Janus == "webrtcup" })
 		}},
 	}
 	for _, tc := range cases {
@@ -405,9 +416,15 @@ func TestReplayFailures(t *testing.T) {
 			if !tc.shows(evs) {
 				t.Fatal("the capture does not show the failure")
 			}
-			replay := func(o media.Options) (*replayer.Result, string) {
+			// The replay waits for Janus's "ICE failed" as long as Janus
+			// takes to give up.
+			wait := 3 * time.Second
+			if tc.opts.DropCandidates {
+				wait = 20 * time.Second
+			}
+			replay := func(o media.Options, wait time.Duration) (*replayer.Result, string) {
 				res, err := replayer.Replay(t.Context(), evs, replayer.Options{
-					Options: drive.Options{Target: drive.Target{WS: b.WS}, Wait: 3 * time.Second, Media: &o},
+					Options: drive.Options{Target: drive.Target{WS: b.WS}, Wait: wait, Media: &o},
 				})
 				if err != nil {
 					t.Fatalf("%v; waits %q errors %q", err, res.Runs[0].Waits, res.Runs[0].Errors)
@@ -416,9 +433,17 @@ func TestReplayFailures(t *testing.T) {
 				diff.WriteText(&buf, res.Reports[0])
 				return res, buf.String()
 			}
-			res, text := replay(tc.opts)
+			res, text := replay(tc.opts, wait)
 			if !tc.shows(res.Runs[0].Events) || !res.Same() {
-				t.Fatalf("with the flag: the new run shows the failure %v, same %v\n%s", tc.shows(res.Runs[0].Events), res.Same(), text)
+				t.Fatalf("with the flag: the new run shows the failure %v, same %v; waits %q errors %q\n%s", tc.shows(res.Runs[0].Events), res.Same(), res.Runs[0].Waits, res.Runs[0].Errors, text)
+			}
+			if tc.opts.DropCandidates {
+				evs := res.Runs[0].Events
+				for _, ev := range evs {
+					if ev.Janus != nil && ev.Janus.Janus == "hangup" {
+						t.Logf("Janus hung up with %q %v into the new run", ev.Janus.Reason, ev.Time.Sub(evs[0].Time).Round(100*time.Millisecond))
+					}
+				}
 			}
 			if tc.name == "dtls-close" {
 				// A DTLS alert the capture shows is reproduced without the
@@ -433,7 +458,7 @@ func TestReplayFailures(t *testing.T) {
 				}
 				return
 			}
-			if res, text := replay(media.Options{}); res.Same() {
+			if res, text := replay(media.Options{}, 3*time.Second); res.Same() {
 				t.Errorf("without the flag the replay matches a capture of a failure:\n%s", text)
 			}
 		})

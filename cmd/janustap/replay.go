@@ -406,6 +406,9 @@ func printReplay(w io.Writer, res *replayer.Result, asJSON bool) error {
 			state = "not connected"
 		}
 		fmt.Fprintf(w, "  media: handle %d %s; packets sent %s, received %s (by mid)\n", m.Handle, state, byMid(m.Sent), byMid(m.Received))
+		if m.DataChannel {
+			fmt.Fprintf(w, "  data channel: handle %d opened its data channel; what the captured client sent on it is not in the capture (the tap sees signaling, not SCTP inside DTLS) and was not replayed\n", m.Handle)
+		}
 	}
 	if len(res.Runs) > 1 {
 		lat := res.Latencies()

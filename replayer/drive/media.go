@@ -269,7 +269,7 @@ func (r *runner) closePeers(ctx context.Context) error {
 		cancel()
 		st := p.Stats()
 		r.mu.Lock()
-		r.res.Media = append(r.res.Media, MediaStats{Handle: h, Connected: err == nil, Sent: st.Sent, Received: st.Received})
+		r.res.Media = append(r.res.Media, MediaStats{Handle: h, Connected: err == nil, Sent: st.Sent, Received: st.Received, DataChannel: st.DataChannel})
 		r.mu.Unlock()
 		if err != nil {
 			failed = append(failed, strconv.FormatUint(h, 10))
@@ -288,4 +288,8 @@ type MediaStats struct {
 	Connected bool           `json:"connected"`
 	Sent      map[string]int `json:"sent"`     // packets by mid
 	Received  map[string]int `json:"received"` // packets by mid
+	// DataChannel says the data channel the captured SDP had opened. What
+	// the client sent on it (textroom requests, chat) is not in the
+	// capture, so nothing is sent on it.
+	DataChannel bool `json:"data_channel,omitempty"`
 }

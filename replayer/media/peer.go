@@ -36,8 +36,12 @@ import (
 type Options struct {
 	// NoMedia sends no RTP: Janus sees the PeerConnection up, and no media.
 	NoMedia bool
-	// DropCandidates gives Janus no candidate of the peer (none in the SDP,
-	// none trickled) and the peer none of Janus's: ICE fails.
+	// DropCandidates gives Janus none of the peer's candidates and the
+	// peer none of Janus's: in their place, in the SDP and in every
+	// trickle, Janus gets one host candidate on a loopback UDP socket that
+	// never answers. Janus's connectivity checks to it fail and Janus hangs
+	// up with "ICE failed" (about 13 s after the offer with Janus 1.1.2).
+	// With no candidate at all Janus would wait for one forever.
 	DropCandidates bool
 	// LossPercent drops this share of the RTP packets the peer would send,
 	// leaving gaps in their sequence numbers: Janus asks for them again and
@@ -70,8 +74,12 @@ type Peer struct {
 	received map[string]int // packets received, by mid
 	sent     map[string]int // packets sent, by mid
 	state    webrtc.PeerConnectionState
+	dcOpen   bool // the data channel of an m=application opened
 	once     sync.Once
 	closeErr error
+	// sink is the socket of the only candidate Janus gets with
+	// DropCandidates: it never reads, so Janus's checks go unanswered.
+	sink net.PacketConn
 }
 
 // kinds maps an m-line's media to pion's codec type.
@@ -169,6 +177,12 @@ func New(template string, opts Options) (*Peer, error) {
 		opts: opts, pc: pc, tmpl: &tmpl,
 		connected: make(chan struct{}), receiving: make(chan struct{}), failed: make(chan struct{}), stop: make(chan struct{}),
 		received: map[string]int{}, sent: map[string]int{},
+	}
+	if opts.DropCandidates {
+		if p.sink, err = net.ListenPacket("udp4", "127.0.0.1:0"); err != nil {
+			pc.Close()
+			return nil, fmt.Errorf("media peer: the socket of the candidate that never answers: %w", err)
+		}
 	}
 	var upOnce, failOnce sync.Once
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
@@ -280,9 +294,15 @@ func (p *Peer) addMedia() error {
 		if !ok {
 			if md.MediaName.Media == "application" && !dc {
 				dc = true
-				if _, err := p.pc.CreateDataChannel("JanusDataChannel", nil); err != nil {
+				ch, err := p.pc.CreateDataChannel("JanusDataChannel", nil)
+				if err != nil {
 					return fmt.Errorf("media peer: data channel: %w", err)
 				}
+				ch.OnOpen(func() {
+					p.mu.Lock()
+					p.dcOpen = true
+					p.mu.Unlock()
+				})
 			}
 			continue
 		}
@@ -323,9 +343,29 @@ func (p *Peer) local(ctx context.Context, desc webrtc.SessionDescription) (strin
 	}
 	s := p.pc.LocalDescription().SDP
 	if p.opts.DropCandidates {
-		s = dropCandidates(s)
+		s = p.deadCandidate(dropCandidates(s))
 	}
 	return s, nil
+}
+
+// deadLine is the candidate Janus gets with DropCandidates ("candidate:...").
+func (p *Peer) deadLine() string {
+	return "candidate:1 1 udp 2130706431 127.0.0.1 " + strconv.Itoa(p.sink.LocalAddr().(*net.UDPAddr).Port) + " typ host"
+}
+
+// deadCandidate puts the candidate that never answers in the first m-line
+// of s (the bundle's), right after its ice-pwd.
+func (p *Peer) deadCandidate(s string) string {
+	i := strings.Index(s, "a=ice-pwd:")
+	if i < 0 {
+		return s
+	}
+	j := strings.Index(s[i:], "\n")
+	if j < 0 {
+		return s
+	}
+	j += i + 1
+	return s[:j] + "a=" + p.deadLine() + "\r\n" + s[j:]
 }
 
 func dropCandidates(s string) string {
@@ -387,9 +427,12 @@ func (p *Peer) Answer(ctx context.Context, offer string) (string, error) {
 }
 
 // Candidates returns the peer's candidate lines ("candidate:..."), for
-// trickle requests; none with DropCandidates.
+// trickle requests; with DropCandidates, only the one that never answers.
 func (p *Peer) Candidates() []string {
-	if p.opts.DropCandidates || p.pc.LocalDescription() == nil {
+	if p.opts.DropCandidates {
+		return []string{p.deadLine()}
+	}
+	if p.pc.LocalDescription() == nil {
 		return nil
 	}
 	var out []string
@@ -453,13 +496,17 @@ func (p *Peer) Wait(ctx context.Context) error {
 type Stats struct {
 	Sent, Received map[string]int
 	State          string
+	// DataChannel says the data channel of the template's m=application
+	// opened. Nothing is sent on it: what the captured client sent there
+	// is not in the capture.
+	DataChannel bool
 }
 
 // Stats returns what the peer sent and received so far.
 func (p *Peer) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := Stats{Sent: map[string]int{}, Received: map[string]int{}, State: p.state.String()}
+	s := Stats{Sent: map[string]int{}, Received: map[string]int{}, State: p.state.String(), DataChannel: p.dcOpen}
 	for k, v := range p.sent {
 		s.Sent[k] = v
 	}
@@ -541,6 +588,9 @@ func (p *Peer) Close() error {
 		close(p.stop)
 		p.closeErr = p.pc.Close()
 		p.wg.Wait()
+		if p.sink != nil {
+			p.sink.Close()
+		}
 	})
 	return p.closeErr
 }

@@ -31,6 +31,9 @@ type demo struct {
 	// receivers is how many of the replay's peers must receive Janus's
 	// packets: the echotest's, the videoroom's two subscribers.
 	receivers int
+	// dataChannel: the page's PeerConnection has a data channel, which the
+	// replay's peer must open.
+	dataChannel bool
 }
 
 // jsTrue is a waitFn that a page's global janus.js state satisfies.
@@ -84,7 +87,7 @@ var demos = []demo{
 				stop(0))
 		},
 		sessions: []string{"session"},
-		handles:  []int{1}, receivers: 1,
+		handles:  []int{1}, receivers: 1, dataChannel: true,
 	},
 	{
 		name: "videoroom",
@@ -130,7 +133,7 @@ var demos = []demo{
 			}, stop(0))
 		},
 		sessions: []string{"session"},
-		handles:  []int{1},
+		handles:  []int{1}, dataChannel: true,
 	},
 }
 
@@ -288,6 +291,9 @@ func TestDemoPagesReplay(t *testing.T) {
 						}
 						if received < d.receivers {
 							t.Errorf("%d peers received packets from Janus, want %d: %+v", received, d.receivers, run.Media)
+						}
+						if d.dataChannel && !slices.ContainsFunc(run.Media, func(m drive.MediaStats) bool { return m.DataChannel }) {
+							t.Errorf("no peer opened the data channel: %+v", run.Media)
 						}
 						t.Logf("peers: %+v", run.Media)
 					})
