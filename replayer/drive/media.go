@@ -26,7 +26,9 @@ type peers struct {
 	cands  map[uint64]int    // trickled candidates, by handle
 	// awaited are the peers whose first packet from Janus was waited for.
 	awaited map[*media.Peer]bool
-	order   []uint64
+	// awaitedDC are the peers whose data channel was waited for.
+	awaitedDC map[*media.Peer]bool
+	order     []uint64
 }
 
 // jsepOf returns the type and SDP of a message's jsep, if any.
@@ -76,7 +78,12 @@ func withSDP(body []byte, sdp string) ([]byte, error) {
 // trickled candidate of the peer in place of the captured client's.
 func (c *conn) transplant(ctx context.Context, body []byte, handle uint64) ([]byte, error) {
 	ps := c.r.peers
-	if ps == nil || handle == 0 {
+	if ps == nil {
+		return body, nil
+	}
+	if handle == 0 {
+		// A session's request (a destroy) may end what the peers wait for.
+		c.r.awaitMedia(ctx)
 		return body, nil
 	}
 	typ, captured := jsepOf(body)
@@ -162,26 +169,38 @@ func (c *conn) transplant(ctx context.Context, body []byte, handle uint64) ([]by
 // (a publisher leaving, a room destroyed).
 func (r *runner) awaitMedia(ctx context.Context) {
 	r.mu.Lock()
-	var wait []*media.Peer
+	var wait, dcs []*media.Peer
 	for _, h := range r.peers.order {
 		p := r.peers.byH[h]
-		if r.peers.awaited[p] {
-			continue
-		}
 		select {
 		case <-p.Failed():
 			continue
 		default:
 		}
-		if p.ExpectsMedia() {
+		if !r.peers.awaited[p] && p.ExpectsMedia() {
 			r.peers.awaited[p] = true
 			wait = append(wait, p)
+		}
+		if !r.peers.awaitedDC[p] && p.HasDataChannel() {
+			r.peers.awaitedDC[p] = true
+			dcs = append(dcs, p)
 		}
 	}
 	r.mu.Unlock()
 	for _, p := range wait {
 		select {
 		case <-p.Receiving():
+		case <-p.Failed():
+		case <-time.After(mediaWait):
+		case <-ctx.Done():
+		}
+	}
+	// The captured client's data channel was open before it went on (a
+	// textroom client joins over it); the peer's opens once ICE, DTLS and
+	// SCTP are up.
+	for _, p := range dcs {
+		select {
+		case <-p.DataChannelOpen():
 		case <-p.Failed():
 		case <-time.After(mediaWait):
 		case <-ctx.Done():

@@ -74,7 +74,9 @@ type Peer struct {
 	received map[string]int // packets received, by mid
 	sent     map[string]int // packets sent, by mid
 	state    webrtc.PeerConnectionState
-	dcOpen   bool // the data channel of an m=application opened
+	dcOpen   bool          // the data channel of an m=application opened
+	dc       bool          // the template has a data channel
+	dcOpened chan struct{} // closed when it opens
 	once     sync.Once
 	closeErr error
 	// sink is the socket of the only candidate Janus gets with
@@ -176,7 +178,7 @@ func New(template string, opts Options) (*Peer, error) {
 	p := &Peer{
 		opts: opts, pc: pc, tmpl: &tmpl,
 		connected: make(chan struct{}), receiving: make(chan struct{}), failed: make(chan struct{}), stop: make(chan struct{}),
-		received: map[string]int{}, sent: map[string]int{},
+		received: map[string]int{}, sent: map[string]int{}, dcOpened: make(chan struct{}),
 	}
 	if opts.DropCandidates {
 		if p.sink, err = net.ListenPacket("udp4", "127.0.0.1:0"); err != nil {
@@ -298,10 +300,16 @@ func (p *Peer) addMedia() error {
 				if err != nil {
 					return fmt.Errorf("media peer: data channel: %w", err)
 				}
+				p.mu.Lock()
+				p.dc = true
+				p.mu.Unlock()
 				ch.OnOpen(func() {
 					p.mu.Lock()
-					p.dcOpen = true
-					p.mu.Unlock()
+					defer p.mu.Unlock()
+					if !p.dcOpen {
+						p.dcOpen = true
+						close(p.dcOpened)
+					}
 				})
 			}
 			continue
@@ -465,6 +473,17 @@ func (p *Peer) ExpectsMedia() bool {
 	}
 	return false
 }
+
+// HasDataChannel reports whether the template has a data channel
+// (m=application), which the peer opens.
+func (p *Peer) HasDataChannel() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dc
+}
+
+// DataChannelOpen is closed when the peer's data channel is open.
+func (p *Peer) DataChannelOpen() <-chan struct{} { return p.dcOpened }
 
 // Receiving is closed when the first packet arrives from Janus.
 func (p *Peer) Receiving() <-chan struct{} { return p.receiving }

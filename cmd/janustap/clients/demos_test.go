@@ -320,6 +320,9 @@ func TestDemoPagesReplay(t *testing.T) {
 						if len(r.Media) != len(rres.Runs[0].Media) || slices.ContainsFunc(r.Media, func(m drive.MediaStats) bool { return !m.Connected }) {
 							t.Errorf("run %d: peers %+v, want all %d connected", i+1, r.Media, len(rres.Runs[0].Media))
 						}
+						if d.dataChannel && !slices.ContainsFunc(r.Media, func(m drive.MediaStats) bool { return m.DataChannel }) {
+							t.Errorf("run %d: no peer opened the data channel: %+v", i+1, r.Media)
+						}
 					}
 				})
 			})
