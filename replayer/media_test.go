@@ -493,3 +493,92 @@ func TestReplayWithMediaLoad(t *testing.T) {
 		}
 	}
 }
+
+// echoRenegotiated is an echotest call whose client renegotiates once media
+// flows: a second offer on the same PeerConnection, Janus's second answer.
+func echoRenegotiated(ctx context.Context, s *janus.Session) error {
+	h, p, err := echoPeer(ctx, s, media.Options{}, nil)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	for _, typ := range []string{"webrtcup", "media"} {
+		if _, _, err := s.WaitEvent(ctx, janus.ForType(typ)); err != nil {
+			return fmt.Errorf("%s: %w", typ, err)
+		}
+	}
+	offer, err := p.Reoffer(ctx)
+	if err != nil {
+		return err
+	}
+	j, _, err := s.Message(ctx, h, map[string]any{"audio": true, "video": true}, map[string]any{"type": "offer", "sdp": offer})
+	if err != nil {
+		return err
+	}
+	b, _, err := s.WaitEvent(ctx, janus.ForTx(j.Transaction))
+	if err != nil {
+		return err
+	}
+	if err := p.SetAnswer(jsepSDP(b)); err != nil {
+		return err
+	}
+	if _, _, err := s.Request(ctx, "detach", h, nil); err != nil {
+		return err
+	}
+	_, _, err = s.WaitEvent(ctx, janus.ForType("detached"))
+	return err
+}
+
+// iceUfrags returns the ice-ufrag of each offer the new run's requests
+// carried, in order.
+func iceUfrags(evs []*schema.Event) []string {
+	var out []string
+	for _, ev := range evs {
+		if ev.Direction != schema.ToGateway || ev.Janus == nil || ev.Janus.JSEP != "offer" {
+			continue
+		}
+		sdp := jsepSDP(ev.Body)
+		_, rest, _ := strings.Cut(sdp, "a=ice-ufrag:")
+		ufrag, _, _ := strings.Cut(rest, "\r\n")
+		out = append(out, ufrag)
+	}
+	return out
+}
+
+// TestReplayRenegotiation replays a call whose client renegotiated: the
+// peer makes its own second offer on its PeerConnection (its ICE
+// credentials, not the captured client's), Janus answers it, and the runs
+// match.
+func TestReplayRenegotiation(t *testing.T) {
+	a := janustest.Start(t, janustest.Options{})
+	b := janustest.Start(t, janustest.Options{})
+	tp := taptest.New(t, a, "a")
+	_, evs := taptest.Run(t, tp, "ws", echoRenegotiated)
+	if n := len(iceUfrags(evs)); n != 2 {
+		t.Fatalf("the capture has %d offers, want 2", n)
+	}
+	res, err := replayer.Replay(t.Context(), evs, replayer.Options{
+		Options: drive.Options{Target: drive.Target{HTTP: b.HTTP, WS: b.WS}, Wait: 5 * time.Second, Media: &media.Options{}},
+	})
+	run := res.Runs[0]
+	if err != nil {
+		t.Fatalf("%v; waits %q errors %q media %+v", err, run.Waits, run.Errors, run.Media)
+	}
+	var buf bytes.Buffer
+	diff.WriteText(&buf, res.Reports[0])
+	if !res.Same() || len(run.Waits) > 0 {
+		t.Fatalf("waits %q errors %q\n%s", run.Waits, run.Errors, buf.String())
+	}
+	if u := iceUfrags(run.Events); len(u) != 2 || u[0] != u[1] || u[0] == iceUfrags(evs)[1] {
+		t.Errorf("the new run's offers have ice-ufrag %q, want two of the peer's own, the same (the captured ones: %q)", u, iceUfrags(evs))
+	}
+	answers := 0
+	for _, ev := range run.Events {
+		if ev.Direction == schema.ToClient && ev.Janus != nil && ev.Janus.JSEP == "answer" {
+			answers++
+		}
+	}
+	if answers != 2 || len(run.Media) != 1 || !run.Media[0].Connected {
+		t.Errorf("%d answers from Janus, peers %+v; want 2 answers to one connected peer", answers, run.Media)
+	}
+}

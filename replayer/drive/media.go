@@ -94,8 +94,27 @@ func (c *conn) transplant(ctx context.Context, body []byte, handle uint64) ([]by
 	switch typ {
 	case "offer", "answer":
 		if p != nil {
-			// A renegotiation: keep it simple, send the captured SDP.
-			return body, nil
+			// A renegotiation: the peer's own new offer, or its answer to
+			// Janus's new offer, on the PeerConnection it has.
+			gctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			var sdp string
+			var err error
+			switch {
+			case typ == "offer":
+				sdp, err = p.Reoffer(gctx)
+			case offer != "":
+				sdp, err = p.Reanswer(gctx, offer)
+			default:
+				return body, fmt.Errorf("media: an answer for handle %d, and Janus made no new offer", handle)
+			}
+			if err != nil {
+				return body, err
+			}
+			c.r.mu.Lock()
+			delete(ps.offers, handle)
+			c.r.mu.Unlock()
+			return withSDP(body, sdp)
 		}
 		if typ == "answer" && offer == "" {
 			return body, fmt.Errorf("media: an answer for handle %d, and Janus made no offer", handle)
@@ -259,8 +278,8 @@ func (r *runner) incoming(ev *schema.Event) {
 	h := ev.Janus.Sender
 	r.mu.Lock()
 	p := ps.byH[h]
-	if typ == "offer" && p == nil {
-		ps.offers[h] = sdp
+	if typ == "offer" {
+		ps.offers[h] = sdp // answered by the peer made then, or by the peer there is
 	}
 	r.mu.Unlock()
 	if typ == "answer" && p != nil {

@@ -69,16 +69,17 @@ type Peer struct {
 	stop      chan struct{} // ends the senders
 	wg        sync.WaitGroup
 
-	mu       sync.Mutex
-	tracks   []*webrtc.TrackLocalStaticRTP
-	received map[string]int // packets received, by mid
-	sent     map[string]int // packets sent, by mid
-	state    webrtc.PeerConnectionState
-	dcOpen   bool          // the data channel of an m=application opened
-	dc       bool          // the template has a data channel
-	dcOpened chan struct{} // closed when it opens
-	once     sync.Once
-	closeErr error
+	mu        sync.Mutex
+	tracks    []*webrtc.TrackLocalStaticRTP
+	received  map[string]int // packets received, by mid
+	sent      map[string]int // packets sent, by mid
+	state     webrtc.PeerConnectionState
+	dcOpen    bool          // the data channel of an m=application opened
+	dc        bool          // the template has a data channel
+	dcOpened  chan struct{} // closed when it opens
+	once      sync.Once
+	mediaOnce sync.Once // starts the senders, at the first negotiation
+	closeErr  error
 	// sink is the socket of the only candidate Janus gets with
 	// DropCandidates: it never reads, so Janus's checks go unanswered.
 	sink net.PacketConn
@@ -434,6 +435,32 @@ func (p *Peer) Answer(ctx context.Context, offer string) (string, error) {
 	return s, nil
 }
 
+// Reoffer makes a new offer on the peer's PeerConnection, as the captured
+// client renegotiated: the same m-lines, the same ICE and DTLS.
+func (p *Peer) Reoffer(ctx context.Context) (string, error) {
+	o, err := p.pc.CreateOffer(nil)
+	if err != nil {
+		return "", fmt.Errorf("media peer: create a new offer: %w", err)
+	}
+	return p.local(ctx, o)
+}
+
+// Reanswer answers Janus's new offer on the peer's PeerConnection (Janus
+// renegotiated).
+func (p *Peer) Reanswer(ctx context.Context, offer string) (string, error) {
+	if p.opts.DropCandidates {
+		offer = dropCandidates(offer)
+	}
+	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		return "", fmt.Errorf("media peer: set Janus's new offer: %w", err)
+	}
+	a, err := p.pc.CreateAnswer(nil)
+	if err != nil {
+		return "", fmt.Errorf("media peer: create a new answer: %w", err)
+	}
+	return p.local(ctx, a)
+}
+
 // Candidates returns the peer's candidate lines ("candidate:..."), for
 // trickle requests; with DropCandidates, only the one that never answers.
 func (p *Peer) Candidates() []string {
@@ -538,6 +565,10 @@ func (p *Peer) Stats() Stats {
 // startMedia starts a sender per sending track once the peer is connected:
 // Opus silence every 20 ms, or a small VP8 key frame every 50 ms.
 func (p *Peer) startMedia() {
+	p.mediaOnce.Do(p.senders)
+}
+
+func (p *Peer) senders() {
 	if p.opts.NoMedia {
 		return
 	}
