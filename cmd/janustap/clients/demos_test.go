@@ -6,12 +6,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/janustap/janustap/recorder"
+	"github.com/janustap/janustap/recorder/evh"
 	"github.com/janustap/janustap/recorder/store"
 	"github.com/janustap/janustap/replayer"
 	"github.com/janustap/janustap/replayer/drive"
@@ -328,4 +331,65 @@ func TestDemoPagesReplay(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestDemoTextroomJanusEvents runs the textroom demo through serve with
+// Janus posting its own events to serve's receiver, and checks what of the
+// data channel traffic the capture holds: the textroom's join (room,
+// username, display), which Janus's event handler carries, and not the chat
+// message, which only the data channel carried. This is why a replay
+// cannot send the messages again (README, "Replay with media").
+func TestDemoTextroomJanusEvents(t *testing.T) {
+	clienttest.RequireDemos(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := janustest.Start(t, janustest.Options{Events: &janustest.EventHandler{URL: evh.URL(ln.Addr())}})
+	s := serve(t, j, func(c *recorder.Config) { c.EVHListener = ln })
+	base := clienttest.ServeDemos(t, map[string]string{"ws": s.ws()})
+	var textroom demo
+	for _, d := range demos {
+		if d.name == "textroom" {
+			textroom = d
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	res, err := clienttest.RunSteps(ctx, 0, 0, textroom.steps(base+"/ws"))
+	if err != nil {
+		t.Logf("browser output:\n%s", res.Stderr)
+		t.Fatalf("%v (console %q)", err, res.Console)
+	}
+	var joins, messages int
+	janustest.WaitFor(t, 30*time.Second, func() error {
+		all, err := dbEvents(ctx, s.db, store.EventFilter{Gateway: gateway})
+		if err != nil {
+			return err
+		}
+		joins, messages = 0, 0
+		destroyed := false // Janus posts its events in order: the session's end comes last
+		for _, ev := range all {
+			if ev.Kind == schema.JanusEvent && bytes.Contains(ev.Body, []byte(`"destroyed"`)) {
+				destroyed = true
+			}
+			if ev.Kind != schema.JanusEvent || !bytes.Contains(ev.Body, []byte("janus.plugin.textroom")) {
+				continue
+			}
+			if bytes.Contains(ev.Body, []byte(`"join"`)) && bytes.Contains(ev.Body, []byte(`"carol"`)) {
+				joins++
+			}
+			if bytes.Contains(ev.Body, []byte("hello from carol")) {
+				messages++
+			}
+		}
+		if joins == 0 || !destroyed {
+			return fmt.Errorf("%d textroom joins among Janus's events, session destroyed %v (%d events)", joins, destroyed, len(all))
+		}
+		return nil
+	})
+	if messages != 0 {
+		t.Errorf("Janus's events carry the chat message %d times; the README says they do not", messages)
+	}
+	t.Logf("Janus's events: %d textroom join, %d with the message text", joins, messages)
 }
