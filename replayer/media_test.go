@@ -357,6 +357,13 @@ func failingCall(opts media.Options, until string) taptest.Flow {
 			return err
 		}
 		defer p.Close()
+		if opts.DropCandidates {
+			// As a browser does at the end of its gathering: Janus then
+			// knows no candidate is to come, and gives up on ICE sooner.
+			if _, _, err := s.Request(ctx, "trickle", h, map[string]any{"candidate": map[string]any{"completed": true}}); err != nil {
+				return err
+			}
+		}
 		if until != "" {
 			if _, _, err := s.WaitEvent(ctx, janus.ForType(until)); err != nil {
 				return fmt.Errorf("%s: %w", until, err)
@@ -395,8 +402,12 @@ func TestReplayFailures(t *testing.T) {
 			return slices.ContainsFunc(evs, func(ev *schema.Event) bool { return ev.Janus != nil && ev.Janus.Janus == "webrtcup" }) &&
 				!slices.ContainsFunc(evs, func(ev *schema.Event) bool { return ev.Janus != nil && ev.Janus.Janus == "media" })
 		}},
-		{"drop-candidates", media.Options{DropCandidates: true}, "", func(evs []*schema.Event) bool {
-			return !slices.ContainsFunc(evs, func(ev *schema.Event) bool { return ev.Janus != nil && ev.Janus.Janus == "webrtcup" })
+		// Janus's checks to the one candidate it gets go unanswered: it
+		// hangs up with "ICE failed" about 13 s after the offer.
+		{"drop-candidates", media.Options{DropCandidates: true}, "hangup", func(evs []*schema.Event) bool {
+			return slices.ContainsFunc(evs, func(ev *schema.Event) bool {
+				return ev.Janus != nil && ev.Janus.Janus == "hangup" && ev.Janus.Reason == "ICE failed"
+			}) && !slices.ContainsFunc(evs, func(ev *schema.Event) bool { return ev.Janus != nil && ev.Janus.Janus == "webrtcup" })
 		}},
 	}
 	for _, tc := range cases {
@@ -405,9 +416,15 @@ func TestReplayFailures(t *testing.T) {
 			if !tc.shows(evs) {
 				t.Fatal("the capture does not show the failure")
 			}
-			replay := func(o media.Options) (*replayer.Result, string) {
+			// The replay waits for Janus's "ICE failed" as long as Janus
+			// takes to give up.
+			wait := 3 * time.Second
+			if tc.opts.DropCandidates {
+				wait = 20 * time.Second
+			}
+			replay := func(o media.Options, wait time.Duration) (*replayer.Result, string) {
 				res, err := replayer.Replay(t.Context(), evs, replayer.Options{
-					Options: drive.Options{Target: drive.Target{WS: b.WS}, Wait: 3 * time.Second, Media: &o},
+					Options: drive.Options{Target: drive.Target{WS: b.WS}, Wait: wait, Media: &o},
 				})
 				if err != nil {
 					t.Fatalf("%v; waits %q errors %q", err, res.Runs[0].Waits, res.Runs[0].Errors)
@@ -416,9 +433,17 @@ func TestReplayFailures(t *testing.T) {
 				diff.WriteText(&buf, res.Reports[0])
 				return res, buf.String()
 			}
-			res, text := replay(tc.opts)
+			res, text := replay(tc.opts, wait)
 			if !tc.shows(res.Runs[0].Events) || !res.Same() {
-				t.Fatalf("with the flag: the new run shows the failure %v, same %v\n%s", tc.shows(res.Runs[0].Events), res.Same(), text)
+				t.Fatalf("with the flag: the new run shows the failure %v, same %v; waits %q errors %q\n%s", tc.shows(res.Runs[0].Events), res.Same(), res.Runs[0].Waits, res.Runs[0].Errors, text)
+			}
+			if tc.opts.DropCandidates {
+				evs := res.Runs[0].Events
+				for _, ev := range evs {
+					if ev.Janus != nil && ev.Janus.Janus == "hangup" {
+						t.Logf("Janus hung up with %q %v into the new run", ev.Janus.Reason, ev.Time.Sub(evs[0].Time).Round(100*time.Millisecond))
+					}
+				}
 			}
 			if tc.name == "dtls-close" {
 				// A DTLS alert the capture shows is reproduced without the
@@ -433,7 +458,7 @@ func TestReplayFailures(t *testing.T) {
 				}
 				return
 			}
-			if res, text := replay(media.Options{}); res.Same() {
+			if res, text := replay(media.Options{}, 3*time.Second); res.Same() {
 				t.Errorf("without the flag the replay matches a capture of a failure:\n%s", text)
 			}
 		})
@@ -466,5 +491,94 @@ func TestReplayWithMediaLoad(t *testing.T) {
 		if len(r.Media) != 1 || !r.Media[0].Connected || len(r.Media[0].Received) == 0 {
 			t.Errorf("run %d: media %+v, want one connected peer that received", i+1, r.Media)
 		}
+	}
+}
+
+// echoRenegotiated is an echotest call whose client renegotiates once media
+// flows: a second offer on the same PeerConnection, Janus's second answer.
+func echoRenegotiated(ctx context.Context, s *janus.Session) error {
+	h, p, err := echoPeer(ctx, s, media.Options{}, nil)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	for _, typ := range []string{"webrtcup", "media"} {
+		if _, _, err := s.WaitEvent(ctx, janus.ForType(typ)); err != nil {
+			return fmt.Errorf("%s: %w", typ, err)
+		}
+	}
+	offer, err := p.Reoffer(ctx)
+	if err != nil {
+		return err
+	}
+	j, _, err := s.Message(ctx, h, map[string]any{"audio": true, "video": true}, map[string]any{"type": "offer", "sdp": offer})
+	if err != nil {
+		return err
+	}
+	b, _, err := s.WaitEvent(ctx, janus.ForTx(j.Transaction))
+	if err != nil {
+		return err
+	}
+	if err := p.SetAnswer(jsepSDP(b)); err != nil {
+		return err
+	}
+	if _, _, err := s.Request(ctx, "detach", h, nil); err != nil {
+		return err
+	}
+	_, _, err = s.WaitEvent(ctx, janus.ForType("detached"))
+	return err
+}
+
+// iceUfrags returns the ice-ufrag of each offer the new run's requests
+// carried, in order.
+func iceUfrags(evs []*schema.Event) []string {
+	var out []string
+	for _, ev := range evs {
+		if ev.Direction != schema.ToGateway || ev.Janus == nil || ev.Janus.JSEP != "offer" {
+			continue
+		}
+		sdp := jsepSDP(ev.Body)
+		_, rest, _ := strings.Cut(sdp, "a=ice-ufrag:")
+		ufrag, _, _ := strings.Cut(rest, "\r\n")
+		out = append(out, ufrag)
+	}
+	return out
+}
+
+// TestReplayRenegotiation replays a call whose client renegotiated: the
+// peer makes its own second offer on its PeerConnection (its ICE
+// credentials, not the captured client's), Janus answers it, and the runs
+// match.
+func TestReplayRenegotiation(t *testing.T) {
+	a := janustest.Start(t, janustest.Options{})
+	b := janustest.Start(t, janustest.Options{})
+	tp := taptest.New(t, a, "a")
+	_, evs := taptest.Run(t, tp, "ws", echoRenegotiated)
+	if n := len(iceUfrags(evs)); n != 2 {
+		t.Fatalf("the capture has %d offers, want 2", n)
+	}
+	res, err := replayer.Replay(t.Context(), evs, replayer.Options{
+		Options: drive.Options{Target: drive.Target{HTTP: b.HTTP, WS: b.WS}, Wait: 5 * time.Second, Media: &media.Options{}},
+	})
+	run := res.Runs[0]
+	if err != nil {
+		t.Fatalf("%v; waits %q errors %q media %+v", err, run.Waits, run.Errors, run.Media)
+	}
+	var buf bytes.Buffer
+	diff.WriteText(&buf, res.Reports[0])
+	if !res.Same() || len(run.Waits) > 0 {
+		t.Fatalf("waits %q errors %q\n%s", run.Waits, run.Errors, buf.String())
+	}
+	if u := iceUfrags(run.Events); len(u) != 2 || u[0] != u[1] || u[0] == iceUfrags(evs)[1] {
+		t.Errorf("the new run's offers have ice-ufrag %q, want two of the peer's own, the same (the captured ones: %q)", u, iceUfrags(evs))
+	}
+	answers := 0
+	for _, ev := range run.Events {
+		if ev.Direction == schema.ToClient && ev.Janus != nil && ev.Janus.JSEP == "answer" {
+			answers++
+		}
+	}
+	if answers != 2 || len(run.Media) != 1 || !run.Media[0].Connected {
+		t.Errorf("%d answers from Janus, peers %+v; want 2 answers to one connected peer", answers, run.Media)
 	}
 }

@@ -220,7 +220,9 @@ func Replay(ctx context.Context, evs []*schema.Event, opts Options) (*Result, er
 			}
 			o.Labels = labels
 			run, err := drive.Replay(ctx, p, o)
-			rep := diff.Compare(evs, run.Events, rules, opts.Diff)
+			dopts := opts.Diff
+			dopts.Rooms = run.Rooms
+			rep := diff.Compare(evs, run.Events, rules, dopts)
 			mu.Lock()
 			switch {
 			case i == 0:

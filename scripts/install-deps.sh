@@ -7,7 +7,8 @@
 #   test  (the default) also what the tests need: the nats-server binary (for
 #         the tests that run NATS as a separate process), nginx (the plain
 #         proxy the bench compares against), and for the real-client tests
-#         Chromium, janus.js with adapter.js, node and npm, and a C++
+#         Chromium, janus.js with adapter.js, Meetecho's demo pages
+#         (janus-demos, which TestDemoPagesReplay drives), node and npm, and a C++
 #         toolchain (janode's unix-dgram is built by `npm ci`, which the tests
 #         run themselves).
 set -euo pipefail
@@ -25,6 +26,7 @@ if [ "$what" = test ]; then
   [ -x /usr/bin/chromium ] || need+=(chromium)
   [ -f /usr/share/javascript/janus-gateway/janus.js ] || need+=(libjs-janus-gateway)
   dpkg -s libjs-webrtc-adapter >/dev/null 2>&1 || need+=(libjs-webrtc-adapter)
+  [ -f /usr/share/janus/demos/settings.js ] || need+=(janus-demos)
   command -v node >/dev/null 2>&1 || need+=(nodejs)
   command -v npm >/dev/null 2>&1 || need+=(npm)
   command -v nginx >/dev/null 2>&1 || need+=(nginx)

@@ -158,6 +158,7 @@ func replayCommand() *cli.Command {
 		&cli.BoolFlag{Name: "no-media", Usage: "the peer connects but sends no media"},
 		&cli.Float64Flag{Name: "loss", Usage: "drop this percentage of the RTP packets the peer sends (slowlink)"},
 		&cli.BoolFlag{Name: "dtls-close", Usage: "close the peer's DTLS session once media flowed (hangup, DTLS alert)"},
+		&cli.StringFlag{Name: "own-rooms", Value: "auto", Usage: "give each run copies of the configured videoroom and textroom rooms the flow joins: auto (with --concurrency above 1), on, off"},
 		&cli.BoolFlag{Name: "json", Usage: "print the reports as JSON"},
 		&cli.BoolFlag{Name: "record", Usage: "publish the new run's events to the log, labelled as a replay"},
 	}
@@ -216,6 +217,15 @@ func replayCommand() *cli.Command {
 				Concurrency: c.Int("concurrency"),
 				Rules:       rules,
 				Diff:        diff.Options{CompareMedia: c.Bool("compare-media")},
+			}
+			switch c.String("own-rooms") {
+			case "auto":
+				opts.OwnRooms = c.Int("concurrency") > 1
+			case "on":
+				opts.OwnRooms = true
+			case "off":
+			default:
+				return fmt.Errorf("--own-rooms %q: want auto, on or off", c.String("own-rooms"))
 			}
 			switch c.String("media") {
 			case "off":
@@ -396,6 +406,9 @@ func printReplay(w io.Writer, res *replayer.Result, asJSON bool) error {
 			state = "not connected"
 		}
 		fmt.Fprintf(w, "  media: handle %d %s; packets sent %s, received %s (by mid)\n", m.Handle, state, byMid(m.Sent), byMid(m.Received))
+		if m.DataChannel {
+			fmt.Fprintf(w, "  data channel: handle %d opened its data channel; what the captured client sent on it is not in the capture (the tap sees signaling, not SCTP inside DTLS) and was not replayed\n", m.Handle)
+		}
 	}
 	if len(res.Runs) > 1 {
 		lat := res.Latencies()

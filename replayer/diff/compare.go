@@ -20,6 +20,11 @@ type Options struct {
 	// candidates the clients sent (jsep.sdp and candidate of requests) are
 	// theirs and are not compared; Janus's answers to them are.
 	OwnPeer bool
+	// Rooms are the rooms the new run played in instead of the captured
+	// ones (new room → captured room), as a load replay does when each run
+	// gets rooms of its own: the new run's room at a "room" key compares
+	// as the captured one.
+	Rooms map[uint64]uint64
 }
 
 // message is one event of a run that takes part in the comparison.
@@ -62,7 +67,7 @@ type run struct {
 // compared. See the package documentation for how messages are matched.
 func Compare(a, b []*schema.Event, rules *Rules, opts Options) *Report {
 	c := compile(rules)
-	ra, rb := newRun(a, c), newRun(b, c)
+	ra, rb := newRun(a, c, nil), newRun(b, c, opts.Rooms)
 	if opts.OwnPeer {
 		ra.maskPeer()
 		rb.maskPeer()
@@ -72,9 +77,58 @@ func Compare(a, b []*schema.Event, rules *Rules, opts Options) *Report {
 	return cmpr.report()
 }
 
+// unaliasRooms puts the captured room back in place of the new run's at
+// every "room" key of v, and in the session name of an SDP (the videoroom
+// names it "VideoRoom ROOM").
+func unaliasRooms(v any, rooms map[uint64]uint64) {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			if sdp, ok := x.(string); ok && k == "sdp" {
+				v[k] = unaliasSDPName(sdp, rooms)
+				continue
+			}
+			if n, ok := x.(json.Number); ok && k == "room" {
+				if id, err := strconv.ParseUint(string(n), 10, 64); err == nil {
+					if old, ok := rooms[id]; ok {
+						v[k] = json.Number(strconv.FormatUint(old, 10))
+					}
+				}
+				continue
+			}
+			unaliasRooms(x, rooms)
+		}
+	case []any:
+		for _, x := range v {
+			unaliasRooms(x, rooms)
+		}
+	}
+}
+
+func unaliasSDPName(sdp string, rooms map[uint64]uint64) string {
+	lines := strings.SplitAfter(sdp, "\n")
+	for i, l := range lines {
+		name, ok := strings.CutPrefix(l, "s=")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(name)
+		for j, w := range f {
+			if id, err := strconv.ParseUint(w, 10, 64); err == nil {
+				if old, ok := rooms[id]; ok {
+					f[j] = strconv.FormatUint(old, 10)
+				}
+			}
+		}
+		lines[i] = "s=" + strings.Join(f, " ") + l[len(strings.TrimRight(l, "\r\n")):]
+		break
+	}
+	return strings.Join(lines, "")
+}
+
 // newRun picks the messages of a run, links replies to requests, puts them
 // in logical order, normalises and classifies them.
-func newRun(evs []*schema.Event, c *compiled) *run {
+func newRun(evs []*schema.Event, c *compiled, rooms map[uint64]uint64) *run {
 	r := &run{}
 	skippedIDs := map[string]bool{}
 	var msgs []*message
@@ -93,6 +147,9 @@ func newRun(evs []*schema.Event, c *compiled) *run {
 		if len(ev.Body) > 0 {
 			if v, err := decodeJSON(ev.Body); err == nil {
 				m.tree = v
+				if len(rooms) > 0 {
+					unaliasRooms(v, rooms)
+				}
 			} else {
 				m.tree = string(ev.Body)
 			}

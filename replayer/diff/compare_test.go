@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -430,5 +431,47 @@ func TestWriteTextError(t *testing.T) {
 	r := diff.Compare(nil, nil, nil, diff.Options{})
 	if err := diff.WriteText(failingWriter{}, r); err == nil {
 		t.Error("WriteText to a failing writer: no error")
+	}
+}
+
+// TestCompareRooms checks that a new run played in a room of its own
+// (Options.Rooms) compares as the captured room, in bodies and in the SDP's
+// session name, and that without the option the room is a difference.
+func TestCompareRooms(t *testing.T) {
+	run := func(room string) []*schema.Event {
+		bodies := []struct {
+			dir  schema.Direction
+			body string
+		}{
+			{schema.ToGateway, `{"janus":"message","session_id":1,"handle_id":2,"transaction":"j","body":{"request":"join","ptype":"publisher","room":` + room + `}}`},
+			{schema.ToClient, `{"janus":"event","session_id":1,"sender":2,"transaction":"j","plugindata":{"plugin":"janus.plugin.videoroom","data":{"videoroom":"joined","room":` + room + `,"publishers":[]}}}`},
+			{schema.ToClient, `{"janus":"event","session_id":1,"sender":2,"plugindata":{"plugin":"janus.plugin.videoroom","data":{"videoroom":"event","room":` + room + `}},"jsep":{"type":"offer","sdp":"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=VideoRoom ` + room + `\r\nt=0 0\r\n"}}`},
+		}
+		var evs []*schema.Event
+		for i, b := range bodies {
+			ev := &schema.Event{ID: fmt.Sprintf("e%d", i), Transport: schema.WS, Direction: b.dir, Kind: schema.Frame, Body: []byte(b.body)}
+			ev.Janus, _ = schema.ParseJanus(ev.Body)
+			evs = append(evs, ev)
+		}
+		return evs
+	}
+	a, b := run("1234"), run("2147483999")
+	for _, tc := range []struct {
+		name  string
+		rooms map[uint64]uint64
+		same  bool
+	}{
+		{"own room", map[uint64]uint64{2147483999: 1234}, true},
+		{"no rooms given", nil, false},
+		{"another room", map[uint64]uint64{2147483000: 1234}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := diff.Compare(a, b, nil, diff.Options{Rooms: tc.rooms})
+			if r.Same != tc.same {
+				var text bytes.Buffer
+				diff.WriteText(&text, r)
+				t.Errorf("same %v, want %v:\n%s", r.Same, tc.same, &text)
+			}
+		})
 	}
 }

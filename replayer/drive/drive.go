@@ -74,6 +74,12 @@ type Options struct {
 	// the captured SDP, its own candidates, generated media. Media events
 	// (webrtcup, media, hangup...) are then waited for like the others.
 	Media *media.Options
+	// OwnRooms gives the run rooms of its own: each videoroom or textroom
+	// room of the gateway's configuration that the flow joins without
+	// creating it is copied on the target, with the settings the plugin
+	// lists for it, under a new number the run uses instead; Result.Rooms
+	// says which. Runs of a load replay then do not meet in one room.
+	OwnRooms bool
 }
 
 // Result is what one replay did.
@@ -96,6 +102,9 @@ type Result struct {
 	// Media says, per handle with a WebRTC peer, whether it connected and
 	// the packets it sent and received by mid.
 	Media []MediaStats
+	// Rooms are the rooms the run had of its own (Options.OwnRooms), new
+	// number → captured one.
+	Rooms map[uint64]uint64
 }
 
 // runner is one replay in progress.
@@ -109,6 +118,7 @@ type runner struct {
 
 	gate  gate
 	peers *peers // nil without Options.Media
+	ups   ups    // the captured webrtcup events the new run has seen
 
 	mu  sync.Mutex // guards res
 	res Result
@@ -177,6 +187,62 @@ func (g *gate) wait(ctx context.Context, o int, timeout time.Duration) bool {
 	}
 }
 
+// ups are the captured webrtcup events whose counterpart came in the new
+// run, for the steps that wait for them (plan.Step.After).
+type ups struct {
+	mu      sync.Mutex
+	seen    map[string]bool // captured event ids
+	changed chan struct{}   // closed and replaced at each arrival
+}
+
+// arrived records that the captured webrtcup ev came in the new run.
+func (u *ups) arrived(ev *schema.Event) {
+	if ev.Janus == nil || ev.Janus.Janus != "webrtcup" {
+		return
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.seen == nil {
+		u.seen = map[string]bool{}
+	}
+	u.seen[ev.ID] = true
+	if u.changed != nil {
+		close(u.changed)
+		u.changed = nil
+	}
+}
+
+// wait waits until every event of evs arrived, and returns those that did
+// not within timeout.
+func (u *ups) wait(ctx context.Context, evs []*schema.Event, timeout time.Duration) []string {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		u.mu.Lock()
+		var missing []string
+		for _, ev := range evs {
+			if !u.seen[ev.ID] {
+				missing = append(missing, schema.Summary(ev))
+			}
+		}
+		if u.changed == nil {
+			u.changed = make(chan struct{})
+		}
+		ch := u.changed
+		u.mu.Unlock()
+		if len(missing) == 0 {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-timer.C:
+			return missing
+		case <-ctx.Done():
+			return missing
+		}
+	}
+}
+
 // Replay plays p against opts.Target and returns the new run.
 func Replay(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 	if opts.Wait == 0 {
@@ -204,9 +270,16 @@ func Replay(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 	r := &runner{opts: opts, ids: ids, log: opts.Logger.With("part", "replay"), start: time.Now(),
 		gate: gate{answered: map[int]bool{}, waiters: map[int][]chan struct{}{}}}
 	if opts.Media != nil {
-		r.peers = &peers{opts: opts.Media, fail: cancel, byH: map[uint64]*media.Peer{}, offers: map[uint64]string{}, cands: map[uint64]int{}, awaited: map[*media.Peer]bool{}}
+		r.peers = &peers{opts: opts.Media, fail: cancel, byH: map[uint64]*media.Peer{}, offers: map[uint64]string{}, cands: map[uint64]int{}, awaited: map[*media.Peer]bool{}, awaitedDC: map[*media.Peer]bool{}}
 	}
 
+	if opts.OwnRooms {
+		cleanup, err := r.ownRooms(ctx, p)
+		if err != nil {
+			return &r.res, fmt.Errorf("replay: %w", err)
+		}
+		defer cleanup()
+	}
 	var wg sync.WaitGroup
 	for _, c := range p.Clients {
 		wg.Go(func() {
@@ -390,6 +463,14 @@ func (r *runner) client(ctx context.Context, p *plan.Plan, c *plan.Client) error
 			r.res.Waits = append(r.res.Waits, fmt.Sprintf("%s: request %d (%s) sent before other clients' earlier requests were answered", c.Key, i+1, describe(s.Request)))
 			r.mu.Unlock()
 		}
+		if r.peers != nil && len(s.After) > 0 {
+			if missing := r.ups.wait(ctx, s.After, r.opts.Wait); len(missing) > 0 && ctx.Err() == nil {
+				r.mu.Lock()
+				r.res.Waits = append(r.res.Waits, fmt.Sprintf("%s: before request %d (%s): other clients' PeerConnections did not come up within %s: %s",
+					c.Key, i+1, describe(s.Request), r.opts.Wait, strings.Join(missing, ", ")))
+				r.mu.Unlock()
+			}
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -448,6 +529,7 @@ func (c *conn) addPending(p *plan.Plan, evs []*schema.Event) {
 		}
 		if i := slices.IndexFunc(c.early, func(got *schema.Event) bool { return c.same(ev, got) }); i >= 0 {
 			c.r.ids.Learn(ev.Body, c.early[i].Body)
+			c.r.ups.arrived(ev)
 			c.early = slices.Delete(c.early, i, i+1)
 			continue
 		}
@@ -604,6 +686,7 @@ func (c *conn) match(ev *schema.Event) {
 			continue
 		}
 		c.r.ids.Learn(want.Body, ev.Body)
+		c.r.ups.arrived(want)
 		c.pending = append(c.pending[:i], c.pending[i+1:]...)
 		close(c.changed)
 		c.changed = make(chan struct{})

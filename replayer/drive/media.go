@@ -26,7 +26,9 @@ type peers struct {
 	cands  map[uint64]int    // trickled candidates, by handle
 	// awaited are the peers whose first packet from Janus was waited for.
 	awaited map[*media.Peer]bool
-	order   []uint64
+	// awaitedDC are the peers whose data channel was waited for.
+	awaitedDC map[*media.Peer]bool
+	order     []uint64
 }
 
 // jsepOf returns the type and SDP of a message's jsep, if any.
@@ -76,7 +78,12 @@ func withSDP(body []byte, sdp string) ([]byte, error) {
 // trickled candidate of the peer in place of the captured client's.
 func (c *conn) transplant(ctx context.Context, body []byte, handle uint64) ([]byte, error) {
 	ps := c.r.peers
-	if ps == nil || handle == 0 {
+	if ps == nil {
+		return body, nil
+	}
+	if handle == 0 {
+		// A session's request (a destroy) may end what the peers wait for.
+		c.r.awaitMedia(ctx)
 		return body, nil
 	}
 	typ, captured := jsepOf(body)
@@ -87,8 +94,27 @@ func (c *conn) transplant(ctx context.Context, body []byte, handle uint64) ([]by
 	switch typ {
 	case "offer", "answer":
 		if p != nil {
-			// A renegotiation: keep it simple, send the captured SDP.
-			return body, nil
+			// A renegotiation: the peer's own new offer, or its answer to
+			// Janus's new offer, on the PeerConnection it has.
+			gctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			var sdp string
+			var err error
+			switch {
+			case typ == "offer":
+				sdp, err = p.Reoffer(gctx)
+			case offer != "":
+				sdp, err = p.Reanswer(gctx, offer)
+			default:
+				return body, fmt.Errorf("media: an answer for handle %d, and Janus made no new offer", handle)
+			}
+			if err != nil {
+				return body, err
+			}
+			c.r.mu.Lock()
+			delete(ps.offers, handle)
+			c.r.mu.Unlock()
+			return withSDP(body, sdp)
 		}
 		if typ == "answer" && offer == "" {
 			return body, fmt.Errorf("media: an answer for handle %d, and Janus made no offer", handle)
@@ -162,26 +188,38 @@ func (c *conn) transplant(ctx context.Context, body []byte, handle uint64) ([]by
 // (a publisher leaving, a room destroyed).
 func (r *runner) awaitMedia(ctx context.Context) {
 	r.mu.Lock()
-	var wait []*media.Peer
+	var wait, dcs []*media.Peer
 	for _, h := range r.peers.order {
 		p := r.peers.byH[h]
-		if r.peers.awaited[p] {
-			continue
-		}
 		select {
 		case <-p.Failed():
 			continue
 		default:
 		}
-		if p.ExpectsMedia() {
+		if !r.peers.awaited[p] && p.ExpectsMedia() {
 			r.peers.awaited[p] = true
 			wait = append(wait, p)
+		}
+		if !r.peers.awaitedDC[p] && p.HasDataChannel() {
+			r.peers.awaitedDC[p] = true
+			dcs = append(dcs, p)
 		}
 	}
 	r.mu.Unlock()
 	for _, p := range wait {
 		select {
 		case <-p.Receiving():
+		case <-p.Failed():
+		case <-time.After(mediaWait):
+		case <-ctx.Done():
+		}
+	}
+	// The captured client's data channel was open before it went on (a
+	// textroom client joins over it); the peer's opens once ICE, DTLS and
+	// SCTP are up.
+	for _, p := range dcs {
+		select {
+		case <-p.DataChannelOpen():
 		case <-p.Failed():
 		case <-time.After(mediaWait):
 		case <-ctx.Done():
@@ -240,8 +278,8 @@ func (r *runner) incoming(ev *schema.Event) {
 	h := ev.Janus.Sender
 	r.mu.Lock()
 	p := ps.byH[h]
-	if typ == "offer" && p == nil {
-		ps.offers[h] = sdp
+	if typ == "offer" {
+		ps.offers[h] = sdp // answered by the peer made then, or by the peer there is
 	}
 	r.mu.Unlock()
 	if typ == "answer" && p != nil {
@@ -269,7 +307,7 @@ func (r *runner) closePeers(ctx context.Context) error {
 		cancel()
 		st := p.Stats()
 		r.mu.Lock()
-		r.res.Media = append(r.res.Media, MediaStats{Handle: h, Connected: err == nil, Sent: st.Sent, Received: st.Received})
+		r.res.Media = append(r.res.Media, MediaStats{Handle: h, Connected: err == nil, Sent: st.Sent, Received: st.Received, DataChannel: st.DataChannel})
 		r.mu.Unlock()
 		if err != nil {
 			failed = append(failed, strconv.FormatUint(h, 10))
@@ -288,4 +326,8 @@ type MediaStats struct {
 	Connected bool           `json:"connected"`
 	Sent      map[string]int `json:"sent"`     // packets by mid
 	Received  map[string]int `json:"received"` // packets by mid
+	// DataChannel says the data channel the captured SDP had opened. What
+	// the client sent on it (textroom requests, chat) is not in the
+	// capture, so nothing is sent on it.
+	DataChannel bool `json:"data_channel,omitempty"`
 }

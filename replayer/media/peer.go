@@ -36,8 +36,12 @@ import (
 type Options struct {
 	// NoMedia sends no RTP: Janus sees the PeerConnection up, and no media.
 	NoMedia bool
-	// DropCandidates gives Janus no candidate of the peer (none in the SDP,
-	// none trickled) and the peer none of Janus's: ICE fails.
+	// DropCandidates gives Janus none of the peer's candidates and the
+	// peer none of Janus's: in their place, in the SDP and in every
+	// trickle, Janus gets one host candidate on a loopback UDP socket that
+	// never answers. Janus's connectivity checks to it fail and Janus hangs
+	// up with "ICE failed" (about 13 s after the offer with Janus 1.1.2).
+	// With no candidate at all Janus would wait for one forever.
 	DropCandidates bool
 	// LossPercent drops this share of the RTP packets the peer would send,
 	// leaving gaps in their sequence numbers: Janus asks for them again and
@@ -65,13 +69,20 @@ type Peer struct {
 	stop      chan struct{} // ends the senders
 	wg        sync.WaitGroup
 
-	mu       sync.Mutex
-	tracks   []*webrtc.TrackLocalStaticRTP
-	received map[string]int // packets received, by mid
-	sent     map[string]int // packets sent, by mid
-	state    webrtc.PeerConnectionState
-	once     sync.Once
-	closeErr error
+	mu        sync.Mutex
+	tracks    []*webrtc.TrackLocalStaticRTP
+	received  map[string]int // packets received, by mid
+	sent      map[string]int // packets sent, by mid
+	state     webrtc.PeerConnectionState
+	dcOpen    bool          // the data channel of an m=application opened
+	dc        bool          // the template has a data channel
+	dcOpened  chan struct{} // closed when it opens
+	once      sync.Once
+	mediaOnce sync.Once // starts the senders, at the first negotiation
+	closeErr  error
+	// sink is the socket of the only candidate Janus gets with
+	// DropCandidates: it never reads, so Janus's checks go unanswered.
+	sink net.PacketConn
 }
 
 // kinds maps an m-line's media to pion's codec type.
@@ -168,7 +179,13 @@ func New(template string, opts Options) (*Peer, error) {
 	p := &Peer{
 		opts: opts, pc: pc, tmpl: &tmpl,
 		connected: make(chan struct{}), receiving: make(chan struct{}), failed: make(chan struct{}), stop: make(chan struct{}),
-		received: map[string]int{}, sent: map[string]int{},
+		received: map[string]int{}, sent: map[string]int{}, dcOpened: make(chan struct{}),
+	}
+	if opts.DropCandidates {
+		if p.sink, err = net.ListenPacket("udp4", "127.0.0.1:0"); err != nil {
+			pc.Close()
+			return nil, fmt.Errorf("media peer: the socket of the candidate that never answers: %w", err)
+		}
 	}
 	var upOnce, failOnce sync.Once
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
@@ -280,9 +297,21 @@ func (p *Peer) addMedia() error {
 		if !ok {
 			if md.MediaName.Media == "application" && !dc {
 				dc = true
-				if _, err := p.pc.CreateDataChannel("JanusDataChannel", nil); err != nil {
+				ch, err := p.pc.CreateDataChannel("JanusDataChannel", nil)
+				if err != nil {
 					return fmt.Errorf("media peer: data channel: %w", err)
 				}
+				p.mu.Lock()
+				p.dc = true
+				p.mu.Unlock()
+				ch.OnOpen(func() {
+					p.mu.Lock()
+					defer p.mu.Unlock()
+					if !p.dcOpen {
+						p.dcOpen = true
+						close(p.dcOpened)
+					}
+				})
 			}
 			continue
 		}
@@ -323,9 +352,29 @@ func (p *Peer) local(ctx context.Context, desc webrtc.SessionDescription) (strin
 	}
 	s := p.pc.LocalDescription().SDP
 	if p.opts.DropCandidates {
-		s = dropCandidates(s)
+		s = p.deadCandidate(dropCandidates(s))
 	}
 	return s, nil
+}
+
+// deadLine is the candidate Janus gets with DropCandidates ("candidate:...").
+func (p *Peer) deadLine() string {
+	return "candidate:1 1 udp 2130706431 127.0.0.1 " + strconv.Itoa(p.sink.LocalAddr().(*net.UDPAddr).Port) + " typ host"
+}
+
+// deadCandidate puts the candidate that never answers in the first m-line
+// of s (the bundle's), right after its ice-pwd.
+func (p *Peer) deadCandidate(s string) string {
+	i := strings.Index(s, "a=ice-pwd:")
+	if i < 0 {
+		return s
+	}
+	j := strings.Index(s[i:], "\n")
+	if j < 0 {
+		return s
+	}
+	j += i + 1
+	return s[:j] + "a=" + p.deadLine() + "\r\n" + s[j:]
 }
 
 func dropCandidates(s string) string {
@@ -386,10 +435,39 @@ func (p *Peer) Answer(ctx context.Context, offer string) (string, error) {
 	return s, nil
 }
 
+// Reoffer makes a new offer on the peer's PeerConnection, as the captured
+// client renegotiated: the same m-lines, the same ICE and DTLS.
+func (p *Peer) Reoffer(ctx context.Context) (string, error) {
+	o, err := p.pc.CreateOffer(nil)
+	if err != nil {
+		return "", fmt.Errorf("media peer: create a new offer: %w", err)
+	}
+	return p.local(ctx, o)
+}
+
+// Reanswer answers Janus's new offer on the peer's PeerConnection (Janus
+// renegotiated).
+func (p *Peer) Reanswer(ctx context.Context, offer string) (string, error) {
+	if p.opts.DropCandidates {
+		offer = dropCandidates(offer)
+	}
+	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		return "", fmt.Errorf("media peer: set Janus's new offer: %w", err)
+	}
+	a, err := p.pc.CreateAnswer(nil)
+	if err != nil {
+		return "", fmt.Errorf("media peer: create a new answer: %w", err)
+	}
+	return p.local(ctx, a)
+}
+
 // Candidates returns the peer's candidate lines ("candidate:..."), for
-// trickle requests; none with DropCandidates.
+// trickle requests; with DropCandidates, only the one that never answers.
 func (p *Peer) Candidates() []string {
-	if p.opts.DropCandidates || p.pc.LocalDescription() == nil {
+	if p.opts.DropCandidates {
+		return []string{p.deadLine()}
+	}
+	if p.pc.LocalDescription() == nil {
 		return nil
 	}
 	var out []string
@@ -423,6 +501,17 @@ func (p *Peer) ExpectsMedia() bool {
 	return false
 }
 
+// HasDataChannel reports whether the template has a data channel
+// (m=application), which the peer opens.
+func (p *Peer) HasDataChannel() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dc
+}
+
+// DataChannelOpen is closed when the peer's data channel is open.
+func (p *Peer) DataChannelOpen() <-chan struct{} { return p.dcOpened }
+
 // Receiving is closed when the first packet arrives from Janus.
 func (p *Peer) Receiving() <-chan struct{} { return p.receiving }
 
@@ -453,13 +542,17 @@ func (p *Peer) Wait(ctx context.Context) error {
 type Stats struct {
 	Sent, Received map[string]int
 	State          string
+	// DataChannel says the data channel of the template's m=application
+	// opened. Nothing is sent on it: what the captured client sent there
+	// is not in the capture.
+	DataChannel bool
 }
 
 // Stats returns what the peer sent and received so far.
 func (p *Peer) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := Stats{Sent: map[string]int{}, Received: map[string]int{}, State: p.state.String()}
+	s := Stats{Sent: map[string]int{}, Received: map[string]int{}, State: p.state.String(), DataChannel: p.dcOpen}
 	for k, v := range p.sent {
 		s.Sent[k] = v
 	}
@@ -472,6 +565,10 @@ func (p *Peer) Stats() Stats {
 // startMedia starts a sender per sending track once the peer is connected:
 // Opus silence every 20 ms, or a small VP8 key frame every 50 ms.
 func (p *Peer) startMedia() {
+	p.mediaOnce.Do(p.senders)
+}
+
+func (p *Peer) senders() {
 	if p.opts.NoMedia {
 		return
 	}
@@ -541,6 +638,9 @@ func (p *Peer) Close() error {
 		close(p.stop)
 		p.closeErr = p.pc.Close()
 		p.wg.Wait()
+		if p.sink != nil {
+			p.sink.Close()
+		}
 	})
 	return p.closeErr
 }

@@ -59,6 +59,14 @@ type Step struct {
 	// Request and before the client's next request: replies over WebSocket,
 	// long-poll and WebSocket events.
 	Expect []*schema.Event
+	// After are the webrtcup events of other clients that the capture had
+	// between the previous request (of any client) and Request. A
+	// PeerConnection coming up changes what a plugin answers others (a
+	// videoroom publisher is listed once its PeerConnection is up), so a
+	// replay with media sends Request only once they came in the new run
+	// too; steps are sent in the capture's order, so each waits only for
+	// those since the step before it.
+	After []*schema.Event
 	// At is the request's time from the start of the capture.
 	At time.Duration
 }
@@ -88,6 +96,8 @@ func Build(evs []*schema.Event) (*Plan, error) {
 		}
 	}
 	order := 0
+	var ups []*schema.Event             // webrtcup events since the last step
+	upOf := map[*schema.Event]*Client{} // and their clients
 	last := map[*Client]*Step{}
 	stepOf := map[string]*Step{} // request event id → its step
 	clientOf := func(ev *schema.Event) *Client {
@@ -164,6 +174,13 @@ func Build(evs []*schema.Event) (*Plan, error) {
 				p.Start = ev.Time
 			}
 			s := &Step{Order: order, Request: ev, At: ev.Time.Sub(p.Start)}
+			for _, up := range ups {
+				if upOf[up] != c {
+					s.After = append(s.After, up)
+				}
+			}
+			ups = ups[:0:0]
+			clear(upOf)
 			order++
 			c.Steps = append(c.Steps, s)
 			last[c] = s
@@ -201,6 +218,10 @@ func Build(evs []*schema.Event) (*Plan, error) {
 			}
 			if s := last[c]; s != nil {
 				s.Expect = append(s.Expect, ev)
+			}
+			if ev.Janus != nil && ev.Janus.Janus == "webrtcup" {
+				ups = append(ups, ev)
+				upOf[ev] = c
 			}
 		}
 	}

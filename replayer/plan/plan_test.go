@@ -125,3 +125,40 @@ func TestBuildEmpty(t *testing.T) {
 		t.Fatal("a plan of no events built")
 	}
 }
+
+// TestBuildAfterOtherWebRTCUp checks that a request waits for the webrtcup
+// events of other clients captured before it (since the step before it),
+// and not for its own client's, which it expects anyway.
+func TestBuildAfterOtherWebRTCUp(t *testing.T) {
+	f := &flow{t: time.Unix(1700000000, 0), last: map[string]*schema.Event{}}
+	const W, F = schema.WS, schema.Frame
+	f.add(W, "alice", schema.ToGateway, F, "", "", `{"janus":"message","session_id":1,"handle_id":11,"body":{"request":"configure"},"transaction":"a1"}`)
+	aliceUp := f.add(W, "alice", schema.ToClient, F, "", "", `{"janus":"webrtcup","session_id":1,"sender":11}`)
+	f.add(W, "bob", schema.ToGateway, F, "", "", `{"janus":"message","session_id":2,"handle_id":22,"body":{"request":"join"},"transaction":"b1"}`)
+	f.add(W, "bob", schema.ToClient, F, "", "", `{"janus":"webrtcup","session_id":2,"sender":22}`)
+	f.add(W, "bob", schema.ToGateway, F, "", "", `{"janus":"message","session_id":2,"handle_id":22,"body":{"request":"configure"},"transaction":"b2"}`)
+	f.add(W, "alice", schema.ToGateway, F, "", "", `{"janus":"detach","session_id":1,"handle_id":11,"transaction":"a2"}`)
+
+	p, err := plan.Build(f.evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var after [][]*schema.Event
+	for _, c := range p.Clients {
+		for _, s := range c.Steps {
+			for len(after) <= s.Order {
+				after = append(after, nil)
+			}
+			after[s.Order] = s.After
+		}
+	}
+	want := [][]*schema.Event{nil, {aliceUp}, nil, nil}
+	if len(after) != len(want) {
+		t.Fatalf("%d steps, want %d", len(after), len(want))
+	}
+	for i := range want {
+		if len(after[i]) != len(want[i]) || len(want[i]) == 1 && after[i][0] != want[i][0] {
+			t.Errorf("step %d waits for %d webrtcup events %v, want %d", i, len(after[i]), after[i], len(want[i]))
+		}
+	}
+}

@@ -14,6 +14,13 @@
 //	{"do":"press","key":"ArrowDown"}           on the focused element
 //	{"do":"eval","name":"rows","js":"document.querySelectorAll('.lrow').length"}
 //	{"do":"screenshot","path":"/tmp/x.png","fullPage":false}
+//	{"do":"fill","selector":"#username","text":"alice"}
+//	{"do":"close"}                              close the page (and its context)
+//
+// A step acts on page 0 unless it names another ("page":1): each page is
+// opened in a browser context of its own (as two people on two machines),
+// when a step first names it. The camera and microphone are Chromium's fake
+// devices, granted without a prompt.
 //
 // console lists the page's console errors and uncaught exceptions, and the
 // responses with a status of 400 or more. It exits 1 when a step failed and
@@ -49,20 +56,30 @@ try {
 		executablePath: values.chromium,
 		headless: true,
 		args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-			'--disable-component-update', '--disable-sync'],
+			'--disable-component-update', '--disable-sync', '--disable-quic',
+			'--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream'],
 		timeout,
 	});
-	const page = await browser.newPage({ viewport: { width: width || 1400, height: height || 900 } });
-	page.setDefaultTimeout(timeout);
-	page.on('console', (m) => {
-		process.stderr.write(`[page ${m.type()}] ${m.text()}\n`);
-		if (m.type() === 'error') out.console.push(`console error: ${m.text()}`);
-	});
-	page.on('pageerror', (err) => out.console.push(`uncaught: ${err.message}`));
-	page.on('response', (r) => { if (r.status() >= 400) out.console.push(`HTTP ${r.status()} ${r.url()}`); });
+	const pages = [];
+	const pageOf = async (i) => {
+		if (pages[i]) return pages[i];
+		const ctx = await browser.newContext({ viewport: { width: width || 1400, height: height || 900 } });
+		const page = await ctx.newPage();
+		page.setDefaultTimeout(timeout);
+		const tag = i ? `page ${i} ` : 'page ';
+		page.on('console', (m) => {
+			process.stderr.write(`[${tag}${m.type()}] ${m.text()}\n`);
+			if (m.type() === 'error') out.console.push(`console error: ${m.text()}`);
+		});
+		page.on('pageerror', (err) => out.console.push(`uncaught: ${err.message}`));
+		page.on('response', (r) => { if (r.status() >= 400) out.console.push(`HTTP ${r.status()} ${r.url()}`); });
+		pages[i] = page;
+		return page;
+	};
 	exitCode = 1;
 	for (const [i, s] of steps.entries()) {
 		out.step = i;
+		const page = await pageOf(s.page || 0);
 		switch (s.do) {
 			case 'goto': await page.goto(s.url); break;
 			case 'wait': await page.waitForSelector(s.selector, { state: s.state || 'visible' }); break;
@@ -71,7 +88,13 @@ try {
 				// waitForFunction, which compiles the string in the page and
 				// so needs a Content-Security-Policy allowing eval.
 				const until = Date.now() + timeout;
-				while (!(await page.evaluate(s.js))) {
+				// A page that navigates (a reload) has no context for a
+				// moment: ask again.
+				const test = () => page.evaluate(s.js).catch((err) => {
+					if (/context was destroyed|navigation/i.test(err.message)) return false;
+					throw err;
+				});
+				while (!(await test())) {
 					if (Date.now() > until) throw new Error(`timeout waiting for ${s.js}`);
 					await new Promise((r) => setTimeout(r, 20));
 				}
@@ -79,6 +102,8 @@ try {
 			}
 			case 'click': await page.click(s.selector); break;
 			case 'press': await page.keyboard.press(s.key); break;
+			case 'fill': await page.fill(s.selector, s.text); break;
+			case 'close': await page.context().close(); pages[s.page || 0] = undefined; break;
 			case 'eval': out.values[s.name] = await page.evaluate(s.js); break;
 			case 'screenshot': await page.screenshot({ path: s.path, fullPage: !!s.fullPage }); break;
 			default: throw new Error(`unknown step ${JSON.stringify(s)}`);

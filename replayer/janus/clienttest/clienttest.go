@@ -466,3 +466,60 @@ func tail(s string, n int) string {
 	}
 	return strings.Join(lines, "")
 }
+
+// DemosDir holds Meetecho's demo pages: Debian's package janus-demos
+// (1.1.2), whose javascript/ links to /usr/share/javascript.
+const DemosDir = "/usr/share/janus/demos"
+
+// RequireDemos is Require and Meetecho's demo pages (DemosDir).
+func RequireDemos(t testing.TB) {
+	t.Helper()
+	Require(t)
+	if _, err := os.Stat(filepath.Join(DemosDir, "settings.js")); err != nil {
+		msg := "Meetecho's demo pages cannot be served: " + DemosDir + " (apt-get install -y janus-demos)"
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s (CI must provide them)", msg)
+		}
+		t.Skipf("skipping: %s", msg)
+	}
+}
+
+// ServeDemos serves Meetecho's demo pages (DemosDir) on a loopback server
+// that stops when the test ends, once per entry of servers: under
+// /NAME/, with a settings.js whose server is servers[NAME] (a Janus API
+// URL, http://HOST:PORT/janus or ws://HOST:PORT/). It returns the server's
+// base URL: the echotest talking to servers["ws"] is at
+// BASE/ws/echotest.html.
+func ServeDemos(t testing.TB, servers map[string]string) (baseURL string) {
+	t.Helper()
+	settings, err := os.ReadFile(filepath.Join(DemosDir, "settings.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := http.FileServer(http.Dir(DemosDir))
+	mux := http.NewServeMux()
+	for name, server := range servers {
+		q, err := json.Marshal(server)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The packaged settings.js picks a server from the page's own
+		// host; the line added at its end points it at the tap instead.
+		// It also declares token and apisecret, which the pages read and
+		// Debian's settings.js only mentions in a comment ("token is not
+		// defined" otherwise).
+		js := append(bytes.Clone(settings), "\n// janustap: the Janus API under test\nserver = "+string(q)+";\nvar token, apisecret;\n"...)
+		prefix := "/" + name + "/"
+		mux.HandleFunc(prefix+"settings.js", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/javascript")
+			w.Write(js)
+		})
+		mux.Handle(prefix, http.StripPrefix(prefix[:len(prefix)-1], files))
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		mux.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}

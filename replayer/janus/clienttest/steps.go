@@ -12,11 +12,15 @@ import (
 
 // BrowserStep is one step of RunSteps: see testdata/clients/run-steps.mjs.
 type BrowserStep struct {
-	Do       string `json:"do"` // goto, wait, waitFn, click, press, eval, screenshot
+	Do string `json:"do"` // goto, wait, waitFn, click, press, fill, eval, screenshot, close
+	// Page is the page the step acts on: each page has a browser context of
+	// its own, opened when a step first names it (0 is the first page).
+	Page     int    `json:"page,omitempty"`
 	URL      string `json:"url,omitempty"`
 	Selector string `json:"selector,omitempty"`
 	JS       string `json:"js,omitempty"`
 	Key      string `json:"key,omitempty"`
+	Text     string `json:"text,omitempty"` // of a fill
 	Name     string `json:"name,omitempty"` // of an eval's value
 	Path     string `json:"path,omitempty"` // of a screenshot
 	FullPage bool   `json:"fullPage,omitempty"`
