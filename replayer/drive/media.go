@@ -28,7 +28,25 @@ type peers struct {
 	awaited map[*media.Peer]bool
 	// awaitedDC are the peers whose data channel was waited for.
 	awaitedDC map[*media.Peer]bool
-	order     []uint64
+	// hungUp is closed, per handle, when Janus's hangup for it arrives:
+	// with DTLSClose the run waits for it, so that the next request does
+	// not race the alert.
+	hungUp map[uint64]chan struct{}
+	order  []uint64
+}
+
+// hangupOf returns the channel closed when Janus hangs up handle h.
+// The caller holds r.mu.
+func (ps *peers) hangupOf(h uint64) chan struct{} {
+	if ps.hungUp == nil {
+		ps.hungUp = map[uint64]chan struct{}{}
+	}
+	c, ok := ps.hungUp[h]
+	if !ok {
+		c = make(chan struct{})
+		ps.hungUp[h] = c
+	}
+	return c
 }
 
 // jsepOf returns the type and SDP of a message's jsep, if any.
@@ -205,11 +223,29 @@ func (r *runner) awaitMedia(ctx context.Context) {
 			dcs = append(dcs, p)
 		}
 	}
+	hungUp := map[*media.Peer]chan struct{}{}
+	if r.peers.opts.DTLSClose {
+		for _, h := range r.peers.order {
+			if p := r.peers.byH[h]; slices.Contains(wait, p) {
+				hungUp[p] = r.peers.hangupOf(h)
+			}
+		}
+	}
 	r.mu.Unlock()
 	for _, p := range wait {
 		select {
 		case <-p.Receiving():
 		case <-p.Failed():
+		case <-time.After(mediaWait):
+		case <-ctx.Done():
+		}
+	}
+	// The peer closes at its first packet (DTLSClose); Janus's hangup for
+	// the alert comes before the next request, as it did for the client
+	// whose failure the flag reproduces.
+	for _, c := range hungUp { // not Failed: closing the peer is that
+		select {
+		case <-c:
 		case <-time.After(mediaWait):
 		case <-ctx.Done():
 		}
@@ -271,7 +307,21 @@ func (r *runner) watch(ctx context.Context, p *media.Peer, handle uint64) {
 // answer.
 func (r *runner) incoming(ev *schema.Event) {
 	ps := r.peers
-	if ps == nil || ev.Janus == nil || ev.Janus.Sender == 0 || ev.Janus.JSEP == "" {
+	if ps == nil || ev.Janus == nil || ev.Janus.Sender == 0 {
+		return
+	}
+	if ev.Janus.Janus == "hangup" {
+		r.mu.Lock()
+		c := ps.hangupOf(ev.Janus.Sender)
+		select {
+		case <-c:
+		default:
+			close(c)
+		}
+		r.mu.Unlock()
+		return
+	}
+	if ev.Janus.JSEP == "" {
 		return
 	}
 	typ, sdp := jsepOf(ev.Body)
