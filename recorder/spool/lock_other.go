@@ -16,14 +16,3 @@ func lockDir(path string) (*os.File, error) {
 	}
 	return f, nil
 }
-
-// unlockDir releases a lock taken by lockDir.
-func unlockDir(f *os.File) error {
-	if f == nil {
-		return nil
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("unlock directory: %w", err)
-	}
-	return nil
-}

@@ -68,6 +68,48 @@ func expect(j *schema.Janus, r Reply, typ string) error {
 	return nil
 }
 
+// call sends a plugin message Janus answers at once and checks that the
+// answer is "success"; what names the step in errors.
+func call(ctx context.Context, s *Session, h uint64, body map[string]any, what string) (*schema.Janus, error) {
+	j, r, err := s.Message(ctx, h, body, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if err := expect(j, r, "success"); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return j, nil
+}
+
+// async sends a plugin message (with jsep, if not nil) that Janus acks, and
+// returns the event that answers it; what names the step in errors.
+func async(ctx context.Context, s *Session, h uint64, body, jsep map[string]any, what string) (*schema.Janus, error) {
+	j, r, err := s.Message(ctx, h, body, jsep)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if err := expect(j, r, "ack"); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	_, ev, err := s.WaitEvent(ctx, ForTx(j.Transaction))
+	if err != nil {
+		return nil, fmt.Errorf("%s event: %w", what, err)
+	}
+	return ev, nil
+}
+
+// acked sends a core request Janus acks (trickle, keepalive).
+func acked(ctx context.Context, s *Session, verb string, h uint64, fields map[string]any, what string) error {
+	j, r, err := s.Request(ctx, verb, h, fields)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if err := expect(j, r, "ack"); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
 // RunEchoTest runs the echotest flow on a created session: attach, message
 // without and with jsep (waiting for each event), trickle, keepalive, detach.
 func RunEchoTest(ctx context.Context, s *Session) error {
@@ -75,43 +117,23 @@ func RunEchoTest(ctx context.Context, s *Session) error {
 	if err != nil {
 		return err
 	}
-	j, r, err := s.Message(ctx, h, map[string]any{"audio": true, "video": true}, nil)
-	if err != nil {
+	if _, err := async(ctx, s, h, map[string]any{"audio": true, "video": true}, nil, "echotest message"); err != nil {
 		return err
 	}
-	if err := expect(j, r, "ack"); err != nil {
-		return fmt.Errorf("echotest message: %w", err)
-	}
-	if _, _, err := s.WaitEvent(ctx, ForTx(j.Transaction)); err != nil {
-		return fmt.Errorf("echotest event: %w", err)
-	}
-	j, r, err = s.Message(ctx, h, map[string]any{"audio": true, "video": true, "bitrate": 256000}, Offer())
-	if err != nil {
+	if ev, err := async(ctx, s, h, map[string]any{"audio": true, "video": true, "bitrate": 256000}, Offer(), "echotest offer"); err != nil {
 		return err
-	}
-	if err := expect(j, r, "ack"); err != nil {
-		return fmt.Errorf("echotest offer: %w", err)
-	}
-	if _, ev, err := s.WaitEvent(ctx, ForTx(j.Transaction)); err != nil {
-		return fmt.Errorf("echotest answer: %w", err)
 	} else if ev.JSEP != "answer" {
 		return fmt.Errorf("echotest answer: event has jsep %q", ev.JSEP)
 	}
 	cand := map[string]any{"candidate": "candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host generation 0", "sdpMid": "0", "sdpMLineIndex": 0}
-	if j, r, err = s.Request(ctx, "trickle", h, map[string]any{"candidate": cand}); err != nil {
+	if err := acked(ctx, s, "trickle", h, map[string]any{"candidate": cand}, "trickle"); err != nil {
 		return err
-	} else if err := expect(j, r, "ack"); err != nil {
-		return fmt.Errorf("trickle: %w", err)
 	}
-	if j, r, err = s.Request(ctx, "trickle", h, map[string]any{"candidate": map[string]any{"completed": true}}); err != nil {
+	if err := acked(ctx, s, "trickle", h, map[string]any{"candidate": map[string]any{"completed": true}}, "trickle completed"); err != nil {
 		return err
-	} else if err := expect(j, r, "ack"); err != nil {
-		return fmt.Errorf("trickle completed: %w", err)
 	}
-	if j, r, err = s.Request(ctx, "keepalive", 0, nil); err != nil {
+	if err := acked(ctx, s, "keepalive", 0, nil, "keepalive"); err != nil {
 		return err
-	} else if err := expect(j, r, "ack"); err != nil {
-		return fmt.Errorf("keepalive: %w", err)
 	}
 	return detach(ctx, s, h)
 }
@@ -138,57 +160,35 @@ func RunVideoRoom(ctx context.Context, s *Session) error {
 		return err
 	}
 	room := 100000 + rand.IntN(1<<30)
-	j, r, err := s.Message(ctx, h, map[string]any{"request": "create", "room": room, "description": "janustap"}, nil)
-	if err != nil {
+	if j, err := call(ctx, s, h, map[string]any{"request": "create", "room": room, "description": "janustap"}, "videoroom create"); err != nil {
+		return err
+	} else if j.PluginValue != "created" {
+		return fmt.Errorf("videoroom create: got %s/%s", j.PluginKey, j.PluginValue)
+	}
+	if _, err := call(ctx, s, h, map[string]any{"request": "exists", "room": room}, "videoroom exists"); err != nil {
 		return err
 	}
-	if err := expect(j, r, "success"); err != nil || j.PluginValue != "created" {
-		return fmt.Errorf("videoroom create: %s", r.Body)
-	}
-	if j, r, err = s.Message(ctx, h, map[string]any{"request": "exists", "room": room}, nil); err != nil {
+	if ev, err := async(ctx, s, h, map[string]any{"request": "join", "ptype": "publisher", "room": room, "display": "tap"}, nil, "videoroom join"); err != nil {
 		return err
-	} else if err := expect(j, r, "success"); err != nil {
-		return fmt.Errorf("videoroom exists: %w", err)
-	}
-	j, r, err = s.Message(ctx, h, map[string]any{"request": "join", "ptype": "publisher", "room": room, "display": "tap"}, nil)
-	if err != nil {
-		return err
-	}
-	if err := expect(j, r, "ack"); err != nil {
-		return fmt.Errorf("videoroom join: %w", err)
-	}
-	if _, ev, err := s.WaitEvent(ctx, ForTx(j.Transaction)); err != nil {
-		return fmt.Errorf("videoroom joined: %w", err)
 	} else if ev.PluginValue != "joined" {
 		return fmt.Errorf("videoroom joined: got %s/%s", ev.PluginKey, ev.PluginValue)
 	}
-	j, r, err = s.Message(ctx, h, map[string]any{"request": "configure", "audio": true, "video": true}, Offer())
-	if err != nil {
+	if ev, err := async(ctx, s, h, map[string]any{"request": "configure", "audio": true, "video": true}, Offer(), "videoroom configure"); err != nil {
 		return err
-	}
-	if err := expect(j, r, "ack"); err != nil {
-		return fmt.Errorf("videoroom configure: %w", err)
-	}
-	if _, ev, err := s.WaitEvent(ctx, ForTx(j.Transaction)); err != nil {
-		return fmt.Errorf("videoroom configured: %w", err)
 	} else if ev.JSEP != "answer" {
 		return fmt.Errorf("videoroom configured: jsep %q", ev.JSEP)
 	}
 	// A sync request that fails at plugin level: the room exists already.
-	if j, r, err = s.Message(ctx, h, map[string]any{"request": "create", "room": room}, nil); err != nil {
+	if j, r, err := s.Message(ctx, h, map[string]any{"request": "create", "room": room}, nil); err != nil {
 		return err
 	} else if j == nil || j.PluginError != 427 {
 		return fmt.Errorf("videoroom create twice: want error 427, got %s", r.Body)
 	}
-	if j, r, err = s.Message(ctx, h, map[string]any{"request": "listparticipants", "room": room}, nil); err != nil {
+	if _, err := call(ctx, s, h, map[string]any{"request": "listparticipants", "room": room}, "videoroom listparticipants"); err != nil {
 		return err
-	} else if err := expect(j, r, "success"); err != nil {
-		return fmt.Errorf("videoroom listparticipants: %w", err)
 	}
-	if j, r, err = s.Message(ctx, h, map[string]any{"request": "destroy", "room": room}, nil); err != nil {
+	if _, err := call(ctx, s, h, map[string]any{"request": "destroy", "room": room}, "videoroom destroy"); err != nil {
 		return err
-	} else if err := expect(j, r, "success"); err != nil {
-		return fmt.Errorf("videoroom destroy: %w", err)
 	}
 	return detach(ctx, s, h)
 }
@@ -201,32 +201,19 @@ func RunTextRoom(ctx context.Context, s *Session) error {
 		return err
 	}
 	room := 100000 + rand.IntN(1<<30)
-	if j, r, err := s.Message(ctx, h, map[string]any{"request": "create", "room": room, "description": "janustap"}, nil); err != nil {
-		return err
-	} else if err := expect(j, r, "success"); err != nil {
-		return fmt.Errorf("textroom create: %w", err)
-	}
-	if j, r, err := s.Message(ctx, h, map[string]any{"request": "list"}, nil); err != nil {
-		return err
-	} else if err := expect(j, r, "success"); err != nil {
-		return fmt.Errorf("textroom list: %w", err)
-	}
-	j, r, err := s.Message(ctx, h, map[string]any{"request": "setup"}, nil)
-	if err != nil {
+	if _, err := call(ctx, s, h, map[string]any{"request": "create", "room": room, "description": "janustap"}, "textroom create"); err != nil {
 		return err
 	}
-	if err := expect(j, r, "ack"); err != nil {
-		return fmt.Errorf("textroom setup: %w", err)
+	if _, err := call(ctx, s, h, map[string]any{"request": "list"}, "textroom list"); err != nil {
+		return err
 	}
-	if _, ev, err := s.WaitEvent(ctx, ForTx(j.Transaction)); err != nil {
-		return fmt.Errorf("textroom offer: %w", err)
+	if ev, err := async(ctx, s, h, map[string]any{"request": "setup"}, nil, "textroom setup"); err != nil {
+		return err
 	} else if ev.JSEP != "offer" {
 		return fmt.Errorf("textroom offer: jsep %q", ev.JSEP)
 	}
-	if j, r, err := s.Message(ctx, h, map[string]any{"request": "destroy", "room": room}, nil); err != nil {
+	if _, err := call(ctx, s, h, map[string]any{"request": "destroy", "room": room}, "textroom destroy"); err != nil {
 		return err
-	} else if err := expect(j, r, "success"); err != nil {
-		return fmt.Errorf("textroom destroy: %w", err)
 	}
 	return detach(ctx, s, h)
 }
