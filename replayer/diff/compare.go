@@ -449,35 +449,31 @@ type comparison struct {
 	onlyB []*message
 }
 
+// classify splits a run's messages into requests, replies by the index of
+// their request, and messages that answer no request.
+func classify(msgs []*message) (reqs []*message, replies map[int][]*message, async []*message) {
+	replies = map[int][]*message{}
+	for _, m := range msgs {
+		switch {
+		case m.req:
+			reqs = append(reqs, m)
+		case m.link >= 0:
+			replies[m.link] = append(replies[m.link], m)
+		default:
+			async = append(async, m)
+		}
+	}
+	return reqs, replies, async
+}
+
 // match pairs the messages of the runs: requests by their order (aligned on
 // verb and plugin request, so that one missing request does not shift the
 // rest), the replies of paired requests by janus type then order, and
 // messages that answer no request by transaction, session, sender and janus
 // type, then order.
 func (x *comparison) match() {
-	var reqA, reqB []*message
-	repliesA, repliesB := map[int][]*message{}, map[int][]*message{}
-	var asyncA, asyncB []*message
-	for _, m := range x.a.msgs {
-		switch {
-		case m.req:
-			reqA = append(reqA, m)
-		case m.link >= 0:
-			repliesA[m.link] = append(repliesA[m.link], m)
-		default:
-			asyncA = append(asyncA, m)
-		}
-	}
-	for _, m := range x.b.msgs {
-		switch {
-		case m.req:
-			reqB = append(reqB, m)
-		case m.link >= 0:
-			repliesB[m.link] = append(repliesB[m.link], m)
-		default:
-			asyncB = append(asyncB, m)
-		}
-	}
+	reqA, repliesA, asyncA := classify(x.a.msgs)
+	reqB, repliesB, asyncB := classify(x.b.msgs)
 	keysA, keysB := make([]string, len(reqA)), make([]string, len(reqB))
 	for i, m := range reqA {
 		keysA[i] = requestKey(m)
