@@ -3,6 +3,7 @@ package media_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,5 +75,94 @@ func TestPeerEchoTest(t *testing.T) {
 	}
 	if st := p.Stats(); st.State != "connected" || len(st.Sent) == 0 {
 		t.Errorf("peer stats %+v: want connected, packets sent", st)
+	}
+}
+
+// TestPeerSimulcastVideoRoom publishes to a real Janus's videoroom with a
+// peer made after a simulcast offer (three rids): the peer's offer carries
+// the rids, Janus answers with them, and the publisher's video stream is
+// simulcast in what Janus reports.
+func TestPeerSimulcastVideoRoom(t *testing.T) {
+	j := janustest.Start(t, janustest.Options{})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	c, err := janus.DialWS(ctx, j.WS, janus.Protocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s := &janus.Session{C: c, WS: true}
+	if err := s.Create(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h, err := s.Attach(ctx, janus.VideoRoom, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jm, _, err := s.Message(ctx, h, map[string]any{"request": "join", "ptype": "publisher", "room": 1234}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.WaitEvent(ctx, janus.ForTx(jm.Transaction)); err != nil {
+		t.Fatal(err)
+	}
+	p, err := media.New(janus.SimulcastOfferSDP, media.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	offer, err := p.Offer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{"a=rid:h send", "a=rid:m send", "a=rid:l send", "a=simulcast:send h;m;l"} {
+		if !strings.Contains(offer, l+"\r\n") {
+			t.Errorf("the peer's offer has no %q:\n%s", l, offer)
+		}
+	}
+	jm, _, err = s.Message(ctx, h, map[string]any{"request": "publish"}, map[string]any{"type": "offer", "sdp": offer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := s.WaitEvent(ctx, janus.ForTx(jm.Transaction))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev struct {
+		JSEP       struct{ Type, SDP string } `json:"jsep"`
+		Plugindata struct {
+			Data struct {
+				Streams []struct {
+					Type      string
+					Simulcast bool
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(b, &ev); err != nil || ev.JSEP.Type != "answer" {
+		t.Fatalf("publish answer: %s", b)
+	}
+	if st := ev.Plugindata.Data.Streams; len(st) != 2 || st[1].Type != "video" || !st[1].Simulcast {
+		t.Errorf("Janus's streams %+v: want the video simulcast", st)
+	}
+	if !strings.Contains(ev.JSEP.SDP, "a=simulcast:recv h;m;l\r\n") {
+		t.Errorf("Janus's answer does not receive the three layers:\n%s", ev.JSEP.SDP)
+	}
+	if err := p.SetAnswer(ev.JSEP.SDP); err != nil {
+		t.Fatal(err)
+	}
+	// Janus reports media per layer it receives: substream 0, 1 and 2.
+	seen := map[int]bool{}
+	for len(seen) < 3 {
+		b, _, err := s.WaitEvent(ctx, janus.ForType("media"))
+		if err != nil {
+			t.Fatalf("media of substreams 0, 1, 2: got %v: %v (peer %+v)", seen, err, p.Stats())
+		}
+		var m struct {
+			Substream *int `json:"substream"`
+		}
+		if json.Unmarshal(b, &m) == nil && m.Substream != nil {
+			seen[*m.Substream] = true
+		}
 	}
 }
