@@ -662,7 +662,21 @@ func (p *Peer) senders() {
 			}
 		}
 	}
+	// One sender per m-line: the layers of a simulcast one (tracks of
+	// the same RTPSender) go together.
+	var groups [][]*webrtc.TrackLocalStaticRTP
+	group := map[*webrtc.RTPSender]int{}
 	for _, track := range p.tracks {
+		if sender := p.senderOf[track]; sender != nil {
+			if i, ok := group[sender]; ok {
+				groups[i] = append(groups[i], track)
+				continue
+			}
+			group[sender] = len(groups)
+		}
+		groups = append(groups, []*webrtc.TrackLocalStaticRTP{track})
+	}
+	for _, layers := range groups {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
@@ -673,7 +687,7 @@ func (p *Peer) senders() {
 			case <-p.stop:
 				return
 			}
-			p.send(track, mids[track])
+			p.send(layers, mids[layers[0]])
 		}()
 	}
 }
@@ -682,17 +696,20 @@ func (p *Peer) senders() {
 // a 64×48 key frame: enough for Janus to see a key frame.
 var vp8Key = []byte{0x10, 0x50, 0x01, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x00, 0x30, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 
-func (p *Peer) send(track *webrtc.TrackLocalStaticRTP, mid string) {
-	audio := track.Kind() == webrtc.RTPCodecTypeAudio
+func (p *Peer) send(layers []*webrtc.TrackLocalStaticRTP, mid string) {
+	audio := layers[0].Kind() == webrtc.RTPCodecTypeAudio
 	every, step, payload := 50*time.Millisecond, uint32(4500), vp8Key
 	if audio {
 		every, step, payload = 20*time.Millisecond, 960, []byte{0xf8, 0xff, 0xfe}
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
-	pkt := &rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: uint16(rand.Uint32()), Timestamp: rand.Uint32()}, Payload: payload}
-	if err := p.simulcastHeader(track, mid, &pkt.Header); err != nil {
-		return
+	pkts := make([]*rtp.Packet, len(layers))
+	for i, track := range layers {
+		pkts[i] = &rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: uint16(rand.Uint32()), Timestamp: rand.Uint32()}, Payload: payload}
+		if err := p.simulcastHeader(track, mid, &pkts[i].Header); err != nil {
+			return
+		}
 	}
 	for {
 		select {
@@ -702,16 +719,23 @@ func (p *Peer) send(track *webrtc.TrackLocalStaticRTP, mid string) {
 		case <-p.failed:
 			return
 		}
-		pkt.SequenceNumber++
-		pkt.Timestamp += step
-		if p.opts.LossPercent > 0 && rand.Float64()*100 < p.opts.LossPercent {
-			continue
-		}
-		p.mu.Lock()
-		p.sent[mid]++ // before it goes: its echo may come back first
-		p.mu.Unlock()
-		if err := track.WriteRTP(pkt); err != nil {
-			return
+		// The layers of a simulcast m-line go together, in the order of
+		// its a=simulcast (Chromium's and janus.js's: the highest first):
+		// a subscriber that starts between two ticks gets its first key
+		// frame from the first layer.
+		for i, track := range layers {
+			pkt := pkts[i]
+			pkt.SequenceNumber++
+			pkt.Timestamp += step
+			if p.opts.LossPercent > 0 && rand.Float64()*100 < p.opts.LossPercent {
+				continue
+			}
+			p.mu.Lock()
+			p.sent[mid]++ // before it goes: its echo may come back first
+			p.mu.Unlock()
+			if err := track.WriteRTP(pkt); err != nil {
+				return
+			}
 		}
 	}
 }
