@@ -22,10 +22,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
@@ -696,6 +698,10 @@ func (p *Peer) senders() {
 // a 64×48 key frame: enough for Janus to see a key frame.
 var vp8Key = []byte{0x10, 0x50, 0x01, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x00, 0x30, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 
+// vp8Delta is a VP8 payload descriptor and the start of an inter frame
+// (the frame tag's key frame bit set: not a key frame).
+var vp8Delta = []byte{0x10, 0x51, 0x01, 0x00, 0, 0, 0, 0, 0, 0}
+
 func (p *Peer) send(layers []*webrtc.TrackLocalStaticRTP, mid string) {
 	audio := layers[0].Kind() == webrtc.RTPCodecTypeAudio
 	every, step, payload := 50*time.Millisecond, uint32(4500), vp8Key
@@ -711,6 +717,38 @@ func (p *Peer) send(layers []*webrtc.TrackLocalStaticRTP, mid string) {
 			return
 		}
 	}
+	// The first layer of a simulcast m-line (the highest with Chromium's
+	// and janus.js's h;m;l) sends a key frame every time; the next ones
+	// send key frames when Janus asks (PLI, FIR), as a browser does:
+	// a subscriber that wants the highest starts there, and one that wants
+	// a lower layer gets its key frame once Janus asks for it.
+	keyWanted := make([]atomic.Bool, len(layers))
+	for i, track := range layers[1:] {
+		p.mu.Lock()
+		sender := p.senderOf[track]
+		p.mu.Unlock()
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			buf := make([]byte, 1500)
+			for {
+				n, _, err := sender.ReadSimulcast(buf, track.RID())
+				if err != nil {
+					return // the sender stopped
+				}
+				pkts, err := rtcp.Unmarshal(buf[:n])
+				if err != nil {
+					continue // not RTCP pion can read: not a key frame request
+				}
+				for _, pkt := range pkts {
+					switch pkt.(type) {
+					case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+						keyWanted[i+1].Store(true)
+					}
+				}
+			}
+		}()
+	}
 	for {
 		select {
 		case <-tick.C:
@@ -720,13 +758,17 @@ func (p *Peer) send(layers []*webrtc.TrackLocalStaticRTP, mid string) {
 			return
 		}
 		// The layers of a simulcast m-line go together, in the order of
-		// its a=simulcast (Chromium's and janus.js's: the highest first):
-		// a subscriber that starts between two ticks gets its first key
-		// frame from the first layer.
+		// its a=simulcast.
 		for i, track := range layers {
 			pkt := pkts[i]
 			pkt.SequenceNumber++
 			pkt.Timestamp += step
+			if i > 0 {
+				pkt.Payload = vp8Delta
+				if keyWanted[i].Swap(false) {
+					pkt.Payload = vp8Key
+				}
+			}
 			if p.opts.LossPercent > 0 && rand.Float64()*100 < p.opts.LossPercent {
 				continue
 			}

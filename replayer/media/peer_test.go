@@ -3,6 +3,7 @@ package media_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -103,8 +104,15 @@ func TestPeerSimulcastVideoRoom(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.WaitEvent(ctx, janus.ForTx(jm.Transaction)); err != nil {
+	b, _, err := s.WaitEvent(ctx, janus.ForTx(jm.Transaction))
+	if err != nil {
 		t.Fatal(err)
+	}
+	var joined struct {
+		Plugindata struct{ Data struct{ ID uint64 } }
+	}
+	if err := json.Unmarshal(b, &joined); err != nil || joined.Plugindata.Data.ID == 0 {
+		t.Fatalf("joined: %s", b)
 	}
 	p, err := media.New(janus.SimulcastOfferSDP, media.Options{})
 	if err != nil {
@@ -124,7 +132,7 @@ func TestPeerSimulcastVideoRoom(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _, err := s.WaitEvent(ctx, janus.ForTx(jm.Transaction))
+	b, _, err = s.WaitEvent(ctx, janus.ForTx(jm.Transaction))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,5 +172,59 @@ func TestPeerSimulcastVideoRoom(t *testing.T) {
 		if json.Unmarshal(b, &m) == nil && m.Substream != nil {
 			seen[*m.Substream] = true
 		}
+	}
+	// Subscribers that want the highest layer and the lowest: Janus says
+	// it relays substream 2 to the first at once (the first layer sends
+	// key frames), and 0 to the second once the lowest layer sent the key
+	// frame Janus asked for.
+	for _, want := range []int{2, 0} {
+		sub, err := s.Attach(ctx, janus.VideoRoom, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jm, _, err := s.Message(ctx, sub, map[string]any{"request": "join", "ptype": "subscriber", "room": 1234,
+			"streams": []any{map[string]any{"feed": joined.Plugindata.Data.ID, "mid": "1", "substream": want}}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _, err := s.WaitEvent(ctx, janus.ForTx(jm.Transaction))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var offer struct {
+			JSEP struct{ SDP string } `json:"jsep"`
+		}
+		if err := json.Unmarshal(b, &offer); err != nil || offer.JSEP.SDP == "" {
+			t.Fatalf("subscriber offer: %s", b)
+		}
+		sp, err := media.New(strings.ReplaceAll(offer.JSEP.SDP, "a=sendonly", "a=recvonly"), media.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sp.Close()
+		answer, err := sp.Answer(ctx, offer.JSEP.SDP)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.Message(ctx, sub, map[string]any{"request": "start"}, map[string]any{"type": "answer", "sdp": answer}); err != nil {
+			t.Fatal(err)
+		}
+		var got []int
+		for !slices.Contains(got, want) {
+			b, _, err := s.WaitEvent(ctx, func(j *schema.Janus) bool { return j.Sender == sub && j.PluginValue == "event" })
+			if err != nil {
+				t.Fatalf("subscriber wanting substream %d: told %v: %v", want, got, err)
+			}
+			var m struct {
+				Plugindata struct{ Data struct{ Substream *int } }
+			}
+			if json.Unmarshal(b, &m) == nil && m.Plugindata.Data.Substream != nil {
+				got = append(got, *m.Plugindata.Data.Substream)
+			}
+		}
+		if want == 2 && !slices.Equal(got, []int{2}) {
+			t.Errorf("the subscriber wanting substream 2 was told %v, want 2 alone", got)
+		}
+		t.Logf("the subscriber wanting substream %d was told %v", want, got)
 	}
 }
