@@ -146,6 +146,13 @@ func TestReplayPeerCannotConnect(t *testing.T) {
 // subscribes to that publisher with another, in one session: both reach
 // webrtcup and media, and the subscriber receives the publisher's packets.
 func videoRoomWithMedia(ctx context.Context, s *janus.Session) error {
+	return videoRoomPublish(ctx, s, janus.OfferSDP, 2)
+}
+
+// videoRoomPublish is videoRoomWithMedia with the publisher's peer made
+// after template, waiting for its first media events (one per m-line, or
+// per simulcast layer).
+func videoRoomPublish(ctx context.Context, s *janus.Session, template string, mediaEvents int) error {
 	room := 100000 + rand.IntN(1<<30)
 	pub, err := s.Attach(ctx, janus.VideoRoom, nil)
 	if err != nil {
@@ -172,7 +179,7 @@ func videoRoomWithMedia(ctx context.Context, s *janus.Session) error {
 	if err := json.Unmarshal(b, &joined); err != nil || joined.Plugindata.Data.ID == 0 {
 		return fmt.Errorf("joined: %s", b)
 	}
-	pp, err := media.New(janus.OfferSDP, media.Options{})
+	pp, err := media.New(template, media.Options{})
 	if err != nil {
 		return err
 	}
@@ -190,7 +197,7 @@ func videoRoomWithMedia(ctx context.Context, s *janus.Session) error {
 	if err := pp.SetAnswer(jsepSDP(b)); err != nil {
 		return err
 	}
-	for _, typ := range []string{"webrtcup", "media", "media"} {
+	for _, typ := range append([]string{"webrtcup"}, slices.Repeat([]string{"media"}, mediaEvents)...) {
 		if _, _, err := s.WaitEvent(ctx, func(j *schema.Janus) bool { return j.Janus == typ && j.Sender == pub }); err != nil {
 			return fmt.Errorf("publisher %s: %w", typ, err)
 		}
@@ -200,6 +207,7 @@ func videoRoomWithMedia(ctx context.Context, s *janus.Session) error {
 	if err != nil {
 		return err
 	}
+	simulcast := strings.Contains(template, "a=simulcast:")
 	if j, _, err = s.Message(ctx, sub, map[string]any{"request": "join", "ptype": "subscriber", "room": room,
 		"streams": []any{map[string]any{"feed": joined.Plugindata.Data.ID}}}, nil); err != nil {
 		return err
@@ -231,6 +239,16 @@ func videoRoomWithMedia(ctx context.Context, s *janus.Session) error {
 	case <-sp.Receiving():
 	case <-ctx.Done():
 		return fmt.Errorf("the subscriber received nothing: %w", ctx.Err())
+	}
+	if simulcast {
+		// Janus relays the layer of the first key frame that comes
+		// (the highest: the peer sends the layers in the order of
+		// a=simulcast, h first) and says so.
+		for !strings.Contains(string(b), `"substream": 2`) {
+			if b, _, err = s.WaitEvent(ctx, func(j *schema.Janus) bool { return j.Sender == sub && j.PluginValue == "event" }); err != nil {
+				return fmt.Errorf("the subscriber's substream event: %w", err)
+			}
+		}
 	}
 	if _, _, err := s.Message(ctx, pub, map[string]any{"request": "destroy", "room": room}, nil); err != nil {
 		return err
@@ -580,5 +598,93 @@ func TestReplayRenegotiation(t *testing.T) {
 	}
 	if answers != 2 || len(run.Media) != 1 || !run.Media[0].Connected {
 		t.Errorf("%d answers from Janus, peers %+v; want 2 answers to one connected peer", answers, run.Media)
+	}
+}
+
+// simulcastSeen returns what Janus's events of a run show of the
+// publisher's simulcast: whether the publish answer lists a simulcast
+// stream, the substreams of the media events, and those the subscriber
+// was told it gets (plugindata.data.substream).
+func simulcastSeen(evs []*schema.Event) (simulcast bool, substreams, relayed []int) {
+	for _, ev := range evs {
+		if ev.Direction != schema.ToClient || ev.Janus == nil {
+			continue
+		}
+		var m struct {
+			Substream  *int `json:"substream"`
+			Plugindata struct {
+				Data struct {
+					Streams   []struct{ Simulcast bool }
+					Substream *int
+				}
+			}
+		}
+		if json.Unmarshal(ev.Body, &m) != nil {
+			continue
+		}
+		if s := m.Plugindata.Data.Substream; s != nil {
+			relayed = append(relayed, *s)
+		}
+		for _, st := range m.Plugindata.Data.Streams {
+			simulcast = simulcast || st.Simulcast
+		}
+		if ev.Janus.Janus == "media" && m.Substream != nil {
+			substreams = append(substreams, *m.Substream)
+		}
+	}
+	slices.Sort(substreams)
+	return simulcast, substreams, relayed
+}
+
+// TestReplayVideoRoomSimulcast captures a videoroom publisher whose peer
+// offers its video in three simulcast layers (rids h, m, l, as Chromium
+// with janus.js's simulcast on) and a subscriber of it, and replays the
+// capture on a second Janus with the replay's peers: the new run's offer
+// carries the captured rids, the replay's peer sends every layer (Janus
+// lists the video as simulcast, reports media of substreams 0, 1 and 2,
+// and tells the subscriber it relays substream 2), and the runs match.
+func TestReplayVideoRoomSimulcast(t *testing.T) {
+	a := janustest.Start(t, janustest.Options{})
+	b := janustest.Start(t, janustest.Options{})
+	tp := taptest.New(t, a, "a")
+	_, evs := taptest.Run(t, tp, "ws", func(ctx context.Context, s *janus.Session) error {
+		return videoRoomPublish(ctx, s, janus.SimulcastOfferSDP, 4)
+	})
+	if sim, subs, rel := simulcastSeen(evs); !sim || !slices.Equal(subs, []int{0, 1, 2}) || !slices.Equal(rel, []int{2}) {
+		t.Fatalf("the capture shows simulcast %v, media of substreams %v, the subscriber's substream %v: want true, 0 1 2, 2", sim, subs, rel)
+	}
+	res, err := replayer.Replay(t.Context(), evs, replayer.Options{
+		Options: drive.Options{Target: drive.Target{HTTP: b.HTTP, WS: b.WS}, Wait: 5 * time.Second, Media: &media.Options{}},
+	})
+	run := res.Runs[0]
+	if err != nil {
+		t.Fatalf("%v; waits %q errors %q media %+v", err, run.Waits, run.Errors, run.Media)
+	}
+	var buf bytes.Buffer
+	diff.WriteText(&buf, res.Reports[0])
+	if !res.Same() || len(run.Waits) > 0 {
+		t.Fatalf("waits %q errors %q\n%s", run.Waits, run.Errors, buf.String())
+	}
+	offers := 0
+	for _, ev := range run.Events {
+		if ev.Direction != schema.ToGateway || ev.Janus == nil || ev.Janus.JSEP != "offer" {
+			continue
+		}
+		offers++
+		sdp := jsepSDP(ev.Body)
+		for _, l := range []string{"a=rid:h send", "a=rid:m send", "a=rid:l send", "a=simulcast:send h;m;l"} {
+			if !strings.Contains(sdp, l+"\r\n") {
+				t.Errorf("the new run's offer has no %q:\n%s", l, sdp)
+			}
+		}
+	}
+	if offers != 1 {
+		t.Errorf("%d offers in the new run, want the publisher's", offers)
+	}
+	if sim, subs, rel := simulcastSeen(run.Events); !sim || !slices.Equal(subs, []int{0, 1, 2}) || !slices.Equal(rel, []int{2}) {
+		t.Errorf("Janus's events of the new run show simulcast %v, media of substreams %v, the subscriber's substream %v: want true, 0 1 2, 2", sim, subs, rel)
+	}
+	if m := run.Media; len(m) != 2 || !m[0].Connected || len(m[0].Sent) == 0 || !m[1].Connected || len(m[1].Received) == 0 {
+		t.Errorf("peers %+v: want the publisher to send and the subscriber to receive", m)
 	}
 }

@@ -57,6 +57,19 @@ const OfferSDP = "v=0\r\n" +
 	"a=rtcp-fb:96 nack pli\r\n" +
 	"a=ssrc:2001 cname:tap\r\n"
 
+// SimulcastOfferSDP is OfferSDP with its video sent in three simulcast
+// layers, as Chromium offers with janus.js's simulcast on: a=rid:h/m/l
+// send, a=simulcast:send h;m;l, and the mid and rid header extensions
+// (no a=ssrc: the layers are told apart by their rid).
+var SimulcastOfferSDP = strings.Replace(OfferSDP, "a=ssrc:2001 cname:tap\r\n",
+	"a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"+
+		"a=extmap:10 urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id\r\n"+
+		"a=extmap:11 urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id\r\n"+
+		"a=rid:h send\r\n"+
+		"a=rid:m send\r\n"+
+		"a=rid:l send\r\n"+
+		"a=simulcast:send h;m;l\r\n", 1)
+
 // Offer returns OfferSDP as a jsep.
 func Offer() map[string]any { return map[string]any{"type": "offer", "sdp": OfferSDP} }
 

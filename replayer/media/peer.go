@@ -22,10 +22,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
@@ -71,8 +73,9 @@ type Peer struct {
 
 	mu        sync.Mutex
 	tracks    []*webrtc.TrackLocalStaticRTP
-	received  map[string]int // packets received, by mid
-	sent      map[string]int // packets sent, by mid
+	senderOf  map[*webrtc.TrackLocalStaticRTP]*webrtc.RTPSender // of the tracks with a rid
+	received  map[string]int                                    // packets received, by mid
+	sent      map[string]int                                    // packets sent, by mid
 	state     webrtc.PeerConnectionState
 	dcOpen    bool          // the data channel of an m=application opened
 	dc        bool          // the template has a data channel
@@ -111,10 +114,17 @@ func New(template string, opts Options) (*Peer, error) {
 		kind webrtc.RTPCodecType
 	}
 	var exts []ext
+	maxID := 0
 	for _, md := range tmpl.MediaDescriptions {
 		kind, ok := kindOf(md.MediaName.Media)
 		if !ok {
 			continue
+		}
+		// A simulcast m-line needs the mid and rid header extensions:
+		// Janus tells the layers apart by them.
+		need := map[string]bool{}
+		if len(sendRIDs(md)) > 1 {
+			need[sdp.SDESMidURI], need[sdp.SDESRTPStreamIDURI] = true, true
 		}
 		for _, c := range codecsOf(md) {
 			key := md.MediaName.Media + "/" + strconv.Itoa(int(c.PayloadType))
@@ -136,6 +146,14 @@ func New(template string, opts Options) (*Peer, error) {
 			}
 			id, _ := strconv.Atoi(strings.Split(f[0], "/")[0])
 			exts = append(exts, ext{id, f[1], kind})
+			maxID = max(maxID, id)
+			delete(need, f[1])
+		}
+		for _, uri := range []string{sdp.SDESMidURI, sdp.SDESRTPStreamIDURI} {
+			if need[uri] {
+				maxID++
+				exts = append(exts, ext{maxID, uri, kind})
+			}
 		}
 	}
 	// pion numbers header extensions 1, 2... in the order they are
@@ -180,6 +198,7 @@ func New(template string, opts Options) (*Peer, error) {
 		opts: opts, pc: pc, tmpl: &tmpl,
 		connected: make(chan struct{}), receiving: make(chan struct{}), failed: make(chan struct{}), stop: make(chan struct{}),
 		received: map[string]int{}, sent: map[string]int{}, dcOpened: make(chan struct{}),
+		senderOf: map[*webrtc.TrackLocalStaticRTP]*webrtc.RTPSender{},
 	}
 	if opts.DropCandidates {
 		if p.sink, err = net.ListenPacket("udp4", "127.0.0.1:0"); err != nil {
@@ -284,6 +303,39 @@ func direction(md *sdp.MediaDescription) webrtc.RTPTransceiverDirection {
 	return webrtc.RTPTransceiverDirectionSendrecv
 }
 
+// sendRIDs returns the rids an m-line sends (a=rid:h send ...), in the
+// order of its a=simulcast:send when it has one (alternatives, "h,m", count
+// by their first; a paused rid, "~l", is left out as pion cannot offer it).
+func sendRIDs(md *sdp.MediaDescription) []string {
+	var rids, order []string
+	for _, a := range md.Attributes {
+		switch a.Key {
+		case "rid":
+			f := strings.Fields(a.Value)
+			if len(f) >= 2 && f[1] == "send" {
+				rids = append(rids, f[0])
+			}
+		case "simulcast":
+			f := strings.Fields(a.Value)
+			if len(f) >= 2 && f[0] == "send" {
+				for _, alt := range strings.Split(f[1], ";") {
+					order = append(order, strings.Split(alt, ",")[0])
+				}
+			}
+		}
+	}
+	if len(order) == 0 {
+		return rids
+	}
+	var out []string
+	for _, r := range order {
+		if slices.Contains(rids, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 func sends(d webrtc.RTPTransceiverDirection) bool {
 	return d == webrtc.RTPTransceiverDirectionSendrecv || d == webrtc.RTPTransceiverDirectionSendonly
 }
@@ -326,14 +378,39 @@ func (p *Peer) addMedia() error {
 		if len(codecs) == 0 {
 			return fmt.Errorf("media peer: m-line %d (%s) has no codec", i, md.MediaName.Media)
 		}
-		track, err := webrtc.NewTrackLocalStaticRTP(codecs[0].RTPCodecCapability, md.MediaName.Media+strconv.Itoa(i), "janustap")
-		if err != nil {
-			return fmt.Errorf("media peer: track: %w", err)
+		rids := sendRIDs(md)
+		if len(rids) < 2 || kind != webrtc.RTPCodecTypeVideo {
+			rids = []string{""}
 		}
-		if _, err := p.pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: dir}); err != nil {
-			return fmt.Errorf("media peer: m-line %d: %w", i, err)
+		// Simulcast: a track per rid, the first one the sender's, the next
+		// ones its further encodings; the offer has their a=rid and
+		// a=simulcast lines.
+		var sender *webrtc.RTPSender
+		for _, rid := range rids {
+			var topts []func(*webrtc.TrackLocalStaticRTP)
+			if rid != "" {
+				topts = append(topts, webrtc.WithRTPStreamID(rid))
+			}
+			track, err := webrtc.NewTrackLocalStaticRTP(codecs[0].RTPCodecCapability, md.MediaName.Media+strconv.Itoa(i), "janustap", topts...)
+			if err != nil {
+				return fmt.Errorf("media peer: track: %w", err)
+			}
+			if sender == nil {
+				t, err := p.pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: dir})
+				if err != nil {
+					return fmt.Errorf("media peer: m-line %d: %w", i, err)
+				}
+				sender = t.Sender()
+			} else if err := sender.AddEncoding(track); err != nil {
+				return fmt.Errorf("media peer: m-line %d, simulcast rid %s: %w", i, rid, err)
+			}
+			p.mu.Lock()
+			p.tracks = append(p.tracks, track)
+			if rid != "" {
+				p.senderOf[track] = sender
+			}
+			p.mu.Unlock()
 		}
-		p.tracks = append(p.tracks, track)
 	}
 	return nil
 }
@@ -572,15 +649,36 @@ func (p *Peer) senders() {
 	if p.opts.NoMedia {
 		return
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	mids := map[*webrtc.TrackLocalStaticRTP]string{}
 	for _, t := range p.pc.GetTransceivers() {
 		if s := t.Sender(); s != nil {
 			if tr, ok := s.Track().(*webrtc.TrackLocalStaticRTP); ok {
 				mids[tr] = t.Mid()
 			}
+			for tr, ps := range p.senderOf {
+				if ps == s {
+					mids[tr] = t.Mid()
+				}
+			}
 		}
 	}
+	// One sender per m-line: the layers of a simulcast one (tracks of
+	// the same RTPSender) go together.
+	var groups [][]*webrtc.TrackLocalStaticRTP
+	group := map[*webrtc.RTPSender]int{}
 	for _, track := range p.tracks {
+		if sender := p.senderOf[track]; sender != nil {
+			if i, ok := group[sender]; ok {
+				groups[i] = append(groups[i], track)
+				continue
+			}
+			group[sender] = len(groups)
+		}
+		groups = append(groups, []*webrtc.TrackLocalStaticRTP{track})
+	}
+	for _, layers := range groups {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
@@ -591,7 +689,7 @@ func (p *Peer) senders() {
 			case <-p.stop:
 				return
 			}
-			p.send(track, mids[track])
+			p.send(layers, mids[layers[0]])
 		}()
 	}
 }
@@ -600,15 +698,57 @@ func (p *Peer) senders() {
 // a 64×48 key frame: enough for Janus to see a key frame.
 var vp8Key = []byte{0x10, 0x50, 0x01, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x00, 0x30, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 
-func (p *Peer) send(track *webrtc.TrackLocalStaticRTP, mid string) {
-	audio := track.Kind() == webrtc.RTPCodecTypeAudio
+// vp8Delta is a VP8 payload descriptor and the start of an inter frame
+// (the frame tag's key frame bit set: not a key frame).
+var vp8Delta = []byte{0x10, 0x51, 0x01, 0x00, 0, 0, 0, 0, 0, 0}
+
+func (p *Peer) send(layers []*webrtc.TrackLocalStaticRTP, mid string) {
+	audio := layers[0].Kind() == webrtc.RTPCodecTypeAudio
 	every, step, payload := 50*time.Millisecond, uint32(4500), vp8Key
 	if audio {
 		every, step, payload = 20*time.Millisecond, 960, []byte{0xf8, 0xff, 0xfe}
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
-	pkt := &rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: uint16(rand.Uint32()), Timestamp: rand.Uint32()}, Payload: payload}
+	pkts := make([]*rtp.Packet, len(layers))
+	for i, track := range layers {
+		pkts[i] = &rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: uint16(rand.Uint32()), Timestamp: rand.Uint32()}, Payload: payload}
+		if err := p.simulcastHeader(track, mid, &pkts[i].Header); err != nil {
+			return
+		}
+	}
+	// The first layer of a simulcast m-line (the highest with Chromium's
+	// and janus.js's h;m;l) sends a key frame every time; the next ones
+	// send key frames when Janus asks (PLI, FIR), as a browser does:
+	// a subscriber that wants the highest starts there, and one that wants
+	// a lower layer gets its key frame once Janus asks for it.
+	keyWanted := make([]atomic.Bool, len(layers))
+	for i, track := range layers[1:] {
+		p.mu.Lock()
+		sender := p.senderOf[track]
+		p.mu.Unlock()
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			buf := make([]byte, 1500)
+			for {
+				n, _, err := sender.ReadSimulcast(buf, track.RID())
+				if err != nil {
+					return // the sender stopped
+				}
+				pkts, err := rtcp.Unmarshal(buf[:n])
+				if err != nil {
+					continue // not RTCP pion can read: not a key frame request
+				}
+				for _, pkt := range pkts {
+					switch pkt.(type) {
+					case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+						keyWanted[i+1].Store(true)
+					}
+				}
+			}
+		}()
+	}
 	for {
 		select {
 		case <-tick.C:
@@ -617,18 +757,56 @@ func (p *Peer) send(track *webrtc.TrackLocalStaticRTP, mid string) {
 		case <-p.failed:
 			return
 		}
-		pkt.SequenceNumber++
-		pkt.Timestamp += step
-		if p.opts.LossPercent > 0 && rand.Float64()*100 < p.opts.LossPercent {
-			continue
-		}
-		p.mu.Lock()
-		p.sent[mid]++ // before it goes: its echo may come back first
-		p.mu.Unlock()
-		if err := track.WriteRTP(pkt); err != nil {
-			return
+		// The layers of a simulcast m-line go together, in the order of
+		// its a=simulcast.
+		for i, track := range layers {
+			pkt := pkts[i]
+			pkt.SequenceNumber++
+			pkt.Timestamp += step
+			if i > 0 {
+				pkt.Payload = vp8Delta
+				if keyWanted[i].Swap(false) {
+					pkt.Payload = vp8Key
+				}
+			}
+			if p.opts.LossPercent > 0 && rand.Float64()*100 < p.opts.LossPercent {
+				continue
+			}
+			p.mu.Lock()
+			p.sent[mid]++ // before it goes: its echo may come back first
+			p.mu.Unlock()
+			if err := track.WriteRTP(pkt); err != nil {
+				return
+			}
 		}
 	}
+}
+
+// simulcastHeader sets the mid and rid header extensions of the packets
+// of a simulcast layer (a track with a rid), with the ids negotiated:
+// pion does not add them.
+func (p *Peer) simulcastHeader(track *webrtc.TrackLocalStaticRTP, mid string, h *rtp.Header) error {
+	p.mu.Lock()
+	sender := p.senderOf[track]
+	p.mu.Unlock()
+	if sender == nil {
+		return nil
+	}
+	for _, e := range sender.GetParameters().HeaderExtensions {
+		var v string
+		switch e.URI {
+		case sdp.SDESMidURI:
+			v = mid
+		case sdp.SDESRTPStreamIDURI:
+			v = track.RID()
+		default:
+			continue
+		}
+		if err := h.SetExtension(uint8(e.ID), []byte(v)); err != nil {
+			return fmt.Errorf("media peer: simulcast header extension %s: %w", e.URI, err)
+		}
+	}
+	return nil
 }
 
 // Close ends the media and closes the PeerConnection (DTLS close_notify:

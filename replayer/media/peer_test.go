@@ -3,6 +3,8 @@ package media_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,5 +76,155 @@ func TestPeerEchoTest(t *testing.T) {
 	}
 	if st := p.Stats(); st.State != "connected" || len(st.Sent) == 0 {
 		t.Errorf("peer stats %+v: want connected, packets sent", st)
+	}
+}
+
+// TestPeerSimulcastVideoRoom publishes to a real Janus's videoroom with a
+// peer made after a simulcast offer (three rids): the peer's offer carries
+// the rids, Janus answers with them, and the publisher's video stream is
+// simulcast in what Janus reports.
+func TestPeerSimulcastVideoRoom(t *testing.T) {
+	j := janustest.Start(t, janustest.Options{})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	c, err := janus.DialWS(ctx, j.WS, janus.Protocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s := &janus.Session{C: c, WS: true}
+	if err := s.Create(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h, err := s.Attach(ctx, janus.VideoRoom, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jm, _, err := s.Message(ctx, h, map[string]any{"request": "join", "ptype": "publisher", "room": 1234}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := s.WaitEvent(ctx, janus.ForTx(jm.Transaction))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var joined struct {
+		Plugindata struct{ Data struct{ ID uint64 } }
+	}
+	if err := json.Unmarshal(b, &joined); err != nil || joined.Plugindata.Data.ID == 0 {
+		t.Fatalf("joined: %s", b)
+	}
+	p, err := media.New(janus.SimulcastOfferSDP, media.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	offer, err := p.Offer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{"a=rid:h send", "a=rid:m send", "a=rid:l send", "a=simulcast:send h;m;l"} {
+		if !strings.Contains(offer, l+"\r\n") {
+			t.Errorf("the peer's offer has no %q:\n%s", l, offer)
+		}
+	}
+	jm, _, err = s.Message(ctx, h, map[string]any{"request": "publish"}, map[string]any{"type": "offer", "sdp": offer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err = s.WaitEvent(ctx, janus.ForTx(jm.Transaction))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev struct {
+		JSEP       struct{ Type, SDP string } `json:"jsep"`
+		Plugindata struct {
+			Data struct {
+				Streams []struct {
+					Type      string
+					Simulcast bool
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(b, &ev); err != nil || ev.JSEP.Type != "answer" {
+		t.Fatalf("publish answer: %s", b)
+	}
+	if st := ev.Plugindata.Data.Streams; len(st) != 2 || st[1].Type != "video" || !st[1].Simulcast {
+		t.Errorf("Janus's streams %+v: want the video simulcast", st)
+	}
+	if !strings.Contains(ev.JSEP.SDP, "a=simulcast:recv h;m;l\r\n") {
+		t.Errorf("Janus's answer does not receive the three layers:\n%s", ev.JSEP.SDP)
+	}
+	if err := p.SetAnswer(ev.JSEP.SDP); err != nil {
+		t.Fatal(err)
+	}
+	// Janus reports media per layer it receives: substream 0, 1 and 2.
+	seen := map[int]bool{}
+	for len(seen) < 3 {
+		b, _, err := s.WaitEvent(ctx, janus.ForType("media"))
+		if err != nil {
+			t.Fatalf("media of substreams 0, 1, 2: got %v: %v (peer %+v)", seen, err, p.Stats())
+		}
+		var m struct {
+			Substream *int `json:"substream"`
+		}
+		if json.Unmarshal(b, &m) == nil && m.Substream != nil {
+			seen[*m.Substream] = true
+		}
+	}
+	// Subscribers that want the highest layer and the lowest: Janus says
+	// it relays substream 2 to the first at once (the first layer sends
+	// key frames), and 0 to the second once the lowest layer sent the key
+	// frame Janus asked for.
+	for _, want := range []int{2, 0} {
+		sub, err := s.Attach(ctx, janus.VideoRoom, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jm, _, err := s.Message(ctx, sub, map[string]any{"request": "join", "ptype": "subscriber", "room": 1234,
+			"streams": []any{map[string]any{"feed": joined.Plugindata.Data.ID, "mid": "1", "substream": want}}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _, err := s.WaitEvent(ctx, janus.ForTx(jm.Transaction))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var offer struct {
+			JSEP struct{ SDP string } `json:"jsep"`
+		}
+		if err := json.Unmarshal(b, &offer); err != nil || offer.JSEP.SDP == "" {
+			t.Fatalf("subscriber offer: %s", b)
+		}
+		sp, err := media.New(strings.ReplaceAll(offer.JSEP.SDP, "a=sendonly", "a=recvonly"), media.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sp.Close()
+		answer, err := sp.Answer(ctx, offer.JSEP.SDP)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.Message(ctx, sub, map[string]any{"request": "start"}, map[string]any{"type": "answer", "sdp": answer}); err != nil {
+			t.Fatal(err)
+		}
+		var got []int
+		for !slices.Contains(got, want) {
+			b, _, err := s.WaitEvent(ctx, func(j *schema.Janus) bool { return j.Sender == sub && j.PluginValue == "event" })
+			if err != nil {
+				t.Fatalf("subscriber wanting substream %d: told %v: %v", want, got, err)
+			}
+			var m struct {
+				Plugindata struct{ Data struct{ Substream *int } }
+			}
+			if json.Unmarshal(b, &m) == nil && m.Plugindata.Data.Substream != nil {
+				got = append(got, *m.Plugindata.Data.Substream)
+			}
+		}
+		if want == 2 && !slices.Equal(got, []int{2}) {
+			t.Errorf("the subscriber wanting substream 2 was told %v, want 2 alone", got)
+		}
+		t.Logf("the subscriber wanting substream %d was told %v", want, got)
 	}
 }
