@@ -18,18 +18,7 @@ import (
 // Janus's echotest: Janus reports webrtcup and media, and echoes the
 // peer's packets back.
 func TestPeerEchoTest(t *testing.T) {
-	j := janustest.Start(t, janustest.Options{})
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	c, err := janus.DialWS(ctx, j.WS, janus.Protocol)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	s := &janus.Session{C: c, WS: true}
-	if err := s.Create(ctx); err != nil {
-		t.Fatal(err)
-	}
+	ctx, s := wsSession(t)
 	h, err := s.Attach(ctx, janus.EchoTest, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -84,18 +73,7 @@ func TestPeerEchoTest(t *testing.T) {
 // the rids, Janus answers with them, and the publisher's video stream is
 // simulcast in what Janus reports.
 func TestPeerSimulcastVideoRoom(t *testing.T) {
-	j := janustest.Start(t, janustest.Options{})
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	c, err := janus.DialWS(ctx, j.WS, janus.Protocol)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	s := &janus.Session{C: c, WS: true}
-	if err := s.Create(ctx); err != nil {
-		t.Fatal(err)
-	}
+	ctx, s := wsSession(t)
 	h, err := s.Attach(ctx, janus.VideoRoom, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -227,4 +205,23 @@ func TestPeerSimulcastVideoRoom(t *testing.T) {
 		}
 		t.Logf("the subscriber wanting substream %d was told %v", want, got)
 	}
+}
+
+// wsSession starts a private Janus and creates a session on it over
+// WebSocket; both end with the test, which has 30 s.
+func wsSession(t *testing.T) (context.Context, *janus.Session) {
+	t.Helper()
+	j := janustest.Start(t, janustest.Options{})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	c, err := janus.DialWS(ctx, j.WS, janus.Protocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	s := &janus.Session{C: c, WS: true}
+	if err := s.Create(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return ctx, s
 }
