@@ -109,6 +109,18 @@ func (c *conn) transplant(ctx context.Context, body []byte, handle uint64) ([]by
 	p := ps.byH[handle]
 	offer := ps.offers[handle]
 	c.r.mu.Unlock()
+	if p != nil && (typ == "offer" || typ == "answer") {
+		select {
+		case <-p.Failed():
+			// Closed (a hangup, the client's DTLS alert) or failed: the
+			// peer cannot renegotiate, and a new one would wait for a
+			// connection Janus may never make (the handle may be gone, as
+			// when the captured client answered too late and got 459). The
+			// captured SDP goes as it was; Janus's answer to it is compared.
+			return body, nil
+		default:
+		}
+	}
 	switch typ {
 	case "offer", "answer":
 		if p != nil {
