@@ -128,6 +128,9 @@ func DefaultRules() *Rules {
 				"log-path", "local-ip", "compile-time", "commit-hash", "dependencies",
 				// admin handle_info: per PeerConnection
 				"fingerprint", "remote-fingerprint", "local-candidates", "remote-candidates", "selected-pair", "ssrc",
+				// admin handle_info: the moment it is asked at (janode's flow asks
+				// while media flows; seen as true → false and 0 → 3 in CI)
+				"loop-running", "queued-packets",
 			},
 		},
 		Plugins: map[string]KeyRules{
