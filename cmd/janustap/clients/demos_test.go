@@ -263,6 +263,14 @@ func TestDemoPagesReplay(t *testing.T) {
 					t.Fatalf("the capture has no webrtcup: %v", captured)
 				}
 				t.Logf("captured sessions %v over %s: %d events, %v", ids, from, len(evs), captured)
+				if ev := answerRace(evs); ev != nil {
+					// Known and open (issue 18): the demo page answered
+					// Janus's new offer on a subscriber as that subscriber
+					// was being torn down, and Janus refused the answer. The
+					// replay's answer arrives in time and is taken, so the
+					// runs differ there. Seen in 2 of 5 CI runs, over HTTP.
+					t.Skipf("the capture caught the demo page's answer racing its subscriber's teardown (Janus said %d %q): not replayable as captured yet", ev.Janus.ErrorCode, ev.Janus.ErrorReason)
+				}
 
 				other := schema.WS
 				if from == "ws" {
@@ -392,4 +400,16 @@ func TestDemoTextroomJanusEvents(t *testing.T) {
 		t.Errorf("Janus's events carry the chat message %d times; the README says they do not", messages)
 	}
 	t.Logf("Janus's events: %d textroom join, %d with the message text", joins, messages)
+}
+
+// answerRace returns Janus's refusal of a client's answer that raced the
+// teardown of its handle (459 no such handle, 469 unexpected answer), if
+// the capture has one.
+func answerRace(evs []*schema.Event) *schema.Event {
+	for _, ev := range evs {
+		if ev.Janus != nil && ev.Janus.Janus == "error" && (ev.Janus.ErrorCode == 459 || ev.Janus.ErrorCode == 469) {
+			return ev
+		}
+	}
+	return nil
 }
