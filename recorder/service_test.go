@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/janustap/janustap/recorder"
 	"github.com/janustap/janustap/recorder/lockfile"
 	"github.com/janustap/janustap/recorder/tap"
+	"github.com/janustap/janustap/replayer/janus/janustest"
 )
 
 // goroutines returns the stacks of the running goroutines, by the line that
@@ -50,24 +52,6 @@ func freePort(t *testing.T) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	return addr
-}
-
-// eventually calls check until it returns nil or the deadline passes, and
-// then fails the test with its last error.
-func eventually(t *testing.T, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		runtime.Gosched()
-		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
-	}
 }
 
 // TestServeFailingLateStopsEverything makes a step late in serve's start
@@ -157,10 +141,10 @@ func TestServeFailingLateStopsEverything(t *testing.T) {
 			}
 
 			for _, addr := range []string{tapAddr, evhAddr, natsAddr} {
-				eventually(t, addr+" free again", func() error {
+				janustest.WaitFor(t, 10*time.Second, func() error {
 					ln, err := net.Listen("tcp", addr)
 					if err != nil {
-						return err
+						return fmt.Errorf("%s not free again: %w", addr, err)
 					}
 					return ln.Close()
 				})
@@ -170,7 +154,7 @@ func TestServeFailingLateStopsEverything(t *testing.T) {
 				t.Fatalf("data directory still locked: %v", err)
 			}
 			l.Close()
-			eventually(t, "goroutines of Run gone", func() error {
+			janustest.WaitFor(t, 10*time.Second, func() error {
 				var left []string
 				for id, stack := range goroutines() {
 					if _, ok := before[id]; !ok {
