@@ -86,19 +86,7 @@ func TestReplayWithMedia(t *testing.T) {
 		_, evs := taptest.Run(t, tp, from, echoWithMedia)
 		for _, to := range []schema.Transport{"", schema.HTTP, schema.WS} {
 			t.Run(from+"_echotest_over_"+string(cmp.Or(to, "captured")), func(t *testing.T) {
-				res, err := replayer.Replay(t.Context(), evs, replayer.Options{
-					Options: drive.Options{Target: drive.Target{HTTP: b.HTTP, WS: b.WS}, Transport: to, Wait: 5 * time.Second,
-						Media: &media.Options{}},
-				})
-				run := res.Runs[0]
-				if err != nil {
-					t.Fatalf("%v; waits %q errors %q media %+v", err, run.Waits, run.Errors, run.Media)
-				}
-				var buf bytes.Buffer
-				diff.WriteText(&buf, res.Reports[0])
-				if !res.Same() || len(run.Waits) > 0 {
-					t.Fatalf("waits %q errors %q\n%s", run.Waits, run.Errors, buf.String())
-				}
+				run := replaySame(t, evs, b, to)
 				if len(run.Media) != 1 || !run.Media[0].Connected {
 					t.Fatalf("media %+v: want one peer, connected", run.Media)
 				}
@@ -109,7 +97,7 @@ func TestReplayWithMedia(t *testing.T) {
 					}
 				}
 				if webrtcup != 1 {
-					t.Fatalf("%d webrtcup events in the new run, want 1\n%s", webrtcup, buf.String())
+					t.Fatalf("%d webrtcup events in the new run, want 1", webrtcup)
 				}
 			})
 		}
@@ -277,19 +265,7 @@ func TestReplayVideoRoomWithMedia(t *testing.T) {
 		_, evs := taptest.Run(t, tp, from, videoRoomWithMedia)
 		for _, to := range []schema.Transport{"", schema.HTTP, schema.WS} {
 			t.Run(from+"_over_"+string(cmp.Or(to, "captured")), func(t *testing.T) {
-				res, err := replayer.Replay(t.Context(), evs, replayer.Options{
-					Options: drive.Options{Target: drive.Target{HTTP: b.HTTP, WS: b.WS}, Transport: to, Wait: 5 * time.Second,
-						Media: &media.Options{}},
-				})
-				run := res.Runs[0]
-				if err != nil {
-					t.Fatalf("%v; waits %q errors %q media %+v", err, run.Waits, run.Errors, run.Media)
-				}
-				var buf bytes.Buffer
-				diff.WriteText(&buf, res.Reports[0])
-				if !res.Same() || len(run.Waits) > 0 {
-					t.Fatalf("waits %q errors %q\n%s", run.Waits, run.Errors, buf.String())
-				}
+				run := replaySame(t, evs, b, to)
 				if len(run.Media) != 2 {
 					t.Fatalf("media %+v: want two peers", run.Media)
 				}
@@ -575,18 +551,7 @@ func TestReplayRenegotiation(t *testing.T) {
 	if n := len(iceUfrags(evs)); n != 2 {
 		t.Fatalf("the capture has %d offers, want 2", n)
 	}
-	res, err := replayer.Replay(t.Context(), evs, replayer.Options{
-		Options: drive.Options{Target: drive.Target{HTTP: b.HTTP, WS: b.WS}, Wait: 5 * time.Second, Media: &media.Options{}},
-	})
-	run := res.Runs[0]
-	if err != nil {
-		t.Fatalf("%v; waits %q errors %q media %+v", err, run.Waits, run.Errors, run.Media)
-	}
-	var buf bytes.Buffer
-	diff.WriteText(&buf, res.Reports[0])
-	if !res.Same() || len(run.Waits) > 0 {
-		t.Fatalf("waits %q errors %q\n%s", run.Waits, run.Errors, buf.String())
-	}
+	run := replaySame(t, evs, b, "")
 	if u := iceUfrags(run.Events); len(u) != 2 || u[0] != u[1] || u[0] == iceUfrags(evs)[1] {
 		t.Errorf("the new run's offers have ice-ufrag %q, want two of the peer's own, the same (the captured ones: %q)", u, iceUfrags(evs))
 	}
@@ -653,18 +618,7 @@ func TestReplayVideoRoomSimulcast(t *testing.T) {
 	if sim, subs, rel := simulcastSeen(evs); !sim || !slices.Equal(subs, []int{0, 1, 2}) || !slices.Equal(rel, []int{2}) {
 		t.Fatalf("the capture shows simulcast %v, media of substreams %v, the subscriber's substream %v: want true, 0 1 2, 2", sim, subs, rel)
 	}
-	res, err := replayer.Replay(t.Context(), evs, replayer.Options{
-		Options: drive.Options{Target: drive.Target{HTTP: b.HTTP, WS: b.WS}, Wait: 5 * time.Second, Media: &media.Options{}},
-	})
-	run := res.Runs[0]
-	if err != nil {
-		t.Fatalf("%v; waits %q errors %q media %+v", err, run.Waits, run.Errors, run.Media)
-	}
-	var buf bytes.Buffer
-	diff.WriteText(&buf, res.Reports[0])
-	if !res.Same() || len(run.Waits) > 0 {
-		t.Fatalf("waits %q errors %q\n%s", run.Waits, run.Errors, buf.String())
-	}
+	run := replaySame(t, evs, b, "")
 	offers := 0
 	for _, ev := range run.Events {
 		if ev.Direction != schema.ToGateway || ev.Janus == nil || ev.Janus.JSEP != "offer" {
@@ -687,4 +641,26 @@ func TestReplayVideoRoomSimulcast(t *testing.T) {
 	if m := run.Media; len(m) != 2 || !m[0].Connected || len(m[0].Sent) == 0 || !m[1].Connected || len(m[1].Received) == 0 {
 		t.Errorf("peers %+v: want the publisher to send and the subscriber to receive", m)
 	}
+}
+
+// replaySame replays evs on b over transport to ("" as captured) with the
+// replay's own media peers, and fails the test unless the runs match with
+// nothing waited for in vain; it returns the new run.
+func replaySame(t *testing.T, evs []*schema.Event, b *janustest.Janus, to schema.Transport) *drive.Result {
+	t.Helper()
+	res, err := replayer.Replay(t.Context(), evs, replayer.Options{
+		Options: drive.Options{Target: drive.Target{HTTP: b.HTTP, WS: b.WS}, Transport: to, Wait: 5 * time.Second,
+			Media: &media.Options{}},
+	})
+	if err != nil {
+		run := res.Runs[0]
+		t.Fatalf("%v; waits %q errors %q media %+v", err, run.Waits, run.Errors, run.Media)
+	}
+	run := res.Runs[0]
+	if !res.Same() || len(run.Waits) > 0 {
+		var buf bytes.Buffer
+		diff.WriteText(&buf, res.Reports[0])
+		t.Fatalf("waits %q errors %q\n%s", run.Waits, run.Errors, buf.String())
+	}
+	return run
 }
