@@ -80,6 +80,14 @@ type Options struct {
 	// lists for it, under a new number the run uses instead; Result.Rooms
 	// says which. Runs of a load replay then do not meet in one room.
 	OwnRooms bool
+	// DataChannel are Janus's own events (schema.JanusEvent) of the
+	// captured flow that show what its clients sent over their data
+	// channels: a textroom join or leave. With Media, the peer of each
+	// event's handle sends the request again on its data channel, once it
+	// is open, before the first step captured after the event's Time (its
+	// place among the capture's requests), and waits for the textroom's
+	// answer. nil sends nothing on data channels.
+	DataChannel []*schema.Event
 }
 
 // Result is what one replay did.
@@ -119,6 +127,8 @@ type runner struct {
 	gate  gate
 	peers *peers // nil without Options.Media
 	ups   ups    // the captured webrtcup events the new run has seen
+
+	dc *dataChannels // nil without Options.DataChannel (datachannel.go)
 
 	mu  sync.Mutex // guards res
 	res Result
@@ -273,6 +283,9 @@ func Replay(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 		r.peers = &peers{opts: opts.Media, fail: cancel, byH: map[uint64]*media.Peer{}, offers: map[uint64]string{}, cands: map[uint64]int{}, awaited: map[*media.Peer]bool{}, awaitedDC: map[*media.Peer]bool{}}
 	}
 
+	if reqs := dataChannelRequests(p, opts.DataChannel); len(reqs) > 0 {
+		r.dc = &dataChannels{reqs: reqs, errs: map[uint64][]string{}}
+	}
 	if opts.OwnRooms {
 		cleanup, err := r.ownRooms(ctx, p)
 		if err != nil {
@@ -484,6 +497,7 @@ func (r *runner) client(ctx context.Context, p *plan.Plan, c *plan.Client) error
 				}
 			}
 		}
+		r.sendData(ctx, s.Order)
 		cn.addPending(p, s.Expect)
 		if cn.ws != nil && s.Reply != nil {
 			cn.addPending(p, []*schema.Event{s.Reply}) // a REST reply comes as a frame
@@ -493,6 +507,7 @@ func (r *runner) client(ctx context.Context, p *plan.Plan, c *plan.Client) error
 			r.markAnswered(s.Order)
 		}
 	}
+	r.sendDataLeft(ctx, c.Key)
 	if missing := cn.waitPending(ctx, r.opts.Wait); len(missing) > 0 {
 		r.mu.Lock()
 		r.res.Waits = append(r.res.Waits, fmt.Sprintf("%s: at the end: %d expected messages did not arrive within %s: %s", c.Key, len(missing), r.opts.Wait, strings.Join(missing, ", ")))
