@@ -301,3 +301,46 @@ func destroyRoom1234(t *testing.T, j *janustest.Janus) {
 		t.Fatalf("destroy room 1234: %v %s", err, reply.Body)
 	}
 }
+
+// TestJanusPluginEvents: the plugin events of the flow's handles, each at
+// Janus's timestamp moved to the tap's clock by the least delay seen
+// (here the create's answer, 100 µs after Janus's created event, with
+// Janus's clock 5 s behind the tap's); not those of other handles or
+// gateways.
+func TestJanusPluginEvents(t *testing.T) {
+	j0 := time.Date(2026, 12, 6, 1, 0, 0, 0, time.UTC) // Janus's clock
+	const behind = 5 * time.Second
+	evh := func(gw string, typ int, session, handle uint64, stamp, delay time.Duration, event string) *schema.Event {
+		body := fmt.Sprintf(`{"type":%d,"timestamp":%d,"session_id":%d,"handle_id":%d,"event":%s}`, typ, j0.Add(stamp).UnixMicro(), session, handle, event)
+		return &schema.Event{Gateway: gw, Kind: schema.JanusEvent, Transport: schema.EVH, Time: j0.Add(stamp + behind + delay),
+			Body: []byte(body), Janus: &schema.Janus{SessionID: session, HandleID: handle}}
+	}
+	tap := func(stamp time.Duration, j *schema.Janus) *schema.Event {
+		return &schema.Event{Gateway: "gw", Kind: schema.Frame, Direction: schema.ToClient, Time: j0.Add(stamp + behind), Janus: j}
+	}
+	ms := time.Millisecond
+	join := `{"plugin":"janus.plugin.textroom","data":{"event":"join","room":1234,"username":"u"}}`
+	flow := []*schema.Event{
+		tap(ms+100*time.Microsecond, &schema.Janus{Janus: "success", DataID: 1}),                  // create's answer
+		tap(2*ms+300*time.Microsecond, &schema.Janus{Janus: "success", SessionID: 1, DataID: 10}), // attach's answer
+	}
+	mine := evh("gw", schema.EvhPlugin, 1, 10, 40*ms, 20*ms, join)
+	all := append(slices.Clone(flow),
+		evh("gw", schema.EvhSession, 1, 0, ms, 30*ms, `{"name":"created"}`),
+		evh("gw", schema.EvhHandle, 1, 10, 2*ms, 30*ms, `{"name":"attached","plugin":"janus.plugin.textroom"}`),
+		mine,
+		evh("gw", schema.EvhPlugin, 2, 20, 41*ms, 20*ms, join),                  // another handle
+		evh("other", schema.EvhPlugin, 1, 10, 42*ms, 0, join),                   // another gateway (and no delay)
+		evh("gw", schema.EvhWebRTC, 1, 10, 43*ms, 10*ms, `{"ice":"connected"}`), // not a plugin's
+	)
+	got := replayer.JanusPluginEvents(all, flow)
+	if len(got) != 1 || got[0].ID != mine.ID || !bytes.Equal(got[0].Body, mine.Body) {
+		t.Fatalf("got %d events, want the join of handle 10 alone", len(got))
+	}
+	if want := j0.Add(40*ms + behind + 100*time.Microsecond); !got[0].Time.Equal(want) {
+		t.Errorf("time %s, want %s (Janus's stamp on the tap's clock)", got[0].Time.Format(time.StampMicro), want.Format(time.StampMicro))
+	}
+	if !mine.Time.Equal(j0.Add(40*ms + behind + 20*ms)) {
+		t.Errorf("the captured event was changed: time %s", mine.Time)
+	}
+}

@@ -47,10 +47,10 @@ type dataChannels struct {
 type textroomEvent struct {
 	Plugin string `json:"plugin"`
 	Data   struct {
-		Event    string      `json:"event"`
-		Room     json.Number `json:"room"`
-		Username string      `json:"username"`
-		Display  string      `json:"display"`
+		Event    string `json:"event"`
+		Room     any    `json:"room"` // a number, or a string with string_ids
+		Username string `json:"username"`
+		Display  string `json:"display"`
 	} `json:"data"`
 }
 
@@ -98,7 +98,18 @@ func textroomRequest(ev *schema.Event) (map[string]any, string, bool) {
 	var e textroomEvent
 	dec := json.NewDecoder(bytes.NewReader(env.Event))
 	dec.UseNumber()
-	if dec.Decode(&e) != nil || e.Plugin != "janus.plugin.textroom" || e.Data.Room == "" {
+	if dec.Decode(&e) != nil || e.Plugin != "janus.plugin.textroom" {
+		return nil, "", false
+	}
+	room := e.Data.Room
+	switch v := room.(type) {
+	case json.Number:
+	case string:
+		if v == "" {
+			return nil, "", false
+		}
+		room = strconv.Quote(v) // for the report; the request keeps the string
+	default:
 		return nil, "", false
 	}
 	switch e.Data.Event {
@@ -110,9 +121,9 @@ func textroomRequest(ev *schema.Event) (map[string]any, string, bool) {
 		if e.Data.Display != "" {
 			req["display"] = e.Data.Display
 		}
-		return req, fmt.Sprintf("textroom join (room %s, username %q)", e.Data.Room, e.Data.Username), true
+		return req, fmt.Sprintf("textroom join (room %v, username %q)", room, e.Data.Username), true
 	case "leave":
-		return map[string]any{"textroom": "leave", "room": e.Data.Room}, fmt.Sprintf("textroom leave (room %s)", e.Data.Room), true
+		return map[string]any{"textroom": "leave", "room": e.Data.Room}, fmt.Sprintf("textroom leave (room %v)", room), true
 	}
 	return nil, "", false
 }
