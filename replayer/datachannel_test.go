@@ -38,7 +38,11 @@ func evhJanus(t *testing.T, gw string) (*janustest.Janus, *taptest.Memory) {
 // sets up the data channel (setup, Janus's offer, ack with the peer's
 // answer), and over the data channel joins the configured room 1234 as
 // "dave", says something, leaves it and joins the new room. Then, over the
-// Janus API, it lists the new room's participants (dave) and destroys it.
+// Janus API, it lists the new room's participants (dave) and hangs up,
+// still in the room: the plugin leaves it for the client, and Janus
+// notifies that leave as it notifies a client's (not when the handle is
+// detached, which Janus no longer reports a plugin's events of). Another
+// handle destroys the room.
 func textroomOverDataChannel(ctx context.Context, s *janus.Session) error {
 	h, err := s.Attach(ctx, janus.TextRoom, nil)
 	if err != nil {
@@ -91,13 +95,23 @@ func textroomOverDataChannel(ctx context.Context, s *janus.Session) error {
 	if _, _, err := s.Message(ctx, h, map[string]any{"request": "listparticipants", "room": room}, nil); err != nil {
 		return err
 	}
-	if _, _, err := s.Message(ctx, h, map[string]any{"request": "destroy", "room": room}, nil); err != nil {
+	if _, _, err := s.Request(ctx, "hangup", h, nil); err != nil {
+		return err
+	}
+	if _, _, err := s.WaitEvent(ctx, janus.ForType("hangup")); err != nil {
 		return err
 	}
 	if _, _, err := s.Request(ctx, "detach", h, nil); err != nil {
 		return err
 	}
-	_, _, err = s.WaitEvent(ctx, janus.ForType("detached"))
+	h2, err := s.Attach(ctx, janus.TextRoom, nil)
+	if err != nil {
+		return err
+	}
+	if _, _, err := s.Message(ctx, h2, map[string]any{"request": "destroy", "room": room}, nil); err != nil {
+		return err
+	}
+	_, _, err = s.Request(ctx, "detach", h2, nil)
 	return err
 }
 
@@ -190,10 +204,10 @@ func TestReplayTextroomDataChannel(t *testing.T) {
 	waitJanusEvent(t, aEvents, `"destroyed"`, fmt.Sprint(s.ID))
 	all := append(slices.Clone(tp.Mem.Events()), aEvents.Events()...)
 	captured := textroomJoins(aEvents.Events())
-	if len(captured) != 3 {
-		t.Fatalf("Janus's events of the capture show %q, want two joins and a leave", captured)
+	if len(captured) != 4 {
+		t.Fatalf("Janus's events of the capture show %q, want two joins, the client's leave and the plugin's", captured)
 	}
-	dc := replayer.JanusPluginEvents(all, evs)
+	dc := replayer.DataChannelEvents(all, evs)
 	if slices.ContainsFunc(aEvents.Events(), func(ev *schema.Event) bool { return bytes.Contains(ev.Body, []byte("hello from dave")) }) {
 		t.Errorf("Janus's events carry the chat message; the README says they do not")
 	}
@@ -302,12 +316,12 @@ func destroyRoom1234(t *testing.T, j *janustest.Janus) {
 	}
 }
 
-// TestJanusPluginEvents: the plugin events of the flow's handles, each at
+// TestDataChannelEvents: the plugin events of the flow's handles, each at
 // Janus's timestamp moved to the tap's clock by the least delay seen
 // (here the create's answer, 100 µs after Janus's created event, with
 // Janus's clock 5 s behind the tap's); not those of other handles or
 // gateways.
-func TestJanusPluginEvents(t *testing.T) {
+func TestDataChannelEvents(t *testing.T) {
 	j0 := time.Date(2026, 12, 6, 1, 0, 0, 0, time.UTC) // Janus's clock
 	const behind = 5 * time.Second
 	evh := func(gw string, typ int, session, handle uint64, stamp, delay time.Duration, event string) *schema.Event {
@@ -333,7 +347,7 @@ func TestJanusPluginEvents(t *testing.T) {
 		evh("other", schema.EvhPlugin, 1, 10, 42*ms, 0, join),                   // another gateway (and no delay)
 		evh("gw", schema.EvhWebRTC, 1, 10, 43*ms, 10*ms, `{"ice":"connected"}`), // not a plugin's
 	)
-	got := replayer.JanusPluginEvents(all, flow)
+	got := replayer.DataChannelEvents(all, flow)
 	if len(got) != 1 || got[0].ID != mine.ID || !bytes.Equal(got[0].Body, mine.Body) {
 		t.Fatalf("got %d events, want the join of handle 10 alone", len(got))
 	}

@@ -71,11 +71,13 @@ func Select(evs []*schema.Event, sel Selection) []*schema.Event {
 	return slices.DeleteFunc(out, func(ev *schema.Event) bool { return !in[ev] })
 }
 
-// JanusPluginEvents returns the plugin events of all (Janus's own events,
-// schema.JanusEvent, as its event handlers reported them) of the handles
-// of flow (events Select picked), for drive.Options.DataChannel: some of
-// them show what a client sent over its data channel, which the tap does
-// not see (a textroom join or leave).
+// DataChannelEvents returns the events of all that Janus's event handlers
+// reported (schema.JanusEvent) for the handles of flow (events Select
+// picked) that drive.Options.DataChannel needs: the plugin events, some
+// of which show what a client sent over its data channel, which the tap
+// does not see (a textroom join or leave), and the PeerConnection's
+// hangups, which tell a client's textroom leave from the one the plugin
+// makes itself as the PeerConnection goes.
 //
 // Each is a copy whose Time is Janus's timestamp moved to the tap's clock,
 // where the event happened among the capture's requests: Janus stamps an
@@ -86,7 +88,7 @@ func Select(evs []*schema.Event, sel Selection) []*schema.Event {
 // gateways, and the answers to the creates and attaches it forwarded
 // against Janus's created and attached events (as the projection
 // estimates it for show).
-func JanusPluginEvents(all, flow []*schema.Event) []*schema.Event {
+func DataChannelEvents(all, flow []*schema.Event) []*schema.Event {
 	handles := map[uint64]bool{}
 	gateways := map[string]bool{}
 	for _, ev := range flow {
@@ -141,7 +143,7 @@ func JanusPluginEvents(all, flow []*schema.Event) []*schema.Event {
 			if t, ok := answered[ev.Gateway+"\x00"+strconv.FormatUint(env.HandleID, 10)]; ok {
 				bound(t, at)
 			}
-		case env.Type == schema.EvhPlugin && handles[env.HandleID]:
+		case (env.Type == schema.EvhPlugin || env.Type == schema.EvhWebRTC && env.Subtype == schema.EvhWebRTCPC) && handles[env.HandleID]:
 			picked = append(picked, ev)
 			stamps = append(stamps, at)
 		}

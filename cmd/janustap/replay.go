@@ -250,7 +250,7 @@ func replayCommand() *cli.Command {
 						LossPercent: c.Float64("loss"), DTLSClose: c.Bool("dtls-close")}
 					// What Janus's events show the clients sent on their
 					// data channels is sent again.
-					opts.DataChannel = replayer.JanusPluginEvents(all, evs)
+					opts.DataChannel = replayer.DataChannelEvents(all, evs)
 				}
 			default:
 				return fmt.Errorf("--media %q: want auto, on or off", c.String("media"))

@@ -60,9 +60,9 @@ type textroomEvent struct {
 // Options.DataChannel). Events that show no such request are skipped.
 func dataChannelRequests(p *plan.Plan, evs []*schema.Event) []*dcRequest {
 	var out []*dcRequest
-	for _, ev := range evs {
+	for i, ev := range evs {
 		req, what, ok := textroomRequest(ev)
-		if !ok {
+		if !ok || req["textroom"] == "leave" && pluginLeave(p, evs[i+1:], ev) {
 			continue
 		}
 		r := &dcRequest{handle: ev.HandleID(), before: -1, request: req, what: what}
@@ -79,6 +79,55 @@ func dataChannelRequests(p *plan.Plan, evs []*schema.Event) []*dcRequest {
 		out = append(out, r)
 	}
 	return out
+}
+
+// ownLeaveWindow is how soon after a textroom leave Janus's hangup of the
+// handle's PeerConnection shows the leave was the plugin's own: it
+// notifies the leave, then the hangup, in one go.
+const ownLeaveWindow = time.Second
+
+// pluginLeave reports whether the textroom leave ev is the plugin's own
+// rather than the client's: janus_textroom.c leaves every room of a
+// handle whose PeerConnection goes away, with a leave request of its own
+// that it notifies like a client's. It is when Janus's hangup of the
+// handle's PeerConnection comes next among Janus's later events of the
+// handle (its other rooms' leaves aside), at once; or when the capture has the client's hangup or detach of the
+// handle, or destroy of its session, before it. Taking a client's leave
+// just before its PeerConnection went for the plugin's own changes
+// nothing: the replay's hangup leaves the room too.
+func pluginLeave(p *plan.Plan, later []*schema.Event, ev *schema.Event) bool {
+	h := ev.HandleID()
+	for _, next := range later {
+		if next.HandleID() != h {
+			continue
+		}
+		if req, _, ok := textroomRequest(next); ok && req["textroom"] == "leave" {
+			continue // the plugin leaves the handle's rooms one by one
+		}
+		env, err := schema.ParseEvhEnvelope(next.Body)
+		if err == nil && env.Type == schema.EvhWebRTC && env.Subtype == schema.EvhWebRTCPC && bytes.Contains(env.Event, []byte(`"hangup"`)) {
+			return next.Time.Sub(ev.Time) <= ownLeaveWindow
+		}
+		if err == nil && (env.Type == schema.EvhPlugin || env.Type == schema.EvhWebRTC && env.Subtype == schema.EvhWebRTCPC) {
+			break // something else happened on the handle first
+		}
+	}
+	for _, req := range p.Events {
+		if req.Direction != schema.ToGateway || req.Janus == nil || req.Time.After(ev.Time) {
+			continue
+		}
+		switch req.Janus.Janus {
+		case "hangup", "detach":
+			if req.HandleID() == h {
+				return true
+			}
+		case "destroy":
+			if s := req.SessionID(); s != 0 && s == ev.SessionID() {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // textroomRequest returns the textroom request a Janus event of the
@@ -207,7 +256,7 @@ func (r *runner) dataRequest(ctx context.Context, p *media.Peer, q *dcRequest) e
 	}
 	r.dc.mu.Lock()
 	r.dc.tx++
-	tx := "dc" + strconv.Itoa(r.dc.tx) + r.ids.TxSuffix
+	tx := "dc" + strconv.Itoa(r.dc.tx)
 	r.dc.mu.Unlock()
 	req := map[string]any{"transaction": tx}
 	for k, v := range q.request {
@@ -217,9 +266,12 @@ func (r *runner) dataRequest(ctx context.Context, p *media.Peer, q *dcRequest) e
 	if err != nil {
 		return err
 	}
-	if b, err = r.ids.Rewrite(b); err != nil { // the room: the run's own, or one learned
+	// The room becomes the run's own or the one learned, and the
+	// transaction the run's (Options.Run).
+	if b, err = r.ids.Rewrite(b); err != nil {
 		return err
 	}
+	tx = r.ids.Tx(tx)
 	_, from := p.DataCounts()
 	if err := p.SendData(b); err != nil {
 		return err
@@ -252,6 +304,23 @@ func (r *runner) dataRequest(ctx context.Context, p *media.Peer, q *dcRequest) e
 			return ctx.Err()
 		}
 	}
+}
+
+// dataChannelRooms returns the numbered textroom rooms the data channel
+// requests name, for OwnRooms.
+func (r *runner) dataChannelRooms() []uint64 {
+	if r.dc == nil {
+		return nil
+	}
+	var out []uint64
+	for _, q := range r.dc.reqs {
+		if n, ok := q.request["room"].(json.Number); ok {
+			if room, err := strconv.ParseUint(string(n), 10, 64); err == nil {
+				out = append(out, room)
+			}
+		}
+	}
+	return out
 }
 
 // dataErrors returns the data channel errors of the new run's handle h.

@@ -1,6 +1,7 @@
 package drive
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"testing"
@@ -82,6 +83,61 @@ func TestDataChannelRequests(t *testing.T) {
 			}
 			if q.client != "A" || q.handle != 10 {
 				t.Errorf("client %q handle %d, want A and 10", q.client, q.handle)
+			}
+		})
+	}
+}
+
+// TestPluginLeave: a textroom leave that Janus's hangup of the handle's
+// PeerConnection follows at once (after the leaves of its other rooms),
+// or that comes after the client hung up, detached or destroyed its
+// session, is the plugin's own and is not sent; a leave something else
+// follows on the handle is the client's.
+func TestPluginLeave(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 1, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	const tr = `{"plugin":"janus.plugin.textroom","data":`
+	leave := func(h uint64, ms, room int) *schema.Event {
+		return janusEvent(h, at(ms), schema.EvhPlugin, fmt.Sprintf(tr+`{"event":"leave","room":%d,"username":"u"}}`, room))
+	}
+	join := func(h uint64, ms int) *schema.Event {
+		return janusEvent(h, at(ms), schema.EvhPlugin, tr+`{"event":"join","room":5,"username":"u"}}`)
+	}
+	hangup := func(h uint64, ms int) *schema.Event { // a webrtc-pc event
+		ev := janusEvent(h, at(ms), schema.EvhWebRTC, `{"connection":"hangup","reason":"Detach"}`)
+		ev.Body = bytes.Replace(ev.Body, []byte(`"type":16,`), []byte(`"type":16,"subtype":6,`), 1)
+		return ev
+	}
+	request := func(janus string, ms int, session, handle uint64) *schema.Event {
+		return &schema.Event{Direction: schema.ToGateway, Time: at(ms), Janus: &schema.Janus{Janus: janus, SessionID: session, HandleID: handle}}
+	}
+	tests := []struct {
+		name     string
+		evs      []*schema.Event // Janus's events; the first is the leave in question
+		requests []*schema.Event // the capture's requests
+		own      bool
+	}{
+		{"hangup_next", []*schema.Event{leave(10, 100, 4), hangup(10, 101)}, nil, true},
+		{"other_rooms_then_hangup", []*schema.Event{leave(10, 100, 4), leave(10, 100, 5), hangup(10, 101)}, nil, true},
+		{"other_handle_between", []*schema.Event{leave(10, 100, 4), join(20, 100), hangup(10, 101)}, nil, true},
+		{"join_then_hangup", []*schema.Event{leave(10, 100, 4), join(10, 110), hangup(10, 120)}, nil, false},
+		{"hangup_much_later", []*schema.Event{leave(10, 100, 4), hangup(10, 5000)}, nil, false},
+		{"nothing_after", []*schema.Event{leave(10, 100, 4)}, nil, false},
+		{"after_detach", []*schema.Event{leave(10, 100, 4)}, []*schema.Event{request("detach", 99, 1, 10)}, true},
+		{"after_destroy", []*schema.Event{leave(10, 100, 4)}, []*schema.Event{request("destroy", 99, 1, 0)}, true},
+		{"before_detach", []*schema.Event{leave(10, 100, 4)}, []*schema.Event{request("detach", 101, 1, 10)}, false},
+		{"after_other_handles_hangup", []*schema.Event{leave(10, 100, 4)}, []*schema.Event{request("hangup", 99, 1, 20)}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &plan.Plan{Events: tt.requests}
+			if got := pluginLeave(p, tt.evs[1:], tt.evs[0]); got != tt.own {
+				t.Errorf("plugin's own leave %v, want %v", got, tt.own)
+			}
+			p.Clients = []*plan.Client{{Key: "A", Steps: []*plan.Step{{Order: 0, Request: &schema.Event{Time: at(1000)}}}}}
+			reqs := dataChannelRequests(p, tt.evs)
+			if got := len(reqs) > 0 && reqs[0].request["textroom"] == "leave"; got == tt.own {
+				t.Errorf("the leave sent again %v, want %v", got, !tt.own)
 			}
 		})
 	}
