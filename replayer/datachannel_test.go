@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -208,6 +210,9 @@ func TestReplayTextroomDataChannel(t *testing.T) {
 		t.Fatalf("Janus's events of the capture show %q, want two joins, the client's leave and the plugin's", captured)
 	}
 	dc := replayer.DataChannelEvents(all, evs)
+	if *capture {
+		saveTextroomCapture(t, evs, aEvents.Events(), s.ID)
+	}
 	if slices.ContainsFunc(aEvents.Events(), func(ev *schema.Event) bool { return bytes.Contains(ev.Body, []byte("hello from dave")) }) {
 		t.Errorf("Janus's events carry the chat message; the README says they do not")
 	}
@@ -283,6 +288,36 @@ func TestReplayTextroomDataChannel(t *testing.T) {
 				t.Logf("peer %+v; second Janus: %q", m, got)
 			})
 		}
+	}
+}
+
+// textroomCaptureFile is the capture of textroomOverDataChannel with
+// Janus's events, for cmd/janustap's test of the replay command
+// (rewritten with -capture).
+const textroomCaptureFile = "textroom_datachannel_ws.jsonl"
+
+// saveTextroomCapture writes the tap's events evs and Janus's events of
+// session, in the order the tap received them, to testdata/flows.
+func saveTextroomCapture(t *testing.T, evs, janusEvents []*schema.Event, session uint64) {
+	t.Helper()
+	out := slices.Clone(evs)
+	for _, ev := range janusEvents {
+		if ev.SessionID() == session {
+			out = append(out, ev)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b *schema.Event) int { return a.Time.Compare(b.Time) })
+	var buf bytes.Buffer
+	for _, ev := range out {
+		b, err := schema.Encode(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf.Write(b)
+		buf.WriteByte('\n')
+	}
+	if err := os.WriteFile(filepath.Join("testdata", "flows", textroomCaptureFile), buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
