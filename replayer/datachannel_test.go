@@ -351,16 +351,16 @@ func destroyRoom1234(t *testing.T, j *janustest.Janus) {
 	}
 }
 
-// TestDataChannelEvents: the plugin events of the flow's handles, each at
-// Janus's timestamp moved to the tap's clock by the least delay seen
-// (here the create's answer, 100 µs after Janus's created event, with
-// Janus's clock 5 s behind the tap's); not those of other handles or
-// gateways.
+// TestDataChannelEvents: the plugin events and PeerConnection hangups of
+// the flow's handles, each at Janus's timestamp moved to the tap's clock
+// by the least delay seen (here the create's answer, 100 µs after Janus's
+// created event, with Janus's clock 5 s behind the tap's); not those of
+// other handles or gateways, nor Janus's other events.
 func TestDataChannelEvents(t *testing.T) {
 	j0 := time.Date(2026, 12, 6, 1, 0, 0, 0, time.UTC) // Janus's clock
 	const behind = 5 * time.Second
-	evh := func(gw string, typ int, session, handle uint64, stamp, delay time.Duration, event string) *schema.Event {
-		body := fmt.Sprintf(`{"type":%d,"timestamp":%d,"session_id":%d,"handle_id":%d,"event":%s}`, typ, j0.Add(stamp).UnixMicro(), session, handle, event)
+	evh := func(gw string, typ, subtype int, session, handle uint64, stamp, delay time.Duration, event string) *schema.Event {
+		body := fmt.Sprintf(`{"type":%d,"subtype":%d,"timestamp":%d,"session_id":%d,"handle_id":%d,"event":%s}`, typ, subtype, j0.Add(stamp).UnixMicro(), session, handle, event)
 		return &schema.Event{Gateway: gw, Kind: schema.JanusEvent, Transport: schema.EVH, Time: j0.Add(stamp + behind + delay),
 			Body: []byte(body), Janus: &schema.Janus{SessionID: session, HandleID: handle}}
 	}
@@ -373,21 +373,25 @@ func TestDataChannelEvents(t *testing.T) {
 		tap(ms+100*time.Microsecond, &schema.Janus{Janus: "success", DataID: 1}),                  // create's answer
 		tap(2*ms+300*time.Microsecond, &schema.Janus{Janus: "success", SessionID: 1, DataID: 10}), // attach's answer
 	}
-	mine := evh("gw", schema.EvhPlugin, 1, 10, 40*ms, 20*ms, join)
+	mine := evh("gw", schema.EvhPlugin, 0, 1, 10, 40*ms, 20*ms, join)
+	hangup := evh("gw", schema.EvhWebRTC, schema.EvhWebRTCPC, 1, 10, 44*ms, 10*ms, `{"connection":"hangup","reason":"DTLS alert"}`)
 	all := append(slices.Clone(flow),
-		evh("gw", schema.EvhSession, 1, 0, ms, 30*ms, `{"name":"created"}`),
-		evh("gw", schema.EvhHandle, 1, 10, 2*ms, 30*ms, `{"name":"attached","plugin":"janus.plugin.textroom"}`),
+		evh("gw", schema.EvhSession, 0, 1, 0, ms, 30*ms, `{"name":"created"}`),
+		evh("gw", schema.EvhHandle, 0, 1, 10, 2*ms, 30*ms, `{"name":"attached","plugin":"janus.plugin.textroom"}`),
 		mine,
-		evh("gw", schema.EvhPlugin, 2, 20, 41*ms, 20*ms, join),                  // another handle
-		evh("other", schema.EvhPlugin, 1, 10, 42*ms, 0, join),                   // another gateway (and no delay)
-		evh("gw", schema.EvhWebRTC, 1, 10, 43*ms, 10*ms, `{"ice":"connected"}`), // not a plugin's
+		evh("gw", schema.EvhPlugin, 0, 2, 20, 41*ms, 20*ms, join),                                    // another handle
+		evh("other", schema.EvhPlugin, 0, 1, 10, 42*ms, 0, join),                                     // another gateway (and no delay)
+		evh("gw", schema.EvhWebRTC, schema.EvhWebRTCICE, 1, 10, 43*ms, 10*ms, `{"ice":"connected"}`), // not a plugin's or a hangup
+		hangup,
 	)
 	got := replayer.DataChannelEvents(all, flow)
-	if len(got) != 1 || got[0].ID != mine.ID || !bytes.Equal(got[0].Body, mine.Body) {
-		t.Fatalf("got %d events, want the join of handle 10 alone", len(got))
+	if len(got) != 2 || !bytes.Equal(got[0].Body, mine.Body) || !bytes.Equal(got[1].Body, hangup.Body) {
+		t.Fatalf("got %d events, want the join and the hangup of handle 10", len(got))
 	}
-	if want := j0.Add(40*ms + behind + 100*time.Microsecond); !got[0].Time.Equal(want) {
-		t.Errorf("time %s, want %s (Janus's stamp on the tap's clock)", got[0].Time.Format(time.StampMicro), want.Format(time.StampMicro))
+	for i, stamp := range []time.Duration{40 * ms, 44 * ms} {
+		if want := j0.Add(stamp + behind + 100*time.Microsecond); !got[i].Time.Equal(want) {
+			t.Errorf("event %d: time %s, want %s (Janus's stamp on the tap's clock)", i, got[i].Time.Format(time.StampMicro), want.Format(time.StampMicro))
+		}
 	}
 	if !mine.Time.Equal(j0.Add(40*ms + behind + 20*ms)) {
 		t.Errorf("the captured event was changed: time %s", mine.Time)
