@@ -188,9 +188,10 @@ func (r *runner) sendData(ctx context.Context, o int) {
 
 // sendDataLeft sends, at the end of client key, the requests of its
 // handles that no step sent: those captured after its last request, and
-// those whose peer never came.
+// those whose peer never came (which fail, and say so). A request whose
+// handle no client's request names goes with the first client to end.
 func (r *runner) sendDataLeft(ctx context.Context, key string) {
-	r.sendDataIf(ctx, func(q *dcRequest, _ bool) bool { return q.client == key })
+	r.sendDataIf(ctx, func(q *dcRequest, _ bool) bool { return q.client == key || q.client == "" })
 }
 
 func (r *runner) sendDataIf(ctx context.Context, due func(q *dcRequest, hasPeer bool) bool) {
