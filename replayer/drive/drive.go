@@ -81,12 +81,14 @@ type Options struct {
 	// says which. Runs of a load replay then do not meet in one room.
 	OwnRooms bool
 	// DataChannel are Janus's own events (schema.JanusEvent) of the
-	// captured flow that show what its clients sent over their data
-	// channels: a textroom join or leave. With Media, the peer of each
-	// event's handle sends the request again on its data channel, once it
-	// is open, before the first step captured after the event's Time (its
-	// place among the capture's requests), and waits for the textroom's
-	// answer. nil sends nothing on data channels.
+	// captured flow's handles, with Time on the tap's clock
+	// (replayer.DataChannelEvents): the textroom joins and leaves among
+	// them show what clients sent over their data channels, and the
+	// PeerConnection hangups tell the plugin's own leaves from theirs.
+	// With Media, the peer of each such event's handle sends the request
+	// again on its data channel, once it is open, before the first step
+	// captured after the event, and waits for the textroom's answer; a
+	// refusal is among Errors. nil sends nothing on data channels.
 	DataChannel []*schema.Event
 }
 
