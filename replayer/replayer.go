@@ -13,10 +13,12 @@ package replayer
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -67,6 +69,92 @@ func Select(evs []*schema.Event, sel Selection) []*schema.Event {
 		in[ev] = true
 	}
 	return slices.DeleteFunc(out, func(ev *schema.Event) bool { return !in[ev] })
+}
+
+// DataChannelEvents returns the events of all that Janus's event handlers
+// reported (schema.JanusEvent) for the handles of flow (events Select
+// picked) that drive.Options.DataChannel needs: the plugin events, some
+// of which show what a client sent over its data channel, which the tap
+// does not see (a textroom join or leave), and the PeerConnection's
+// hangups, which tell a client's textroom leave from the one the plugin
+// makes itself as the PeerConnection goes.
+//
+// Each is a copy whose Time is Janus's timestamp moved to the tap's clock,
+// where the event happened among the capture's requests: Janus stamps an
+// event when it makes it and posts it later (grouped, retried), so the
+// time the tap received it says little. Janus's clock is taken to be
+// behind the tap's by the least of (what the tap saw after it − Janus's
+// timestamp): the tap's receipt of every Janus event of the flow's
+// gateways, and the answers to the creates and attaches it forwarded
+// against Janus's created and attached events (as the projection
+// estimates it for show).
+func DataChannelEvents(all, flow []*schema.Event) []*schema.Event {
+	handles := map[uint64]bool{}
+	gateways := map[string]bool{}
+	for _, ev := range flow {
+		gateways[ev.Gateway] = true
+		if h := ev.HandleID(); h != 0 {
+			handles[h] = true
+		}
+		if ev.Janus != nil && ev.Janus.Janus == "success" && ev.Janus.DataID != 0 {
+			handles[ev.Janus.DataID] = true // an attach answer names its handle
+		}
+	}
+	// The tap's first answer naming each new id (a create's or an
+	// attach's), by gateway and id.
+	answered := map[string]time.Time{}
+	for _, ev := range all {
+		if ev.Direction == schema.ToClient && ev.Janus != nil && ev.Janus.Janus == "success" && ev.Janus.DataID != 0 {
+			k := ev.Gateway + "\x00" + strconv.FormatUint(ev.Janus.DataID, 10)
+			if t, ok := answered[k]; !ok || ev.Time.Before(t) {
+				answered[k] = ev.Time
+			}
+		}
+	}
+	var offset time.Duration
+	known := false
+	bound := func(after, at time.Time) {
+		if d := after.Sub(at); !known || d < offset {
+			offset, known = d, true
+		}
+	}
+	var picked []*schema.Event
+	var stamps []time.Time
+	for _, ev := range all {
+		if ev.Kind != schema.JanusEvent || !gateways[ev.Gateway] {
+			continue
+		}
+		env, err := schema.ParseEvhEnvelope(ev.Body)
+		if err != nil || env.Timestamp <= 0 {
+			continue
+		}
+		at := schema.JanusTime(env.Timestamp)
+		bound(ev.Time, at)
+		var e struct {
+			Name string `json:"name"`
+		}
+		json.Unmarshal(env.Event, &e)
+		switch {
+		case env.Type == schema.EvhSession && e.Name == "created":
+			if t, ok := answered[ev.Gateway+"\x00"+strconv.FormatUint(env.SessionID, 10)]; ok {
+				bound(t, at)
+			}
+		case env.Type == schema.EvhHandle && e.Name == "attached":
+			if t, ok := answered[ev.Gateway+"\x00"+strconv.FormatUint(env.HandleID, 10)]; ok {
+				bound(t, at)
+			}
+		case (env.Type == schema.EvhPlugin || env.Type == schema.EvhWebRTC && env.Subtype == schema.EvhWebRTCPC) && handles[env.HandleID]:
+			picked = append(picked, ev)
+			stamps = append(stamps, at)
+		}
+	}
+	out := make([]*schema.Event, len(picked))
+	for i, ev := range picked {
+		c := *ev
+		c.Time = stamps[i].Add(offset)
+		out[i] = &c
+	}
+	return out
 }
 
 // ReadJSONL reads events written one per line by schema.Encode (the format

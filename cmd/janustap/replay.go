@@ -67,6 +67,21 @@ func selection(c *cli.Context) (replayer.Selection, error) {
 // loadFlow reads the captured events the flags select, from a file or from
 // the log.
 func loadFlow(c *cli.Context, file string, sel replayer.Selection) ([]*schema.Event, error) {
+	evs, err := loadEvents(c, file, sel)
+	if err != nil {
+		return nil, err
+	}
+	evs = replayer.Select(evs, sel)
+	if len(evs) == 0 {
+		return nil, fmt.Errorf("no captured events match the selection")
+	}
+	return evs, nil
+}
+
+// loadEvents reads the captured events of a file or of the log, before
+// the selection narrows them (the gateway and time range of the database
+// excepted).
+func loadEvents(c *cli.Context, file string, sel replayer.Selection) ([]*schema.Event, error) {
 	var evs []*schema.Event
 	if db := c.String("from-db"); db != "" && file == "" {
 		var err error
@@ -100,10 +115,6 @@ func loadFlow(c *cli.Context, file string, sel replayer.Selection) ([]*schema.Ev
 				evs = append(evs, d.Event)
 			}
 		}
-	}
-	evs = replayer.Select(evs, sel)
-	if len(evs) == 0 {
-		return nil, fmt.Errorf("no captured events match the selection")
 	}
 	return evs, nil
 }
@@ -181,9 +192,13 @@ func replayCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			evs, err := loadFlow(c, c.String("from-file"), sel)
+			all, err := loadEvents(c, c.String("from-file"), sel)
 			if err != nil {
 				return err
+			}
+			evs := replayer.Select(all, sel)
+			if len(evs) == 0 {
+				return fmt.Errorf("no captured events match the selection")
 			}
 			rules, err := rulesOf(c)
 			if err != nil {
@@ -233,6 +248,9 @@ func replayCommand() *cli.Command {
 				if c.String("media") == "on" || replayer.HasMedia(evs) {
 					opts.Media = &media.Options{DropCandidates: c.Bool("drop-candidates"), NoMedia: c.Bool("no-media"),
 						LossPercent: c.Float64("loss"), DTLSClose: c.Bool("dtls-close")}
+					// What Janus's events show the clients sent on their
+					// data channels is sent again.
+					opts.DataChannel = replayer.DataChannelEvents(all, evs)
 				}
 			default:
 				return fmt.Errorf("--media %q: want auto, on or off", c.String("media"))
@@ -407,7 +425,7 @@ func printReplay(w io.Writer, res *replayer.Result, asJSON bool) error {
 		}
 		fmt.Fprintf(w, "  media: handle %d %s; packets sent %s, received %s (by mid)\n", m.Handle, state, byMid(m.Sent), byMid(m.Received))
 		if m.DataChannel {
-			fmt.Fprintf(w, "  data channel: handle %d opened its data channel; what the captured client sent on it is not in the capture (the tap sees signaling, not SCTP inside DTLS) and was not replayed\n", m.Handle)
+			fmt.Fprintf(w, "  data channel: handle %d open; messages sent %d (what Janus's events in the capture show the client sent: textroom join, leave), received %d; what else the client sent on it (chat messages) is not in the capture and was not sent\n", m.Handle, m.DataSent, m.DataReceived)
 		}
 	}
 	if len(res.Runs) > 1 {

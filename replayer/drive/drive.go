@@ -80,6 +80,16 @@ type Options struct {
 	// lists for it, under a new number the run uses instead; Result.Rooms
 	// says which. Runs of a load replay then do not meet in one room.
 	OwnRooms bool
+	// DataChannel are Janus's own events (schema.JanusEvent) of the
+	// captured flow's handles, with Time on the tap's clock
+	// (replayer.DataChannelEvents): the textroom joins and leaves among
+	// them show what clients sent over their data channels, and the
+	// PeerConnection hangups tell the plugin's own leaves from theirs.
+	// With Media, the peer of each such event's handle sends the request
+	// again on its data channel, once it is open, before the first step
+	// captured after the event, and waits for the textroom's answer; a
+	// refusal is among Errors. nil sends nothing on data channels.
+	DataChannel []*schema.Event
 }
 
 // Result is what one replay did.
@@ -119,6 +129,8 @@ type runner struct {
 	gate  gate
 	peers *peers // nil without Options.Media
 	ups   ups    // the captured webrtcup events the new run has seen
+
+	dc *dataChannels // nil without Options.DataChannel (datachannel.go)
 
 	mu  sync.Mutex // guards res
 	res Result
@@ -273,6 +285,9 @@ func Replay(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 		r.peers = &peers{opts: opts.Media, fail: cancel, byH: map[uint64]*media.Peer{}, offers: map[uint64]string{}, cands: map[uint64]int{}, awaited: map[*media.Peer]bool{}, awaitedDC: map[*media.Peer]bool{}}
 	}
 
+	if reqs := dataChannelRequests(p, opts.DataChannel); len(reqs) > 0 {
+		r.dc = &dataChannels{reqs: reqs, errs: map[uint64][]string{}}
+	}
 	if opts.OwnRooms {
 		cleanup, err := r.ownRooms(ctx, p)
 		if err != nil {
@@ -484,6 +499,7 @@ func (r *runner) client(ctx context.Context, p *plan.Plan, c *plan.Client) error
 				}
 			}
 		}
+		r.sendData(ctx, s.Order)
 		cn.addPending(p, s.Expect)
 		if cn.ws != nil && s.Reply != nil {
 			cn.addPending(p, []*schema.Event{s.Reply}) // a REST reply comes as a frame
@@ -493,6 +509,7 @@ func (r *runner) client(ctx context.Context, p *plan.Plan, c *plan.Client) error
 			r.markAnswered(s.Order)
 		}
 	}
+	r.sendDataLeft(ctx, c.Key)
 	if missing := cn.waitPending(ctx, r.opts.Wait); len(missing) > 0 {
 		r.mu.Lock()
 		r.res.Waits = append(r.res.Waits, fmt.Sprintf("%s: at the end: %d expected messages did not arrive within %s: %s", c.Key, len(missing), r.opts.Wait, strings.Join(missing, ", ")))

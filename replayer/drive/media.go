@@ -368,8 +368,11 @@ func (r *runner) closePeers(ctx context.Context) error {
 		err := p.Wait(wctx)
 		cancel()
 		st := p.Stats()
+		dsent, drecv := p.DataCounts()
+		derrs := r.dataErrors(h)
 		r.mu.Lock()
-		r.res.Media = append(r.res.Media, MediaStats{Handle: h, Connected: err == nil, Sent: st.Sent, Received: st.Received, DataChannel: st.DataChannel})
+		r.res.Media = append(r.res.Media, MediaStats{Handle: h, Connected: err == nil, Sent: st.Sent, Received: st.Received,
+			DataChannel: st.DataChannel, DataSent: dsent, DataReceived: drecv, DataErrors: derrs})
 		r.mu.Unlock()
 		if err != nil {
 			failed = append(failed, strconv.FormatUint(h, 10))
@@ -388,8 +391,15 @@ type MediaStats struct {
 	Connected bool           `json:"connected"`
 	Sent      map[string]int `json:"sent"`     // packets by mid
 	Received  map[string]int `json:"received"` // packets by mid
-	// DataChannel says the data channel the captured SDP had opened. What
-	// the client sent on it (textroom requests, chat) is not in the
-	// capture, so nothing is sent on it.
+	// DataChannel says the data channel the captured SDP had opened.
 	DataChannel bool `json:"data_channel,omitempty"`
+	// DataSent and DataReceived count the messages on it: the requests
+	// Janus's events of the capture show the client sent
+	// (Options.DataChannel), and what Janus sent (answers, notifications).
+	// What else the client sent (chat messages) is not in the capture.
+	DataSent     int `json:"data_sent,omitempty"`
+	DataReceived int `json:"data_received,omitempty"`
+	// DataErrors are the requests Janus refused on it, or that could not
+	// be sent; each is also among the run's Errors.
+	DataErrors []string `json:"data_errors,omitempty"`
 }

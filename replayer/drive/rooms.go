@@ -34,7 +34,8 @@ var roomPlugins = map[string]map[string]string{
 
 // fixedRooms returns, by plugin, the rooms the flow's requests name that
 // it did not create itself: the rooms of the gateway's configuration.
-func fixedRooms(p *plan.Plan) map[string][]uint64 {
+// textrooms are the rooms its clients joined over their data channels.
+func fixedRooms(p *plan.Plan, textrooms []uint64) map[string][]uint64 {
 	pluginOf := map[uint64]string{} // captured handle → plugin
 	attach := map[string]string{}   // attach transaction → plugin
 	created := map[uint64]bool{}
@@ -80,6 +81,12 @@ func fixedRooms(p *plan.Plan) map[string][]uint64 {
 			room   uint64
 		}{pluginOf[ev.HandleID()], room})
 	}
+	for _, room := range textrooms {
+		named = append(named, struct {
+			plugin string
+			room   uint64
+		}{"janus.plugin.textroom", room})
+	}
 	out := map[string][]uint64{}
 	for _, n := range named {
 		if _, ok := roomPlugins[n.plugin]; ok && !created[n.room] && !slices.Contains(out[n.plugin], n.room) {
@@ -94,7 +101,7 @@ func fixedRooms(p *plan.Plan) map[string][]uint64 {
 // settings, as the plugin lists them) under a new number, which the run
 // uses in its place. It returns a function that destroys them.
 func (r *runner) ownRooms(ctx context.Context, p *plan.Plan) (func(), error) {
-	rooms := fixedRooms(p)
+	rooms := fixedRooms(p, r.dataChannelRooms())
 	if len(rooms) == 0 {
 		return func() {}, nil
 	}

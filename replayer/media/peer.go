@@ -80,6 +80,7 @@ type Peer struct {
 	dcOpen    bool          // the data channel of an m=application opened
 	dc        bool          // the template has a data channel
 	dcOpened  chan struct{} // closed when it opens
+	data      dataChannel   // what was sent and received on it (datachannel.go)
 	once      sync.Once
 	mediaOnce sync.Once // starts the senders, at the first negotiation
 	closeErr  error
@@ -356,6 +357,7 @@ func (p *Peer) addMedia() error {
 				p.mu.Lock()
 				p.dc = true
 				p.mu.Unlock()
+				p.data.attach(ch)
 				ch.OnOpen(func() {
 					p.mu.Lock()
 					defer p.mu.Unlock()
@@ -620,8 +622,8 @@ type Stats struct {
 	Sent, Received map[string]int
 	State          string
 	// DataChannel says the data channel of the template's m=application
-	// opened. Nothing is sent on it: what the captured client sent there
-	// is not in the capture.
+	// opened. The peer sends on it only what its user asks (SendData);
+	// DataCounts says how much.
 	DataChannel bool
 }
 

@@ -37,6 +37,10 @@ type demo struct {
 	// dataChannel: the page's PeerConnection has a data channel, which the
 	// replay's peer must open.
 	dataChannel bool
+	// dataSent is how many requests the page sent over its data channel
+	// that Janus's events show (the textroom join), which the replay's
+	// peer must send again and the new Janus accept.
+	dataSent int
 }
 
 // jsTrue is a waitFn that a page's global janus.js state satisfies.
@@ -136,7 +140,7 @@ var demos = []demo{
 			}, stop(0))
 		},
 		sessions: []string{"session"},
-		handles:  []int{1}, dataChannel: true,
+		handles:  []int{1}, dataChannel: true, dataSent: 1,
 	},
 }
 
@@ -219,9 +223,16 @@ func countJanus(evs []*schema.Event) map[string]int {
 // included.
 func TestDemoPagesReplay(t *testing.T) {
 	clienttest.RequireDemos(t)
-	j := janustest.Start(t, janustest.Options{})
+	// Janus posts its own events to serve: the textroom's join, which
+	// went over the data channel, is among them, and the replay sends it
+	// again.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := janustest.Start(t, janustest.Options{Events: &janustest.EventHandler{URL: evh.URL(ln.Addr())}})
 	j2 := janustest.Start(t, janustest.Options{})
-	s := serve(t, j)
+	s := serve(t, j, func(c *recorder.Config) { c.EVHListener = ln })
 	base := clienttest.ServeDemos(t, map[string]string{"http": s.http(), "ws": s.ws()})
 
 	for _, from := range []string{"http", "ws"} {
@@ -244,15 +255,31 @@ func TestDemoPagesReplay(t *testing.T) {
 					}
 					ids = append(ids, id)
 				}
-				var all []*schema.Event
+				var all, dc []*schema.Event
 				janustest.WaitFor(t, 30*time.Second, func() (err error) {
 					for i, id := range ids {
 						if err := s.destroyed(ctx, id, d.handles[i]); err != nil {
 							return err
 						}
 					}
-					all, err = dbEvents(ctx, s.db, store.EventFilter{Gateway: gateway})
-					return err
+					if all, err = dbEvents(ctx, s.db, store.EventFilter{Gateway: gateway}); err != nil {
+						return err
+					}
+					dc = replayer.DataChannelEvents(all, replayer.Select(all, replayer.Selection{Gateway: gateway, Sessions: ids}))
+					if n := textroomJoins(dc); n < d.dataSent {
+						return fmt.Errorf("Janus's events have %d textroom joins of the sessions so far, want %d", n, d.dataSent)
+					}
+					// Janus posts its events in order, a session's end
+					// last: the PeerConnection's hangup that tells the
+					// textroom's own leave from a client's is in.
+					for _, id := range ids {
+						if d.dataSent > 0 && !slices.ContainsFunc(all, func(ev *schema.Event) bool {
+							return ev.Kind == schema.JanusEvent && ev.SessionID() == id && bytes.Contains(ev.Body, []byte(`"destroyed"`))
+						}) {
+							return fmt.Errorf("Janus has not posted the end of session %d yet", id)
+						}
+					}
+					return nil
 				})
 				evs := replayer.Select(all, replayer.Selection{Gateway: gateway, Sessions: ids})
 				if dir := os.Getenv("JANUSTAP_DEMO_CAPTURES"); dir != "" {
@@ -279,7 +306,7 @@ func TestDemoPagesReplay(t *testing.T) {
 				for _, to := range []schema.Transport{"", other} {
 					t.Run("over_"+string(cmp.Or(to, "captured")), func(t *testing.T) {
 						rres, _ := replaySessions(t, all, ids, drive.Options{
-							Target: drive.Target{HTTP: j2.HTTP, WS: j2.WS}, Transport: to, Media: &media.Options{},
+							Target: drive.Target{HTTP: j2.HTTP, WS: j2.WS}, Transport: to, Media: &media.Options{}, DataChannel: dc,
 						})
 						checkReplay(t, rres)
 						run := rres.Runs[0]
@@ -306,6 +333,7 @@ func TestDemoPagesReplay(t *testing.T) {
 						if d.dataChannel && !slices.ContainsFunc(run.Media, func(m drive.MediaStats) bool { return m.DataChannel }) {
 							t.Errorf("no peer opened the data channel: %+v", run.Media)
 						}
+						checkDataSent(t, run, d.dataSent)
 						t.Logf("peers: %+v", run.Media)
 					})
 				}
@@ -313,7 +341,7 @@ func TestDemoPagesReplay(t *testing.T) {
 					sel := replayer.Select(all, replayer.Selection{Gateway: gateway, Sessions: ids})
 					rres, err := replayer.Replay(ctx, sel, replayer.Options{
 						Options: drive.Options{Target: drive.Target{HTTP: j2.HTTP, WS: j2.WS}, Wait: 10 * time.Second,
-							Media: &media.Options{}, OwnRooms: true},
+							Media: &media.Options{}, OwnRooms: true, DataChannel: dc},
 						Repeat: 5, Concurrency: 5,
 					})
 					if err != nil {
@@ -321,7 +349,7 @@ func TestDemoPagesReplay(t *testing.T) {
 					}
 					if s := rres.Summary(); s.Matched != 5 {
 						for i, r := range rres.Reports {
-							if r != nil && !r.Same {
+							if r != nil && (!r.Same || len(rres.Runs[i].Errors) > 0) {
 								t.Logf("run %d: waits %q errors %q\n%s", i+1, rres.Runs[i].Waits, rres.Runs[i].Errors, reportText(r))
 							}
 						}
@@ -334,6 +362,7 @@ func TestDemoPagesReplay(t *testing.T) {
 						if d.dataChannel && !slices.ContainsFunc(r.Media, func(m drive.MediaStats) bool { return m.DataChannel }) {
 							t.Errorf("run %d: no peer opened the data channel: %+v", i+1, r.Media)
 						}
+						checkDataSent(t, r, d.dataSent)
 					}
 				})
 			})
@@ -400,6 +429,34 @@ func TestDemoTextroomJanusEvents(t *testing.T) {
 		t.Errorf("Janus's events carry the chat message %d times; the README says they do not", messages)
 	}
 	t.Logf("Janus's events: %d textroom join, %d with the message text", joins, messages)
+}
+
+// textroomJoins counts the textroom joins among Janus's events evs.
+func textroomJoins(evs []*schema.Event) int {
+	n := 0
+	for _, ev := range evs {
+		if ev.Kind == schema.JanusEvent && bytes.Contains(ev.Body, []byte("janus.plugin.textroom")) && bytes.Contains(ev.Body, []byte(`"join"`)) {
+			n++
+		}
+	}
+	return n
+}
+
+// checkDataSent checks that the run's peers sent want requests over their
+// data channels (what Janus's events of the capture show) and that the new
+// Janus accepted each: a refusal is among the peer's DataErrors.
+func checkDataSent(t *testing.T, run *drive.Result, want int) {
+	t.Helper()
+	sent := 0
+	for _, m := range run.Media {
+		sent += m.DataSent
+		if len(m.DataErrors) > 0 {
+			t.Errorf("peer of handle %d: data channel errors %q", m.Handle, m.DataErrors)
+		}
+	}
+	if sent != want {
+		t.Errorf("the peers sent %d requests over their data channels, want %d (Janus's events of the capture): %+v", sent, want, run.Media)
+	}
 }
 
 // answerRace returns Janus's refusal of a client's answer that raced the
