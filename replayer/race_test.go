@@ -89,8 +89,23 @@ func TestTrimRaceCapture(t *testing.T) {
 // waited for in vain.
 func TestReplayAnswerRace(t *testing.T) {
 	b := janustest.Start(t, janustest.Options{})
-	for _, f := range raceFlows {
+	cases := []struct {
+		file, name string
+		code       int
+		edit       func(t *testing.T, evs []*schema.Event)
+	}{
+		{raceFlows[0].file, "", raceFlows[0].code, nil},
+		{raceFlows[1].file, "", raceFlows[1].code, nil},
+		// The page's two concurrent requests recorded in the other order:
+		// the answer first, refused after the detach's reply. The plan
+		// lets the detach go first.
+		{raceFlows[0].file, "answer_recorded_first", raceFlows[0].code, answerFirst},
+	}
+	for _, f := range cases {
 		evs := readFlow(t, f.file)
+		if f.edit != nil {
+			f.edit(t, evs)
+		}
 		p, err := plan.Build(evs)
 		if err != nil {
 			t.Fatal(err)
@@ -107,7 +122,7 @@ func TestReplayAnswerRace(t *testing.T) {
 			t.Fatalf("%s: the plan has no step refused with %d: %+v", f.file, f.code, refused)
 		}
 		for _, to := range []schema.Transport{"", schema.WS} {
-			t.Run(f.file+"_over_"+string(to), func(t *testing.T) {
+			t.Run(f.file+f.name+"_over_"+string(to), func(t *testing.T) {
 				run := replaySame(t, evs, b, to)
 				got := 0
 				for _, ev := range run.Events {
@@ -121,4 +136,21 @@ func TestReplayAnswerRace(t *testing.T) {
 			})
 		}
 	}
+}
+
+// answerFirst swaps the captured detach request and the refused answer
+// that followed it, as the tap records them when the answer's connection
+// is the quicker one.
+func answerFirst(t *testing.T, evs []*schema.Event) {
+	t.Helper()
+	for i := 1; i < len(evs); i++ {
+		a, b := evs[i-1], evs[i]
+		if a.Kind == schema.Request && b.Kind == schema.Request && a.Janus != nil && b.Janus != nil &&
+			a.Janus.Janus == "detach" && b.Janus.HasJSEP && a.HandleID() == b.HandleID() {
+			evs[i-1], evs[i] = b, a
+			a.Time, b.Time = b.Time, a.Time
+			return
+		}
+	}
+	t.Fatal("no detach followed by an answer of its handle")
 }
