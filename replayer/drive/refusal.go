@@ -39,6 +39,9 @@ func (c *conn) teardownFirst(ctx context.Context, p *plan.Plan, s *plan.Step) st
 			return ""
 		}
 	}
+	if p.Teardown(ref.Hangup) || !r.reproduces(ref.Hangup) {
+		return "" // a hangup the run does not wait for (a detach's): the teardown request went first
+	}
 	c.addPending(p, []*schema.Event{ref.Hangup})
 	for {
 		c.mu.Lock()

@@ -19,19 +19,24 @@ import (
 // is reported after Options.Wait instead of holding the run.
 func TestTeardownFirst(t *testing.T) {
 	const captured, h = 22, 7
-	hangup := &schema.Event{ID: "hangup", Direction: schema.ToClient, Body: []byte(`{"janus":"hangup","session_id":11,"sender":22,"reason":"DTLS alert"}`)}
-	hangup.Janus, _ = schema.ParseJanus(hangup.Body)
-	step := &plan.Step{Refused: &plan.Refusal{Code: 469, Handle: captured, Hangup: hangup, ClosePeer: true}}
 	p := &plan.Plan{}
 	for _, tc := range []struct {
 		name   string
-		hangup bool // Janus's hangup comes
+		reason string // of the captured hangup
+		hangup bool   // Janus's hangup comes
 		want   string
 	}{
-		{"hangup_comes", true, ""},
-		{"hangup_never_comes", false, "did not come within"},
+		{"hangup_comes", "DTLS alert", true, ""},
+		{"hangup_never_comes", "DTLS alert", false, "did not come within"},
+		// The hangup of a detach, which the run does not wait for: the
+		// detach went first, and the peer stays as it is.
+		{"detach_hangup", "Detach", false, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			hangup := &schema.Event{ID: "hangup", Direction: schema.ToClient, Body: []byte(`{"janus":"hangup","session_id":11,"sender":22,"reason":"` + tc.reason + `"}`)}
+			hangup.Janus, _ = schema.ParseJanus(hangup.Body)
+			closePeer := tc.reason == "DTLS alert"
+			step := &plan.Step{Refused: &plan.Refusal{Code: 469, Handle: captured, Hangup: hangup, ClosePeer: closePeer}}
 			peer, err := media.New(janus.OfferSDP, media.Options{})
 			if err != nil {
 				t.Fatal(err)
@@ -54,10 +59,14 @@ func TestTeardownFirst(t *testing.T) {
 			if tc.want == "" && missing != "" || tc.want != "" && !strings.Contains(missing, tc.want) {
 				t.Errorf("teardownFirst reported %q, want %q", missing, tc.want)
 			}
+			closed := false
 			select {
 			case <-peer.Failed():
+				closed = true
 			default:
-				t.Error("the peer of the handle is not closed")
+			}
+			if closed != closePeer {
+				t.Errorf("the peer of the handle closed %v, want %v", closed, closePeer)
 			}
 			if c.matched[hangup.ID] != tc.hangup {
 				t.Errorf("captured hangup matched %v, want %v", c.matched[hangup.ID], tc.hangup)

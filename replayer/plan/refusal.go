@@ -68,8 +68,8 @@ func (p *Plan) refusals(evs []*schema.Event) {
 		at[ev] = i
 	}
 	for _, c := range p.Clients {
-		for i := 0; i < len(c.Steps); i++ {
-			s := c.Steps[i]
+		var refused []*Step
+		for _, s := range c.Steps {
 			req := s.Request
 			if req.Janus == nil || !req.Janus.HasJSEP || req.HandleID() == 0 {
 				continue
@@ -92,7 +92,10 @@ func (p *Plan) refusals(evs []*schema.Event) {
 			}
 			r.Reply = reply
 			s.Refused = r
-			c.moveAfter(i, at)
+			refused = append(refused, s)
+		}
+		for _, s := range refused {
+			c.moveAfter(slices.Index(c.Steps, s), at)
 		}
 	}
 }
