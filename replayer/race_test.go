@@ -6,9 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/janustap/janustap/replayer"
+	"github.com/janustap/janustap/replayer/diff"
+	"github.com/janustap/janustap/replayer/drive"
 	"github.com/janustap/janustap/replayer/janus/janustest"
+	"github.com/janustap/janustap/replayer/media"
 	"github.com/janustap/janustap/replayer/plan"
 	"github.com/janustap/janustap/schema"
 )
@@ -21,13 +25,15 @@ var trimRace = flag.String("trim-race", "", "trim the demo capture FILE:NAME (Te
 // (the publisher had left), and Janus refused the answer. In the 459 one
 // the page's detach went first; in the 469 one the page had closed the
 // subscriber's PeerConnection and Janus had hung it up (its hangup
-// notification comes just after the refusal).
+// notification comes just after the refusal); in the 465 one the answer
+// came while Janus was hanging the PeerConnection up.
 var raceFlows = []struct {
 	file string
 	code int
 }{
 	{"videoroom_answer_race_459_http.jsonl", 459},
 	{"videoroom_answer_race_469_http.jsonl", 469},
+	{"videoroom_answer_race_465_http.jsonl", 465},
 }
 
 // TestTrimRaceCapture writes a demo capture, trimmed, to testdata/flows
@@ -85,21 +91,24 @@ func TestTrimRaceCapture(t *testing.T) {
 // the replay's peers, as captured and over WebSocket: the plan marks the
 // refused answer, the new run sends it once the same teardown happened
 // (the detach answered; the peer closed and Janus's hangup in), Janus
-// refuses it again with the same code, and the runs match with nothing
-// waited for in vain.
+// refuses it again, and the runs match with nothing waited for in vain.
+// The code is the captured one, but for the 465 capture: once the hangup
+// is through Janus says 469, and the report notes the pair as a refusal
+// race.
 func TestReplayAnswerRace(t *testing.T) {
 	b := janustest.Start(t, janustest.Options{})
 	cases := []struct {
-		file, name string
-		code       int
-		edit       func(t *testing.T, evs []*schema.Event)
+		file, name   string
+		code, wantIn int // captured code, the new run's
+		edit         func(t *testing.T, evs []*schema.Event)
 	}{
-		{raceFlows[0].file, "", raceFlows[0].code, nil},
-		{raceFlows[1].file, "", raceFlows[1].code, nil},
+		{raceFlows[0].file, "", 459, 459, nil},
+		{raceFlows[1].file, "", 469, 469, nil},
+		{raceFlows[2].file, "", 465, 469, nil},
 		// The page's two concurrent requests recorded in the other order:
 		// the answer first, refused after the detach's reply. The plan
 		// lets the detach go first.
-		{raceFlows[0].file, "answer_recorded_first", raceFlows[0].code, answerFirst},
+		{raceFlows[0].file, "answer_recorded_first", 459, 459, answerFirst},
 	}
 	for _, f := range cases {
 		evs := readFlow(t, f.file)
@@ -123,20 +132,34 @@ func TestReplayAnswerRace(t *testing.T) {
 		}
 		for _, to := range []schema.Transport{"", schema.WS} {
 			t.Run(f.file+f.name+"_over_"+string(to), func(t *testing.T) {
-				run := replaySame(t, evs, b, to)
+				res, err := replayer.Replay(t.Context(), evs, replayer.Options{
+					Options: drive.Options{Target: drive.Target{HTTP: b.HTTP, WS: b.WS}, Transport: to, Wait: 5 * time.Second,
+						Media: &media.Options{}},
+				})
+				run, rep := res.Runs[0], res.Reports[0]
+				if err != nil || !res.Same() || len(run.Waits) > 0 {
+					var buf bytes.Buffer
+					diff.WriteText(&buf, rep)
+					t.Fatalf("%v; waits %q errors %q\n%s", err, run.Waits, run.Errors, buf.String())
+				}
 				got := 0
 				for _, ev := range run.Events {
 					if ev.Direction == schema.ToClient && ev.Janus != nil && ev.Janus.Janus == "error" {
 						got = ev.Janus.ErrorCode
 					}
 				}
-				if got != f.code {
-					t.Errorf("the new run's error code is %d, want the captured refusal %d", got, f.code)
+				if got != f.wantIn {
+					t.Errorf("the new run's error code is %d, want %d (the capture's %d)", got, f.wantIn, f.code)
+				}
+				if n, want := len(rep.RefusalRace), min(1, abs(f.code-f.wantIn)); n != want {
+					t.Errorf("%d refusal race notes, want %d: %+v", n, want, rep.RefusalRace)
 				}
 			})
 		}
 	}
 }
+
+func abs(n int) int { return max(n, -n) }
 
 // answerFirst swaps the captured detach request and the refused answer
 // that followed it, as the tap records them when the answer's connection

@@ -699,6 +699,8 @@ type entry struct {
 	d      Difference
 	note   *Note
 	racy   bool // the note goes to Report.Racing
+	// refusal: the note goes to Report.RefusalRace
+	refusal bool
 }
 
 func (x *comparison) report() *Report {
@@ -739,6 +741,12 @@ func (x *comparison) report() *Report {
 		a, b := p[0], p[1]
 		diffs := diffMessages(a, b)
 		if len(diffs) == 0 || a.teardown && b.teardown && a.racy && b.racy {
+			continue
+		}
+		if x.refusalRace(a, b) {
+			n := newNote(a, b, Changed)
+			n.Path, n.A, n.B = diffs[0].path, renderIf(diffs[0].a, diffs[0].inA), renderIf(diffs[0].b, diffs[0].inB)
+			entries = append(entries, entry{anchor: a.index, indexB: b.index, note: n, refusal: true})
 			continue
 		}
 		if asNote(a, b) {
@@ -793,7 +801,9 @@ func (x *comparison) report() *Report {
 		)
 	})
 	for _, e := range entries {
-		if e.racy {
+		if e.refusal {
+			r.RefusalRace = append(r.RefusalRace, *e.note)
+		} else if e.racy {
 			r.Racing = append(r.Racing, *e.note)
 		} else if e.note != nil {
 			r.NeedsMedia = append(r.NeedsMedia, *e.note)

@@ -11,8 +11,10 @@ import (
 // refusalCodes are Janus's refusals of a request on a handle whose
 // teardown is under way: 458 no such session, 459 no such handle (the
 // detach or destroy was through), 469 "Unexpected ANSWER (did we offer?)"
-// (the handle's PeerConnection was hung up, Janus has no offer pending).
-var refusalCodes = map[int]bool{458: true, 459: true, 469: true}
+// (the handle's PeerConnection was hung up, Janus has no offer pending),
+// 465 "Error processing SDP" (the answer came while Janus was hanging the
+// PeerConnection up).
+var refusalCodes = map[int]bool{458: true, 459: true, 465: true, 469: true}
 
 // Refusal is Janus's refusal, in the capture, of a request that carried
 // JSEP because it raced its handle's teardown: a client answered Janus's

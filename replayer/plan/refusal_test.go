@@ -200,7 +200,7 @@ func TestRefusals(t *testing.T) {
 // race (the videoroom demo over REST: replayer/testdata/flows) and compares
 // them with testdata/refusals/NAME.golden (go test -update rewrites them).
 func TestRefusalsInCaptures(t *testing.T) {
-	for _, name := range []string{"videoroom_answer_race_459_http", "videoroom_answer_race_469_http"} {
+	for _, name := range []string{"videoroom_answer_race_459_http", "videoroom_answer_race_465_http", "videoroom_answer_race_469_http"} {
 		t.Run(name, func(t *testing.T) {
 			f, err := os.Open(filepath.Join("..", "testdata", "flows", name+".jsonl"))
 			if err != nil {
