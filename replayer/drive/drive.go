@@ -465,6 +465,12 @@ func (r *runner) client(ctx context.Context, p *plan.Plan, c *plan.Client) error
 		}()
 	}
 
+	teardownAt := map[*plan.Step]*plan.Refusal{} // steps a refused request's teardown goes before
+	for _, s := range c.Steps {
+		if s.Refused != nil && s.Refused.Before != nil {
+			teardownAt[s.Refused.Before] = s.Refused
+		}
+	}
 	for i, s := range c.Steps {
 		if i > 0 {
 			if missing := cn.waitPending(ctx, r.opts.Wait); len(missing) > 0 {
@@ -487,7 +493,7 @@ func (r *runner) client(ctx context.Context, p *plan.Plan, c *plan.Client) error
 				r.mu.Unlock()
 			}
 		}
-		if missing := cn.teardownFirst(ctx, p, s); missing != "" {
+		if missing := cn.teardownFirst(ctx, p, teardownAt[s]); missing != "" {
 			r.mu.Lock()
 			r.res.Waits = append(r.res.Waits, fmt.Sprintf("%s: before request %d (%s): %s", c.Key, i+1, describe(s.Request), missing))
 			r.mu.Unlock()

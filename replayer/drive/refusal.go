@@ -9,15 +9,16 @@ import (
 	"github.com/janustap/janustap/schema"
 )
 
-// teardownFirst makes the teardown that Janus's refusal of step s raced in
-// the capture (plan.Refusal) happen in the new run before s is sent: the
-// peer of the handle closes when the captured client had closed its
-// PeerConnection, and the step waits (up to Options.Wait) for Janus's
-// hangup of the handle, which the client then expects (over REST its
-// long-poll brings it). A teardown request of the client goes before s in
-// the plan already. It returns what did not come, for the run's waits.
-func (c *conn) teardownFirst(ctx context.Context, p *plan.Plan, s *plan.Step) string {
-	r, ref := c.r, s.Refused
+// teardownFirst makes the teardown that Janus's refusal ref raced in the
+// capture (plan.Refusal) happen in the new run before the step ref.Before
+// is sent: the peer of the handle closes when the captured client had
+// closed its PeerConnection, and the step waits (up to Options.Wait) for
+// Janus's hangup of the handle, which the client then expects (over REST
+// its long-poll brings it). A teardown request of the client goes before
+// the refused request in the plan already. It returns what did not come,
+// for the run's waits.
+func (c *conn) teardownFirst(ctx context.Context, p *plan.Plan, ref *plan.Refusal) string {
+	r := c.r
 	if ref == nil || r.peers == nil || ref.Hangup == nil {
 		return ""
 	}

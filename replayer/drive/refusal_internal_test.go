@@ -55,7 +55,7 @@ func TestTeardownFirst(t *testing.T) {
 					c.match(got)
 				}()
 			}
-			missing := c.teardownFirst(t.Context(), p, step)
+			missing := c.teardownFirst(t.Context(), p, step.Refused)
 			if tc.want == "" && missing != "" || tc.want != "" && !strings.Contains(missing, tc.want) {
 				t.Errorf("teardownFirst reported %q, want %q", missing, tc.want)
 			}

@@ -44,6 +44,13 @@ type Refusal struct {
 	// closed its PeerConnection, so the replay's peer closes before the
 	// request too.
 	ClosePeer bool
+	// Before is the step of the client before which the teardown happens
+	// in the new run (the peer closed, Janus's hangup in): the refused
+	// step itself, or the first teardown request it was moved after, since
+	// a client closes its PeerConnection before it detaches (janus.js
+	// does), and Janus says nothing of a PeerConnection whose handle is
+	// gone.
+	Before *Step
 }
 
 // isTeardown reports whether a request tears down handle h of session s.
@@ -92,7 +99,7 @@ func (p *Plan) refusals(evs []*schema.Event) {
 			if r == nil {
 				continue
 			}
-			r.Reply = reply
+			r.Reply, r.Before = reply, s
 			s.Refused = r
 			refused = append(refused, s)
 		}
@@ -174,15 +181,19 @@ func (c *Client) moveAfter(i int, at map[*schema.Event]int) {
 	r := s.Refused
 	ei := at[r.Reply]
 	sess := s.Request.SessionID()
-	last := -1
+	first, last := -1, -1
 	for j := i + 1; j < len(c.Steps); j++ {
 		if t := c.Steps[j].Request; at[t] < ei && isTeardown(t, sess, r.Handle) {
 			last = j
+			if first < 0 {
+				first = j
+			}
 		}
 	}
 	if last < 0 {
 		return
 	}
+	r.Before = c.Steps[first]
 	tx := s.Request.Janus.Transaction
 	var own, others []*schema.Event
 	for _, ev := range s.Expect {

@@ -64,6 +64,9 @@ func describe(p *plan.Plan) string {
 				if r.ClosePeer {
 					b.WriteString("; closes the peer")
 				}
+				if r.Before != s {
+					fmt.Fprintf(&b, "; before %s", name(r.Before.Request))
+				}
 				b.WriteString("\n")
 			}
 		}
@@ -158,7 +161,7 @@ func TestRefusals(t *testing.T) {
   0 message tx=j join expects [event updated, event event]
   1 detach tx=d expects [detached]
   2 message tx=s start (answer)
-    refused 459 after [event event, detach tx=d]
+    refused 459 after [event event, detach tx=d]; before detach tx=d
 `,
 	}, {
 		// Over WebSocket the refusal is a frame the detach's step expected:
@@ -178,7 +181,7 @@ func TestRefusals(t *testing.T) {
   0 message tx=j join expects [ack tx=j, event updated, event event]
   1 detach tx=d expects [success tx=d]
   2 message tx=s start (answer) expects [error tx=s 459]
-    refused 459 after [event event, detach tx=d]
+    refused 459 after [event event, detach tx=d]; before detach tx=d
 `,
 	}}
 	for _, tc := range cases {
@@ -200,7 +203,8 @@ func TestRefusals(t *testing.T) {
 // race (the videoroom demo over REST: replayer/testdata/flows) and compares
 // them with testdata/refusals/NAME.golden (go test -update rewrites them).
 func TestRefusalsInCaptures(t *testing.T) {
-	for _, name := range []string{"videoroom_answer_race_459_http", "videoroom_answer_race_465_http", "videoroom_answer_race_469_http"} {
+	for _, name := range []string{"videoroom_answer_race_459_http", "videoroom_answer_race_459_answer_first_http",
+		"videoroom_answer_race_465_http", "videoroom_answer_race_469_http"} {
 		t.Run(name, func(t *testing.T) {
 			f, err := os.Open(filepath.Join("..", "testdata", "flows", name+".jsonl"))
 			if err != nil {
