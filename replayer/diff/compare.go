@@ -488,6 +488,7 @@ func (x *comparison) match() {
 		x.pairs = append(x.pairs, [2]*message{ma, mb})
 		x.pairGroup(repliesA[ma.pos], repliesB[mb.pos], true)
 	}
+	x.pairMoved(reqA, reqB, keysA, keysB, pairedA, pairedB, repliesA, repliesB)
 	for i, m := range reqA {
 		if !pairedA[i] {
 			x.onlyA = append(x.onlyA, m)
@@ -524,6 +525,53 @@ func (x *comparison) match() {
 	for _, m := range asyncB {
 		if _, ok := groupsB[asyncKey(m)]; ok {
 			x.onlyB = append(x.onlyB, m)
+		}
+	}
+}
+
+// pairMoved pairs the requests left unpaired by their order that carry the
+// same transaction in both runs (the new run's may have a run suffix,
+// "~r2"), with their replies. The replay sends requests in the capture's
+// order but one: a request that Janus refused because it raced its
+// handle's teardown goes after the teardown request of its client that
+// was in flight with it (plan.Refusal), so that Janus refuses it again.
+// When such a pair exists, the transactions of the new run are named as
+// the capture's, since their placeholders, numbered by order of
+// appearance, are swapped.
+func (x *comparison) pairMoved(reqA, reqB []*message, keysA, keysB []string, pairedA, pairedB []bool, repliesA, repliesB map[int][]*message) {
+	sameTx := func(a, b string) bool { return a != "" && (b == a || strings.HasPrefix(b, a+"~")) }
+	moved := false
+	for i, ma := range reqA {
+		if pairedA[i] {
+			continue
+		}
+		for j, mb := range reqB {
+			if pairedB[j] || keysA[i] != keysB[j] || !sameTx(ma.rawTx, mb.rawTx) {
+				continue
+			}
+			pairedA[i], pairedB[j], moved = true, true, true
+			x.pairs = append(x.pairs, [2]*message{ma, mb})
+			x.pairGroup(repliesA[ma.pos], repliesB[mb.pos], true)
+			break
+		}
+	}
+	if !moved {
+		return
+	}
+	alias := map[string]string{} // new run's placeholder → the capture's
+	for _, p := range x.pairs {
+		if a, b := p[0], p[1]; a.req && b.req && a.tx != b.tx && sameTx(a.rawTx, b.rawTx) {
+			alias[b.tx] = a.tx
+		}
+	}
+	for _, m := range x.b.msgs {
+		tx, ok := alias[m.tx]
+		if !ok {
+			continue
+		}
+		m.tx = tx
+		if top, ok := m.norm.(map[string]any); ok {
+			top["transaction"] = tx
 		}
 	}
 }
@@ -651,6 +699,8 @@ type entry struct {
 	d      Difference
 	note   *Note
 	racy   bool // the note goes to Report.Racing
+	// refusal: the note goes to Report.RefusalRace
+	refusal bool
 }
 
 func (x *comparison) report() *Report {
@@ -691,6 +741,12 @@ func (x *comparison) report() *Report {
 		a, b := p[0], p[1]
 		diffs := diffMessages(a, b)
 		if len(diffs) == 0 || a.teardown && b.teardown && a.racy && b.racy {
+			continue
+		}
+		if x.refusalRace(a, b) {
+			n := newNote(a, b, Changed)
+			n.Path, n.A, n.B = diffs[0].path, renderIf(diffs[0].a, diffs[0].inA), renderIf(diffs[0].b, diffs[0].inB)
+			entries = append(entries, entry{anchor: a.index, indexB: b.index, note: n, refusal: true})
 			continue
 		}
 		if asNote(a, b) {
@@ -745,7 +801,9 @@ func (x *comparison) report() *Report {
 		)
 	})
 	for _, e := range entries {
-		if e.racy {
+		if e.refusal {
+			r.RefusalRace = append(r.RefusalRace, *e.note)
+		} else if e.racy {
 			r.Racing = append(r.Racing, *e.note)
 		} else if e.note != nil {
 			r.NeedsMedia = append(r.NeedsMedia, *e.note)

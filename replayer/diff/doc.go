@@ -78,6 +78,12 @@
 //     messages with its transaction) with those of the paired request, by
 //     janus type then order; what is left is paired in order, so that an
 //     error in place of a success is one changed message;
+//   - a request left unpaired by that order with the request of the other
+//     run that carries the same transaction (the new run's may end in a run
+//     suffix, "~r2"): the replay sends a request Janus refused because it
+//     raced its handle's teardown after that teardown, although the
+//     capture has it first (see replayer/plan, Refusal). The transactions
+//     of the new run are then named as the capture's;
 //   - the other messages (hangup, detached, webrtcup, events without
 //     transaction, timeout) by normalised transaction, session, sender and
 //     janus type, then order among those.

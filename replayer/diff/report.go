@@ -41,6 +41,13 @@ type Report struct {
 	// event, without transaction, in a session the client destroys): Janus
 	// sends or drops them depending on timing, so they are not differences.
 	Racing []Note `json:"racing_destroy"`
+	// RefusalRace notes Janus's refusals of an answer racing the hangup of
+	// its handle's PeerConnection that differ only in which of the two
+	// codes Janus gave: 465 "Error processing SDP" in one run, 469
+	// "Unexpected ANSWER (did we offer?)" in the other. Which one depends
+	// on how far the hangup had got when the answer came, so they are not
+	// differences; each run must have the refusal and the hangup.
+	RefusalRace []Note `json:"refusal_race,omitempty"`
 	// Matched counts the messages paired across the runs; OnlyA and OnlyB
 	// count those without counterpart, media-dependent ones included.
 	Matched int `json:"matched"`
@@ -142,6 +149,9 @@ func WriteText(w io.Writer, r *Report) error {
 			}
 		}
 		fmt.Fprintf(&b, "racing destroy: %s (%s) in one run only, racing their session's destroy; not compared\n", plural(len(r.Racing), "event"), strings.Join(types, ", "))
+	}
+	if len(r.RefusalRace) > 0 {
+		fmt.Fprintf(&b, "refusal race: %s of an answer racing its handle's hangup, with 465 in one run and 469 in the other (which one depends on how far Janus's hangup had got); not compared\n", plural(len(r.RefusalRace), "refusal"))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -345,6 +345,7 @@ type conn struct {
 	changed chan struct{} // closed and replaced whenever pending shrinks
 	pending []*schema.Event
 	early   []*schema.Event   // received before any pending message matched them
+	matched map[string]bool   // captured event ids that have their counterpart
 	txWait  map[string]txWait // new transaction → the step waiting for its reply (WebSocket)
 
 	// REST: the session being long-polled (0 when none) and the poller's
@@ -402,7 +403,7 @@ func (r *runner) client(ctx context.Context, p *plan.Plan, c *plan.Client) error
 	if r.opts.Transport != "" && !tr.IsAdmin() {
 		tr = r.opts.Transport
 	}
-	cn := &conn{r: r, id: fmt.Sprintf("replay-%s-%d", r.opts.Run, r.conns.Add(1)), tr: tr, changed: make(chan struct{}), txWait: map[string]txWait{}}
+	cn := &conn{r: r, id: fmt.Sprintf("replay-%s-%d", r.opts.Run, r.conns.Add(1)), tr: tr, changed: make(chan struct{}), txWait: map[string]txWait{}, matched: map[string]bool{}}
 	// Connect when the capture did, once the client's first request is due,
 	// rather than all clients at once: a capture of a thousand sessions in a
 	// row never had a thousand connections open.
@@ -464,6 +465,12 @@ func (r *runner) client(ctx context.Context, p *plan.Plan, c *plan.Client) error
 		}()
 	}
 
+	teardownAt := map[*plan.Step]*plan.Refusal{} // steps a refused request's teardown goes before
+	for _, s := range c.Steps {
+		if s.Refused != nil && s.Refused.Before != nil {
+			teardownAt[s.Refused.Before] = s.Refused
+		}
+	}
 	for i, s := range c.Steps {
 		if i > 0 {
 			if missing := cn.waitPending(ctx, r.opts.Wait); len(missing) > 0 {
@@ -485,6 +492,11 @@ func (r *runner) client(ctx context.Context, p *plan.Plan, c *plan.Client) error
 					c.Key, i+1, describe(s.Request), r.opts.Wait, strings.Join(missing, ", ")))
 				r.mu.Unlock()
 			}
+		}
+		if missing := cn.teardownFirst(ctx, p, teardownAt[s]); missing != "" {
+			r.mu.Lock()
+			r.res.Waits = append(r.res.Waits, fmt.Sprintf("%s: before request %d (%s): %s", c.Key, i+1, describe(s.Request), missing))
+			r.mu.Unlock()
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -541,13 +553,15 @@ func (c *conn) addPending(p *plan.Plan, evs []*schema.Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, ev := range evs {
-		if ev.Janus == nil || ev.Janus.Janus == "keepalive" || p.Teardown(ev) || plan.NeedsMedia(ev) && !c.r.reproduces(ev) {
+		if ev.Janus == nil || ev.Janus.Janus == "keepalive" || p.Teardown(ev) || plan.NeedsMedia(ev) && !c.r.reproduces(ev) ||
+			c.matched[ev.ID] || slices.Contains(c.pending, ev) {
 			continue
 		}
 		if i := slices.IndexFunc(c.early, func(got *schema.Event) bool { return c.same(ev, got) }); i >= 0 {
 			c.r.ids.Learn(ev.Body, c.early[i].Body)
 			c.r.ups.arrived(ev)
 			c.early = slices.Delete(c.early, i, i+1)
+			c.matched[ev.ID] = true
 			continue
 		}
 		c.pending = append(c.pending, ev)
@@ -704,6 +718,7 @@ func (c *conn) match(ev *schema.Event) {
 		}
 		c.r.ids.Learn(want.Body, ev.Body)
 		c.r.ups.arrived(want)
+		c.matched[want.ID] = true
 		c.pending = append(c.pending[:i], c.pending[i+1:]...)
 		close(c.changed)
 		c.changed = make(chan struct{})
@@ -769,9 +784,11 @@ func (c *conn) send(ctx context.Context, s *plan.Step) error {
 		if j, err := schema.ParseJanus(body); err == nil && j.HandleID != 0 {
 			handle = j.HandleID
 		}
-		var err error
-		if body, err = c.transplant(ctx, body, handle); err != nil {
-			return err
+		if !c.r.refusedWithoutPeer(s, handle) {
+			var err error
+			if body, err = c.transplant(ctx, body, handle); err != nil {
+				return err
+			}
 		}
 	}
 	req := c.r.newEvent(c, schema.ToGateway, schema.Frame, body)

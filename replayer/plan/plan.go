@@ -69,6 +69,10 @@ type Step struct {
 	After []*schema.Event
 	// At is the request's time from the start of the capture.
 	At time.Duration
+	// Refused is set when Janus refused the request, which carried JSEP,
+	// because it raced its handle's teardown: the new run sends it once
+	// the same teardown happened (see Refusal).
+	Refused *Refusal
 }
 
 // Build makes the plan of a flow. evs are the captured events in capture
@@ -229,6 +233,7 @@ func Build(evs []*schema.Event) (*Plan, error) {
 	if len(p.Clients) == 0 {
 		return nil, fmt.Errorf("build replay plan: no requests among %d events", len(evs))
 	}
+	p.refusals(evs)
 	return p, nil
 }
 

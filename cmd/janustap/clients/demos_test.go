@@ -290,13 +290,14 @@ func TestDemoPagesReplay(t *testing.T) {
 					t.Fatalf("the capture has no webrtcup: %v", captured)
 				}
 				t.Logf("captured sessions %v over %s: %d events, %v", ids, from, len(evs), captured)
-				if ev := answerRace(evs); ev != nil {
-					// Known and open (issue 18): the demo page answered
-					// Janus's new offer on a subscriber as that subscriber
-					// was being torn down, and Janus refused the answer. The
-					// replay's answer arrives in time and is taken, so the
-					// runs differ there. Seen in 2 of 5 CI runs, over HTTP.
-					t.Skipf("the capture caught the demo page's answer racing its subscriber's teardown (Janus said %d %q): not replayable as captured yet", ev.Janus.ErrorCode, ev.Janus.ErrorReason)
+				race := answerRace(evs)
+				if race != nil {
+					// The demo page answered Janus's new offer on a
+					// subscriber as it tore that subscriber down, and Janus
+					// refused the answer (2 of 5 CI runs over HTTP): the
+					// replay sends it once the same teardown happened, and
+					// Janus must refuse it again (plan.Refusal).
+					t.Logf("the capture caught the demo page's answer racing its subscriber's teardown (Janus said %d %q): the replays must get the same refusal", race.Janus.ErrorCode, race.Janus.ErrorReason)
 				}
 
 				other := schema.WS
@@ -316,6 +317,20 @@ func TestDemoPagesReplay(t *testing.T) {
 						for _, m := range run.Media {
 							if !m.Connected {
 								t.Errorf("peer of handle %d did not connect: %+v", m.Handle, m)
+							}
+						}
+						if race != nil {
+							// 465 and 469 are one refusal, said before or
+							// after Janus's hangup was through: the report
+							// notes the pair (diff Report.RefusalRace).
+							got := answerRace(run.Events)
+							switch {
+							case got == nil:
+								t.Errorf("the new run has no refusal, the capture %d", race.Janus.ErrorCode)
+							case got.Janus.ErrorCode != race.Janus.ErrorCode && len(rres.Reports[0].RefusalRace) != 1:
+								t.Errorf("the new run's refusal is %d, the capture's %d, and the report notes no refusal race", got.Janus.ErrorCode, race.Janus.ErrorCode)
+							default:
+								t.Logf("the new run got the refusal again: %d %q", got.Janus.ErrorCode, got.Janus.ErrorReason)
 							}
 						}
 						if got, want := janusOffers(run.Events), janusOffers(evs); got != want {
@@ -460,11 +475,11 @@ func checkDataSent(t *testing.T, run *drive.Result, want int) {
 }
 
 // answerRace returns Janus's refusal of a client's answer that raced the
-// teardown of its handle (459 no such handle, 469 unexpected answer), if
-// the capture has one.
+// teardown of its handle (459 no such handle, 469 unexpected answer, 465
+// error processing SDP), if the run has one.
 func answerRace(evs []*schema.Event) *schema.Event {
 	for _, ev := range evs {
-		if ev.Janus != nil && ev.Janus.Janus == "error" && (ev.Janus.ErrorCode == 459 || ev.Janus.ErrorCode == 469) {
+		if ev.Janus != nil && ev.Janus.Janus == "error" && (ev.Janus.ErrorCode == 459 || ev.Janus.ErrorCode == 469 || ev.Janus.ErrorCode == 465) {
 			return ev
 		}
 	}
