@@ -2,6 +2,7 @@ package replayer_test
 
 import (
 	"bytes"
+	"cmp"
 	"flag"
 	"os"
 	"path/filepath"
@@ -157,3 +158,49 @@ func TestReplayAnswerRace(t *testing.T) {
 }
 
 func abs(n int) int { return max(n, -n) }
+
+// TestReplayClosesPeerAsCaptured replays a real capture of the videoroom
+// demo over WebSocket (TestDemoPagesReplay) in which the page closed its
+// subscriber's PeerConnection as it detached the subscriber (the publisher
+// had left): Janus hung it up with "DTLS alert" while the detach was in
+// flight. The replay closes its peer before it sends the detach and waits
+// for that hangup, so the new run has the same hangup, and nothing is
+// waited for in vain (before, a run whose detach Janus took first waited
+// for a hangup that never came).
+func TestReplayClosesPeerAsCaptured(t *testing.T) {
+	b := janustest.Start(t, janustest.Options{})
+	evs := readFlow(t, "videoroom_detach_closes_ws.jsonl")
+	for _, to := range []schema.Transport{"", schema.HTTP} {
+		t.Run("over_"+string(cmp.Or(to, "captured")), func(t *testing.T) {
+			res, err := replayer.Replay(t.Context(), evs, replayer.Options{
+				Options: drive.Options{Target: drive.Target{HTTP: b.HTTP, WS: b.WS}, Transport: to, Wait: 5 * time.Second,
+					Media: &media.Options{}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			run, rep := res.Runs[0], res.Reports[0]
+			if !res.Same() || len(run.Waits) > 0 {
+				var buf bytes.Buffer
+				diff.WriteText(&buf, rep)
+				t.Fatalf("waits %q errors %q\n%s", run.Waits, run.Errors, buf.String())
+			}
+			alerts, detachAt := 0, -1
+			for i, ev := range run.Events {
+				switch {
+				case ev.Janus == nil:
+				case ev.Direction == schema.ToGateway && ev.Janus.Janus == "detach":
+					detachAt = i
+				case ev.Direction == schema.ToClient && ev.Janus.Janus == "hangup" && ev.Janus.Reason == "DTLS alert":
+					if detachAt >= 0 {
+						t.Errorf("Janus's DTLS alert hangup came after the detach was sent")
+					}
+					alerts++
+				}
+			}
+			if alerts != 1 || detachAt < 0 {
+				t.Errorf("the new run has %d DTLS alert hangups and a detach at %d, want one hangup before the detach", alerts, detachAt)
+			}
+		})
+	}
+}

@@ -493,9 +493,13 @@ func (r *runner) client(ctx context.Context, p *plan.Plan, c *plan.Client) error
 				r.mu.Unlock()
 			}
 		}
-		if missing := cn.teardownFirst(ctx, p, teardownAt[s]); missing != "" {
+		missing := cn.closePeersFirst(ctx, p, s)
+		if m := cn.teardownFirst(ctx, p, teardownAt[s]); m != "" {
+			missing = append(missing, m)
+		}
+		for _, m := range missing {
 			r.mu.Lock()
-			r.res.Waits = append(r.res.Waits, fmt.Sprintf("%s: before request %d (%s): %s", c.Key, i+1, describe(s.Request), missing))
+			r.res.Waits = append(r.res.Waits, fmt.Sprintf("%s: before request %d (%s): %s", c.Key, i+1, describe(s.Request), m))
 			r.mu.Unlock()
 		}
 		if ctx.Err() != nil {

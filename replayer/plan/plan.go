@@ -73,6 +73,12 @@ type Step struct {
 	// because it raced its handle's teardown: the new run sends it once
 	// the same teardown happened (see Refusal).
 	Refused *Refusal
+	// ClosePeers are Janus's hangups with "DTLS alert" that came while
+	// this teardown request (detach, hangup, destroy) was in flight in the
+	// capture: the client had closed those PeerConnections as it sent it.
+	// A replay with media closes the peers first and waits for the
+	// hangups before it sends the request.
+	ClosePeers []*schema.Event
 }
 
 // Build makes the plan of a flow. evs are the captured events in capture
@@ -234,6 +240,7 @@ func Build(evs []*schema.Event) (*Plan, error) {
 		return nil, fmt.Errorf("build replay plan: no requests among %d events", len(evs))
 	}
 	p.refusals(evs)
+	p.closesFirst(evs)
 	return p, nil
 }
 
