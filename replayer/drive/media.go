@@ -33,6 +33,9 @@ type peers struct {
 	// not race the alert.
 	hungUp map[uint64]chan struct{}
 	order  []uint64
+	// simulcast says how the captured clients sent their simulcast
+	// layers, by the SDP of their offer (simulcastPlans).
+	simulcast map[string]map[int]media.Simulcast
 }
 
 // hangupOf returns the channel closed when Janus hangs up handle h.
@@ -149,7 +152,9 @@ func (c *conn) transplant(ctx context.Context, body []byte, handle uint64) ([]by
 		if typ == "answer" && offer == "" {
 			return body, fmt.Errorf("media: an answer for handle %d, and Janus made no offer", handle)
 		}
-		np, err := media.New(captured, *ps.opts)
+		opts := *ps.opts
+		opts.Simulcast = ps.simulcast[captured]
+		np, err := media.New(captured, opts)
 		if err != nil {
 			return body, err
 		}
@@ -371,7 +376,7 @@ func (r *runner) closePeers(ctx context.Context) error {
 		dsent, drecv := p.DataCounts()
 		derrs := r.dataErrors(h)
 		r.mu.Lock()
-		r.res.Media = append(r.res.Media, MediaStats{Handle: h, Connected: err == nil, Sent: st.Sent, Received: st.Received,
+		r.res.Media = append(r.res.Media, MediaStats{Handle: h, Connected: err == nil, Sent: st.Sent, Received: st.Received, Layers: st.Layers,
 			DataChannel: st.DataChannel, DataSent: dsent, DataReceived: drecv, DataErrors: derrs})
 		r.mu.Unlock()
 		if err != nil {
@@ -391,6 +396,9 @@ type MediaStats struct {
 	Connected bool           `json:"connected"`
 	Sent      map[string]int `json:"sent"`     // packets by mid
 	Received  map[string]int `json:"received"` // packets by mid
+	// Layers are the packets sent on each simulcast layer, by mid and rid
+	// ("1/m").
+	Layers map[string]int `json:"layers,omitempty"`
 	// DataChannel says the data channel the captured SDP had opened.
 	DataChannel bool `json:"data_channel,omitempty"`
 	// DataSent and DataReceived count the messages on it: the requests
