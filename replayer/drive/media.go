@@ -36,6 +36,11 @@ type peers struct {
 	// simulcast says how the captured clients sent their simulcast
 	// layers, by the SDP of their offer (simulcastPlans).
 	simulcast map[string]map[int]media.Simulcast
+	// layered are the captured answers of subscribers told a substream or
+	// temporal layer (layeredAnswers); flowing are the peers made after
+	// them, which awaitMedia waits for until media.Peer.Flowing.
+	layered map[string]bool
+	flowing map[*media.Peer]bool
 }
 
 // hangupOf returns the channel closed when Janus hangs up handle h.
@@ -175,6 +180,12 @@ func (c *conn) transplant(ctx context.Context, body []byte, handle uint64) ([]by
 		}
 		c.r.mu.Lock()
 		ps.byH[handle] = np
+		if typ == "answer" && ps.layered[captured] {
+			if ps.flowing == nil {
+				ps.flowing = map[*media.Peer]bool{}
+			}
+			ps.flowing[np] = true
+		}
 		ps.order = append(ps.order, handle)
 		delete(ps.offers, handle)
 		c.r.mu.Unlock()
@@ -217,13 +228,16 @@ func (c *conn) transplant(ctx context.Context, body []byte, handle uint64) ([]by
 }
 
 // awaitMedia waits, before a request, until every peer that Janus sends
-// media to (and that has not failed) has received its first packet, each
-// for mediaWait at most once: the captured client had media before it went on (nothing
-// in the signaling shows it), and the next request may end what sends it
-// (a publisher leaving, a room destroyed).
+// media to (and that has not failed) has received its first packet (or,
+// for a subscriber Janus told a simulcast layer, packets on every m-line it
+// sends on: those events come with the first video), each for mediaWait at
+// most once: the captured client had media before it went on (nothing in
+// the signaling shows it), and the next request may end what sends it (a
+// publisher leaving, a room destroyed).
 func (r *runner) awaitMedia(ctx context.Context) {
 	r.mu.Lock()
 	var wait, dcs []*media.Peer
+	recv := map[*media.Peer]<-chan struct{}{}
 	for _, h := range r.peers.order {
 		p := r.peers.byH[h]
 		select {
@@ -234,6 +248,10 @@ func (r *runner) awaitMedia(ctx context.Context) {
 		if !r.peers.awaited[p] && p.ExpectsMedia() {
 			r.peers.awaited[p] = true
 			wait = append(wait, p)
+			recv[p] = p.Receiving()
+			if r.peers.flowing[p] {
+				recv[p] = p.Flowing()
+			}
 		}
 		if !r.peers.awaitedDC[p] && p.HasDataChannel() {
 			r.peers.awaitedDC[p] = true
@@ -251,7 +269,7 @@ func (r *runner) awaitMedia(ctx context.Context) {
 	r.mu.Unlock()
 	for _, p := range wait {
 		select {
-		case <-p.Receiving():
+		case <-recv[p]:
 		case <-p.Failed():
 		case <-time.After(mediaWait):
 		case <-ctx.Done():

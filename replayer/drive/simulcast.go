@@ -238,3 +238,43 @@ func simulcastLines(sdp string, lmh bool) []simulcastLine {
 	flush()
 	return out
 }
+
+// layeredAnswers returns the SDPs of the answers of the captured clients
+// whose handles Janus told a simulcast substream or temporal layer (a
+// videoroom subscriber's "substream", "temporal"): Janus tells it with the
+// first video it relays, so before the replay goes on, the peer made after
+// such an answer waits for packets on every m-line (media.Peer.Flowing),
+// not only its first packet.
+func layeredAnswers(evs []*schema.Event) map[string]bool {
+	answers := map[uint64]string{}
+	told := map[uint64]bool{}
+	for _, ev := range evs {
+		j := ev.Janus
+		switch {
+		case j == nil:
+		case ev.Direction == schema.ToGateway && j.JSEP == "answer" && j.HandleID != 0:
+			if _, ok := answers[j.HandleID]; !ok {
+				_, answers[j.HandleID] = jsepOf(ev.Body)
+			}
+		case ev.Direction == schema.ToClient && j.Sender != 0 && j.PluginValue == "event":
+			var m struct {
+				Plugindata struct {
+					Data struct {
+						Substream *int `json:"substream"`
+						Temporal  *int `json:"temporal"`
+					} `json:"data"`
+				} `json:"plugindata"`
+			}
+			if json.Unmarshal(ev.Body, &m) == nil && (m.Plugindata.Data.Substream != nil || m.Plugindata.Data.Temporal != nil) {
+				told[j.Sender] = true
+			}
+		}
+	}
+	out := map[string]bool{}
+	for h := range told {
+		if sdp := answers[h]; sdp != "" {
+			out[sdp] = true
+		}
+	}
+	return out
+}

@@ -136,3 +136,23 @@ func jsepSDP(body []byte) (string, bool) {
 	_, sdp := jsepOf(body)
 	return sdp, sdp != ""
 }
+
+// TestLayeredAnswers picks the answers of the captured subscribers that
+// Janus told a substream or temporal layer, and no other.
+func TestLayeredAnswers(t *testing.T) {
+	answer := func(h int, sdp string) *schema.Event {
+		b, _ := json.Marshal(map[string]any{"janus": "message", "handle_id": h, "transaction": "t",
+			"body": map[string]any{"request": "start"}, "jsep": map[string]any{"type": "answer", "sdp": sdp}})
+		return event(t, schema.ToGateway, b, time.Time{})
+	}
+	told := func(h int, key string) *schema.Event {
+		return event(t, schema.ToClient, fmt.Appendf(nil, `{"janus":"event","sender":%d,"plugindata":{"plugin":"janus.plugin.videoroom","data":{"videoroom":"event","room":1234,"mid":"1","%s":0}}}`, h, key), time.Time{})
+	}
+	got := layeredAnswers([]*schema.Event{
+		answer(1, "sdp of 1"), answer(2, "sdp of 2"), answer(3, "sdp of 3"), answer(1, "second of 1"),
+		told(1, "substream"), told(2, "temporal"), told(3, "configured"),
+	})
+	if want := map[string]bool{"sdp of 1": true, "sdp of 2": true}; !reflect.DeepEqual(got, want) {
+		t.Errorf("layered answers %v, want %v", got, want)
+	}
+}

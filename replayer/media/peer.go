@@ -73,6 +73,9 @@ type Peer struct {
 
 	connected chan struct{} // closed when ICE and DTLS are up
 	receiving chan struct{} // closed at the first packet received
+	flowing   chan struct{} // closed once every m-line Janus sends on brought packets (Flowing)
+	flowSDP   string        // Janus's description whose sending mids are flowMids
+	flowMids  []string
 	failed    chan struct{} // closed when the connection failed or closed
 	stop      chan struct{} // ends the senders
 	wg        sync.WaitGroup
@@ -206,6 +209,7 @@ func New(template string, opts Options) (*Peer, error) {
 	p := &Peer{
 		opts: opts, pc: pc, tmpl: &tmpl,
 		connected: make(chan struct{}), receiving: make(chan struct{}), failed: make(chan struct{}), stop: make(chan struct{}),
+		flowing:  make(chan struct{}),
 		received: map[string]int{}, sent: map[string]int{}, dcOpened: make(chan struct{}),
 		senderOf: map[*webrtc.TrackLocalStaticRTP]*webrtc.RTPSender{},
 		mline:    map[*webrtc.TrackLocalStaticRTP]int{}, layers: map[string]int{},
@@ -246,6 +250,7 @@ func New(template string, opts Options) (*Peer, error) {
 				p.mu.Lock()
 				p.received[mid]++
 				p.mu.Unlock()
+				p.checkFlowing()
 				recvOnce.Do(func() {
 					close(p.receiving)
 					if opts.DTLSClose {

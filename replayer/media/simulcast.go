@@ -3,6 +3,7 @@ package media
 import (
 	"time"
 
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -100,3 +101,64 @@ func vp8Frame(key, temporal bool, tid uint8) []byte {
 // tids are the temporal layer ids of consecutive frames with three
 // temporal layers (L1T3).
 var tids = [4]uint8{0, 2, 1, 2}
+
+// flowingPackets is how many packets each m-line Janus sends on must bring
+// before Flowing: a cycle of temporal layers (tids), so that Janus has
+// relayed a subscriber its first key frame and every temporal layer, and
+// told it so ("substream", "temporal"), before the replay goes on.
+const flowingPackets = len(tids)
+
+// Flowing is closed once every m-line Janus's session description sends
+// media on has brought the peer flowingPackets packets.
+func (p *Peer) Flowing() <-chan struct{} { return p.flowing }
+
+// checkFlowing closes flowing when every m-line Janus sends on brought
+// enough packets.
+func (p *Peer) checkFlowing() {
+	select {
+	case <-p.flowing:
+		return
+	default:
+	}
+	rd := p.pc.RemoteDescription()
+	if rd == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.flowSDP != rd.SDP { // parsed once per description Janus sent
+		p.flowSDP, p.flowMids = rd.SDP, sendingMids(rd.SDP)
+	}
+	if len(p.flowMids) == 0 {
+		return
+	}
+	for _, mid := range p.flowMids {
+		if p.received[mid] < flowingPackets {
+			return
+		}
+	}
+	select {
+	case <-p.flowing:
+	default:
+		close(p.flowing)
+	}
+}
+
+// sendingMids returns the mids of the audio and video m-lines of sdp that
+// send media (sendrecv or sendonly, port not 0).
+func sendingMids(s string) []string {
+	var d sdp.SessionDescription
+	if d.UnmarshalString(s) != nil {
+		return nil
+	}
+	var out []string
+	for _, md := range d.MediaDescriptions {
+		if _, ok := kindOf(md.MediaName.Media); !ok || md.MediaName.Port.Value == 0 || !sends(direction(md)) {
+			continue
+		}
+		if mid, ok := md.Attribute("mid"); ok {
+			out = append(out, mid)
+		}
+	}
+	return out
+}

@@ -158,6 +158,11 @@ func TestPeerSimulcastLayers(t *testing.T) {
 	if !slices.Equal(substreams, []int{0}) || !slices.Equal(temporal, []int{2}) {
 		t.Errorf("the subscriber was told substreams %v and temporal layers %v, want 0 and 2", substreams, temporal)
 	}
+	select {
+	case <-sp.Flowing(): // every m-line Janus sends the subscriber brought packets
+	case <-ctx.Done():
+		t.Fatalf("the subscriber's peer received %+v, not yet flowing", sp.Stats())
+	}
 	st := p.Stats()
 	if st.Layers["1/h"] != 0 || st.Layers["1/m"] == 0 || st.Layers["1/l"] <= st.Layers["1/m"] {
 		t.Errorf("packets by layer %v: want none on h, some on m, more on l", st.Layers)
