@@ -112,13 +112,15 @@ func toldLayers(evs []*schema.Event) []string {
 // TestDemoSimulcastReplay captures the videoroom demo with simulcast on
 // (?simulcast=true), two participants in headless Chromium with the fake
 // camera, through serve over REST and over WebSocket, and replays each
-// capture on a second Janus with the replay's peers, as captured and over
-// the other transport: no difference. Chromium offers three rids and, at
-// the fake camera's 640×480, sends two of them, and pauses the middle one
-// once its bandwidth estimate says so; Janus tells each subscriber the
-// substream it relays. The replay's publishers send the layers the
-// capture shows (as many as Janus reported media of, stopping where it
-// reported one no longer received), and the subscribers' peers receive.
+// capture on a second Janus with the replay's peers, as captured, over the
+// other transport, and five times five at once: no difference. Chromium
+// offers three rids and, at the fake camera's 640×480, sends two of them,
+// and pauses the middle one once its bandwidth estimate says so; Janus
+// tells each subscriber the substream it relays. The replay's publishers
+// send the layers the capture shows (as many as Janus reported media of,
+// stopping where it reported one no longer received), and the
+// subscribers' peers receive. A capture whose answer raced its
+// subscriber's teardown is skipped, as in TestDemoPagesReplay.
 func TestDemoSimulcastReplay(t *testing.T) {
 	clienttest.RequireDemos(t)
 	j := janustest.Start(t, janustest.Options{})
@@ -215,6 +217,36 @@ func TestDemoSimulcastReplay(t *testing.T) {
 					t.Logf("peers: %+v", run.Media)
 				})
 			}
+			t.Run("repeat_5_concurrency_5", func(t *testing.T) {
+				rres, err := replayer.Replay(ctx, evs, replayer.Options{
+					Options: drive.Options{Target: drive.Target{HTTP: j2.HTTP, WS: j2.WS}, Wait: 10 * time.Second,
+						Media: &media.Options{}, OwnRooms: true},
+					Repeat: 5, Concurrency: 5,
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s := rres.Summary(); s.Matched != 5 {
+					for i, r := range rres.Reports {
+						if r != nil && !r.Same {
+							t.Logf("run %d: waits %q errors %q\n%s", i+1, rres.Runs[i].Waits, rres.Runs[i].Errors, reportText(r))
+						}
+					}
+					t.Fatalf("summary %+v, want 5 matched", s)
+				}
+				for i, r := range rres.Runs {
+					var sent []int
+					for _, m := range r.Media {
+						if len(m.Layers) > 0 {
+							sent = append(sent, len(m.Layers))
+						}
+					}
+					slices.Sort(sent)
+					if !slices.Equal(sent, layers) {
+						t.Errorf("run %d: the replay's publishers sent %v layers, the captured ones %v", i+1, sent, layers)
+					}
+				}
+			})
 		})
 	}
 }
