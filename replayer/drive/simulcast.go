@@ -181,6 +181,9 @@ func simulcastPlans(evs []*schema.Event) map[string]map[int]media.Simulcast {
 				}
 				sc.Layers = append(sc.Layers, l)
 			}
+			if len(sc.Layers) == 0 {
+				continue // substreams the offer has no rid for: send every rid
+			}
 			sc.Temporal = temporal[k]
 			if plans[o.sdp] == nil {
 				plans[o.sdp] = map[int]media.Simulcast{}

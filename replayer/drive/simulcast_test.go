@@ -99,6 +99,12 @@ func TestSimulcastPlans(t *testing.T) {
 			mediaEv(0, 0, true)},
 		want: map[int]media.Simulcast{1: {Layers: []media.Layer{{RID: "m", Key: media.KeyAlways}}}},
 	}, {
+		// Media of a substream the offer has no rid for (two rids: 1 and
+		// 0): not planned, the peer sends every rid.
+		name: "unknown_substream",
+		evs: []*schema.Event{offer(chromiumOffer[:len(chromiumOffer)-len("a=rid:l send\r\na=simulcast:send h;m;l\r\n")]+"a=simulcast:send h;m\r\n", ""),
+			mediaEv(0, 2, true)},
+	}, {
 		name: "no_media_events",
 		evs:  []*schema.Event{offer(chromiumOffer, ""), joined, audio},
 	}}
