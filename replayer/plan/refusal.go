@@ -176,7 +176,7 @@ func refusalOf(evs []*schema.Event, ri, ei int) *Refusal {
 // the other's reply, would have Janus take the request. A teardown Janus
 // answered after the refusal (a 469 over WebSocket, the answer sent just
 // before the detach, refused once the DTLS alert had hung the
-// PeerConnection up) stays after the request. The steps keep
+// PeerConnection up) stays after the request, and waits for the refusal. The steps keep
 // their orders in place (each order stays with a position, so the gate
 // sees the client's steps in order), the messages with the moved step's
 // transaction move with it, and the other messages it expected stay where
@@ -187,12 +187,14 @@ func (c *Client) moveAfter(i int, evs []*schema.Event, at map[*schema.Event]int)
 	ei := at[r.Reply]
 	sess := s.Request.SessionID()
 	gone := r.Code == 458 || r.Code == 459
-	first, last := -1, -1
+	tx := s.Request.Janus.Transaction
+	first, last, inFlight := -1, -1, -1
 	for j := i + 1; j < len(c.Steps); j++ {
 		t := c.Steps[j].Request
 		if at[t] >= ei || !isTeardown(t, sess, r.Handle) {
 			continue
 		}
+		inFlight = j
 		if reply := replyOf(c.Steps[j], evs, at); gone || reply == nil || at[reply] < ei {
 			last = j
 			if first < 0 {
@@ -201,10 +203,24 @@ func (c *Client) moveAfter(i int, evs []*schema.Event, at map[*schema.Event]int)
 		}
 	}
 	if last < 0 {
+		if inFlight >= 0 {
+			// Janus took the request first, with a teardown in flight:
+			// the teardown goes once the refusal came, so that Janus
+			// takes them in that order again (over WebSocket it handles
+			// a plugin message and a detach on different threads).
+			for _, t := range c.Steps[i+1 : inFlight+1] {
+				t.Expect = slices.DeleteFunc(t.Expect, func(ev *schema.Event) bool {
+					if ev.Janus != nil && ev.Janus.Transaction == tx {
+						s.Expect = append(s.Expect, ev)
+						return true
+					}
+					return false
+				})
+			}
+		}
 		return
 	}
 	r.Before = c.Steps[first]
-	tx := s.Request.Janus.Transaction
 	var own, others []*schema.Event
 	for _, ev := range s.Expect {
 		if ev.Janus != nil && ev.Janus.Transaction == tx {

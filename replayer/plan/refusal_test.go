@@ -188,7 +188,8 @@ func TestRefusals(t *testing.T) {
 		// its answer and then its detach; Janus hung the PeerConnection up
 		// (the page's DTLS alert), refused the answer with 469 and only
 		// then answered the detach. Janus took the answer first: it stays
-		// before the detach, after the peer closed and the hangup came.
+		// before the detach, after the peer closed and the hangup came,
+		// and the detach waits for the refusal.
 		name: "answer_taken_first_469_ws",
 		flow: func(f *flow) {
 			f.add(W, "w", out, F, "", "", `{"janus":"message","session_id":11,"handle_id":22,"body":{"request":"join","ptype":"subscriber","feed":77},"transaction":"j"}`)
@@ -203,9 +204,9 @@ func TestRefusals(t *testing.T) {
 		},
 		want: `w
   0 message tx=j join expects [ack tx=j, event updated, event event]
-  1 message tx=s start (answer)
+  1 message tx=s start (answer) expects [error tx=s 469]
     refused 469 after [event event, detach tx=d, hangup DTLS alert]; waits for hangup DTLS alert; closes the peer
-  2 detach tx=d expects [hangup DTLS alert, error tx=s 469, success tx=d]
+  2 detach tx=d expects [hangup DTLS alert, success tx=d]
     closes the peers first, waits for [hangup DTLS alert]
 `,
 	}}

@@ -120,7 +120,8 @@ func toldLayers(evs []*schema.Event) []string {
 // send the layers the capture shows (as many as Janus reported media of,
 // stopping where it reported one no longer received), and the
 // subscribers' peers receive. A capture whose answer raced its
-// subscriber's teardown is skipped, as in TestDemoPagesReplay.
+// subscriber's teardown must get Janus's refusal again, as in
+// TestDemoPagesReplay.
 func TestDemoSimulcastReplay(t *testing.T) {
 	clienttest.RequireDemos(t)
 	j := janustest.Start(t, janustest.Options{})
@@ -172,9 +173,11 @@ func TestDemoSimulcastReplay(t *testing.T) {
 			}
 			told := toldLayers(evs)
 			t.Logf("captured sessions %v over %s: %d events; layers per publisher %v; media by substream %v; subscribers told %v", ids, from, len(evs), layers, reports, told)
-			if ev := answerRace(evs); ev != nil {
-				// As in TestDemoPagesReplay: not replayable as captured yet.
-				t.Skipf("the capture caught the demo page's answer racing its subscriber's teardown (Janus said %d %q): not replayable as captured yet", ev.Janus.ErrorCode, ev.Janus.ErrorReason)
+			race := answerRace(evs)
+			if race != nil {
+				// As in TestDemoPagesReplay: the replays must get the
+				// refusal again.
+				t.Logf("the capture caught the demo page's answer racing its subscriber's teardown (Janus said %d %q): the replays must get the same refusal", race.Janus.ErrorCode, race.Janus.ErrorReason)
 			}
 			other := schema.WS
 			if from == "ws" {
@@ -206,6 +209,14 @@ func TestDemoSimulcastReplay(t *testing.T) {
 					}
 					if newLayers, newReports := capturedLayers(run.Events); !slices.Equal(newLayers, layers) || !slices.Equal(newReports, reports) {
 						t.Errorf("Janus received layers %v (media by substream %v), in the capture %v (%v)", newLayers, newReports, layers, reports)
+					}
+					if race != nil {
+						switch got := answerRace(run.Events); {
+						case got == nil:
+							t.Errorf("the new run has no refusal, the capture %d", race.Janus.ErrorCode)
+						case got.Janus.ErrorCode != race.Janus.ErrorCode && len(rres.Reports[0].RefusalRace) != 1:
+							t.Errorf("the new run's refusal is %d, the capture's %d, and the report notes no refusal race", got.Janus.ErrorCode, race.Janus.ErrorCode)
+						}
 					}
 					// Compared by the diff too, unless they raced a destroy.
 					if got := toldLayers(run.Events); !slices.Equal(got, told) {
