@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -145,6 +146,12 @@ func (c *conn) transplant(ctx context.Context, body []byte, handle uint64) ([]by
 				sdp, err = p.Reanswer(gctx, offer)
 			default:
 				return body, fmt.Errorf("media: an answer for handle %d, and Janus made no new offer", handle)
+			}
+			if errors.Is(err, media.ErrClosed) {
+				// Closed while it renegotiated (Janus's DTLS alert as it
+				// detached the handle): as a closed peer above, the
+				// captured SDP goes, and Janus's answer to it is compared.
+				return body, nil
 			}
 			if err != nil {
 				return body, err

@@ -77,6 +77,7 @@ type Peer struct {
 	flowSDP   string        // Janus's description whose sending mids are flowMids
 	flowMids  []string
 	failed    chan struct{} // closed when the connection failed or closed
+	failOnce  sync.Once
 	stop      chan struct{} // ends the senders
 	wg        sync.WaitGroup
 
@@ -220,7 +221,7 @@ func New(template string, opts Options) (*Peer, error) {
 			return nil, fmt.Errorf("media peer: the socket of the candidate that never answers: %w", err)
 		}
 	}
-	var upOnce, failOnce sync.Once
+	var upOnce sync.Once
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		p.mu.Lock()
 		p.state = s
@@ -229,7 +230,7 @@ func New(template string, opts Options) (*Peer, error) {
 		case webrtc.PeerConnectionStateConnected:
 			upOnce.Do(func() { close(p.connected) })
 		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
-			failOnce.Do(func() { close(p.failed) })
+			p.failOnce.Do(func() { close(p.failed) })
 		}
 	})
 	var recvOnce sync.Once
@@ -534,9 +535,10 @@ func (p *Peer) Answer(ctx context.Context, offer string) (string, error) {
 func (p *Peer) Reoffer(ctx context.Context) (string, error) {
 	o, err := p.pc.CreateOffer(nil)
 	if err != nil {
-		return "", fmt.Errorf("media peer: create a new offer: %w", err)
+		return "", closedError(fmt.Errorf("media peer: create a new offer: %w", err))
 	}
-	return p.local(ctx, o)
+	s, err := p.local(ctx, o)
+	return s, closedError(err)
 }
 
 // Reanswer answers Janus's new offer on the peer's PeerConnection (Janus
@@ -546,13 +548,27 @@ func (p *Peer) Reanswer(ctx context.Context, offer string) (string, error) {
 		offer = dropCandidates(offer)
 	}
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
-		return "", fmt.Errorf("media peer: set Janus's new offer: %w", err)
+		return "", closedError(fmt.Errorf("media peer: set Janus's new offer: %w", err))
 	}
 	a, err := p.pc.CreateAnswer(nil)
 	if err != nil {
-		return "", fmt.Errorf("media peer: create a new answer: %w", err)
+		return "", closedError(fmt.Errorf("media peer: create a new answer: %w", err))
 	}
-	return p.local(ctx, a)
+	s, err := p.local(ctx, a)
+	return s, closedError(err)
+}
+
+// ErrClosed says the peer's PeerConnection was closed (by the replay, or
+// by Janus's DTLS alert as it detached the handle) while it renegotiated.
+var ErrClosed = errors.New("the replay's WebRTC peer is closed")
+
+// closedError marks err with ErrClosed when pion refused because the
+// PeerConnection is closed.
+func closedError(err error) error {
+	if errors.Is(err, webrtc.ErrConnectionClosed) {
+		return fmt.Errorf("%w: %w", ErrClosed, err)
+	}
+	return err
 }
 
 // Candidates returns the peer's candidate lines ("candidate:..."), for
@@ -852,6 +868,10 @@ func (p *Peer) Close() error {
 	p.once.Do(func() {
 		close(p.stop)
 		p.closeErr = p.pc.Close()
+		// Closed is failed to the replay from now on, not only once
+		// pion's state change comes: a renegotiation then goes with the
+		// captured SDP instead of failing on the closed PeerConnection.
+		p.failOnce.Do(func() { close(p.failed) })
 		p.wg.Wait()
 		if p.sink != nil {
 			p.sink.Close()

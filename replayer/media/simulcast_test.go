@@ -2,6 +2,7 @@ package media_test
 
 import (
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -166,5 +167,33 @@ func TestPeerSimulcastLayers(t *testing.T) {
 	st := p.Stats()
 	if st.Layers["1/h"] != 0 || st.Layers["1/m"] == 0 || st.Layers["1/l"] <= st.Layers["1/m"] {
 		t.Errorf("packets by layer %v: want none on h, some on m, more on l", st.Layers)
+	}
+}
+
+// TestPeerClosedIsFailed: once Close returns, Failed is closed, so that a
+// replay that closed the peer (the client's DTLS alert) sends a later
+// renegotiation with the captured SDP rather than on the closed
+// PeerConnection.
+func TestPeerClosedIsFailed(t *testing.T) {
+	p, err := media.New(janus.OfferSDP, media.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Offer(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.Failed():
+	default:
+		t.Fatal("Failed is not closed once Close returned")
+	}
+	if _, err := p.Reoffer(t.Context()); !errors.Is(err, media.ErrClosed) {
+		t.Errorf("a new offer on the closed peer: %v, want ErrClosed", err)
+	}
+	if _, err := p.Reanswer(t.Context(), janus.OfferSDP); !errors.Is(err, media.ErrClosed) {
+		t.Errorf("a new answer on the closed peer: %v, want ErrClosed", err)
 	}
 }
