@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -33,6 +34,14 @@ type peers struct {
 	// not race the alert.
 	hungUp map[uint64]chan struct{}
 	order  []uint64
+	// simulcast says how the captured clients sent their simulcast
+	// layers, by the SDP of their offer (simulcastPlans).
+	simulcast map[string]map[int]media.Simulcast
+	// layered are the captured answers of subscribers told a substream or
+	// temporal layer (layeredAnswers); flowing are the peers made after
+	// them, which awaitMedia waits for until media.Peer.Flowing.
+	layered map[string]bool
+	flowing map[*media.Peer]bool
 }
 
 // hangupOf returns the channel closed when Janus hangs up handle h.
@@ -138,6 +147,12 @@ func (c *conn) transplant(ctx context.Context, body []byte, handle uint64) ([]by
 			default:
 				return body, fmt.Errorf("media: an answer for handle %d, and Janus made no new offer", handle)
 			}
+			if errors.Is(err, media.ErrClosed) {
+				// Closed while it renegotiated (Janus's DTLS alert as it
+				// detached the handle): as a closed peer above, the
+				// captured SDP goes, and Janus's answer to it is compared.
+				return body, nil
+			}
 			if err != nil {
 				return body, err
 			}
@@ -149,7 +164,9 @@ func (c *conn) transplant(ctx context.Context, body []byte, handle uint64) ([]by
 		if typ == "answer" && offer == "" {
 			return body, fmt.Errorf("media: an answer for handle %d, and Janus made no offer", handle)
 		}
-		np, err := media.New(captured, *ps.opts)
+		opts := *ps.opts
+		opts.Simulcast = ps.simulcast[captured]
+		np, err := media.New(captured, opts)
 		if err != nil {
 			return body, err
 		}
@@ -170,6 +187,12 @@ func (c *conn) transplant(ctx context.Context, body []byte, handle uint64) ([]by
 		}
 		c.r.mu.Lock()
 		ps.byH[handle] = np
+		if typ == "answer" && ps.layered[captured] {
+			if ps.flowing == nil {
+				ps.flowing = map[*media.Peer]bool{}
+			}
+			ps.flowing[np] = true
+		}
 		ps.order = append(ps.order, handle)
 		delete(ps.offers, handle)
 		c.r.mu.Unlock()
@@ -212,13 +235,16 @@ func (c *conn) transplant(ctx context.Context, body []byte, handle uint64) ([]by
 }
 
 // awaitMedia waits, before a request, until every peer that Janus sends
-// media to (and that has not failed) has received its first packet, each
-// for mediaWait at most once: the captured client had media before it went on (nothing
-// in the signaling shows it), and the next request may end what sends it
-// (a publisher leaving, a room destroyed).
+// media to (and that has not failed) has received its first packet (or,
+// for a subscriber Janus told a simulcast layer, packets on every m-line it
+// sends on: those events come with the first video), each for mediaWait at
+// most once: the captured client had media before it went on (nothing in
+// the signaling shows it), and the next request may end what sends it (a
+// publisher leaving, a room destroyed).
 func (r *runner) awaitMedia(ctx context.Context) {
 	r.mu.Lock()
 	var wait, dcs []*media.Peer
+	recv := map[*media.Peer]<-chan struct{}{}
 	for _, h := range r.peers.order {
 		p := r.peers.byH[h]
 		select {
@@ -229,6 +255,10 @@ func (r *runner) awaitMedia(ctx context.Context) {
 		if !r.peers.awaited[p] && p.ExpectsMedia() {
 			r.peers.awaited[p] = true
 			wait = append(wait, p)
+			recv[p] = p.Receiving()
+			if r.peers.flowing[p] {
+				recv[p] = p.Flowing()
+			}
 		}
 		if !r.peers.awaitedDC[p] && p.HasDataChannel() {
 			r.peers.awaitedDC[p] = true
@@ -246,7 +276,7 @@ func (r *runner) awaitMedia(ctx context.Context) {
 	r.mu.Unlock()
 	for _, p := range wait {
 		select {
-		case <-p.Receiving():
+		case <-recv[p]:
 		case <-p.Failed():
 		case <-time.After(mediaWait):
 		case <-ctx.Done():
@@ -371,7 +401,7 @@ func (r *runner) closePeers(ctx context.Context) error {
 		dsent, drecv := p.DataCounts()
 		derrs := r.dataErrors(h)
 		r.mu.Lock()
-		r.res.Media = append(r.res.Media, MediaStats{Handle: h, Connected: err == nil, Sent: st.Sent, Received: st.Received,
+		r.res.Media = append(r.res.Media, MediaStats{Handle: h, Connected: err == nil, Sent: st.Sent, Received: st.Received, Layers: st.Layers,
 			DataChannel: st.DataChannel, DataSent: dsent, DataReceived: drecv, DataErrors: derrs})
 		r.mu.Unlock()
 		if err != nil {
@@ -391,6 +421,9 @@ type MediaStats struct {
 	Connected bool           `json:"connected"`
 	Sent      map[string]int `json:"sent"`     // packets by mid
 	Received  map[string]int `json:"received"` // packets by mid
+	// Layers are the packets sent on each simulcast layer, by mid and rid
+	// ("1/m").
+	Layers map[string]int `json:"layers,omitempty"`
 	// DataChannel says the data channel the captured SDP had opened.
 	DataChannel bool `json:"data_channel,omitempty"`
 	// DataSent and DataReceived count the messages on it: the requests

@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"slices"
@@ -57,6 +58,11 @@ type Options struct {
 	ICEFailed time.Duration
 	// IPFilter says which local addresses the peer may use; nil means all.
 	IPFilter func(net.IP) bool
+	// Simulcast says, by the template's m-line index, how the captured
+	// client sent the layers of a simulcast m-line. An m-line it does not
+	// name sends every rid of its a=simulcast, the first with a key frame
+	// every time and the next ones on request.
+	Simulcast map[int]Simulcast
 }
 
 // Peer is one PeerConnection of the replay.
@@ -67,13 +73,19 @@ type Peer struct {
 
 	connected chan struct{} // closed when ICE and DTLS are up
 	receiving chan struct{} // closed at the first packet received
+	flowing   chan struct{} // closed once every m-line Janus sends on brought packets (Flowing)
+	flowSDP   string        // Janus's description whose sending mids are flowMids
+	flowMids  []string
 	failed    chan struct{} // closed when the connection failed or closed
+	failOnce  sync.Once
 	stop      chan struct{} // ends the senders
 	wg        sync.WaitGroup
 
 	mu        sync.Mutex
 	tracks    []*webrtc.TrackLocalStaticRTP
 	senderOf  map[*webrtc.TrackLocalStaticRTP]*webrtc.RTPSender // of the tracks with a rid
+	mline     map[*webrtc.TrackLocalStaticRTP]int               // the template's m-line of each track
+	layers    map[string]int                                    // packets sent, by mid and rid ("1/m")
 	received  map[string]int                                    // packets received, by mid
 	sent      map[string]int                                    // packets sent, by mid
 	state     webrtc.PeerConnectionState
@@ -198,8 +210,10 @@ func New(template string, opts Options) (*Peer, error) {
 	p := &Peer{
 		opts: opts, pc: pc, tmpl: &tmpl,
 		connected: make(chan struct{}), receiving: make(chan struct{}), failed: make(chan struct{}), stop: make(chan struct{}),
+		flowing:  make(chan struct{}),
 		received: map[string]int{}, sent: map[string]int{}, dcOpened: make(chan struct{}),
 		senderOf: map[*webrtc.TrackLocalStaticRTP]*webrtc.RTPSender{},
+		mline:    map[*webrtc.TrackLocalStaticRTP]int{}, layers: map[string]int{},
 	}
 	if opts.DropCandidates {
 		if p.sink, err = net.ListenPacket("udp4", "127.0.0.1:0"); err != nil {
@@ -207,7 +221,7 @@ func New(template string, opts Options) (*Peer, error) {
 			return nil, fmt.Errorf("media peer: the socket of the candidate that never answers: %w", err)
 		}
 	}
-	var upOnce, failOnce sync.Once
+	var upOnce sync.Once
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		p.mu.Lock()
 		p.state = s
@@ -216,7 +230,7 @@ func New(template string, opts Options) (*Peer, error) {
 		case webrtc.PeerConnectionStateConnected:
 			upOnce.Do(func() { close(p.connected) })
 		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
-			failOnce.Do(func() { close(p.failed) })
+			p.failOnce.Do(func() { close(p.failed) })
 		}
 	})
 	var recvOnce sync.Once
@@ -237,6 +251,7 @@ func New(template string, opts Options) (*Peer, error) {
 				p.mu.Lock()
 				p.received[mid]++
 				p.mu.Unlock()
+				p.checkFlowing()
 				recvOnce.Do(func() {
 					close(p.receiving)
 					if opts.DTLSClose {
@@ -408,6 +423,7 @@ func (p *Peer) addMedia() error {
 			}
 			p.mu.Lock()
 			p.tracks = append(p.tracks, track)
+			p.mline[track] = i
 			if rid != "" {
 				p.senderOf[track] = sender
 			}
@@ -519,9 +535,10 @@ func (p *Peer) Answer(ctx context.Context, offer string) (string, error) {
 func (p *Peer) Reoffer(ctx context.Context) (string, error) {
 	o, err := p.pc.CreateOffer(nil)
 	if err != nil {
-		return "", fmt.Errorf("media peer: create a new offer: %w", err)
+		return "", closedError(fmt.Errorf("media peer: create a new offer: %w", err))
 	}
-	return p.local(ctx, o)
+	s, err := p.local(ctx, o)
+	return s, closedError(err)
 }
 
 // Reanswer answers Janus's new offer on the peer's PeerConnection (Janus
@@ -531,13 +548,27 @@ func (p *Peer) Reanswer(ctx context.Context, offer string) (string, error) {
 		offer = dropCandidates(offer)
 	}
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
-		return "", fmt.Errorf("media peer: set Janus's new offer: %w", err)
+		return "", closedError(fmt.Errorf("media peer: set Janus's new offer: %w", err))
 	}
 	a, err := p.pc.CreateAnswer(nil)
 	if err != nil {
-		return "", fmt.Errorf("media peer: create a new answer: %w", err)
+		return "", closedError(fmt.Errorf("media peer: create a new answer: %w", err))
 	}
-	return p.local(ctx, a)
+	s, err := p.local(ctx, a)
+	return s, closedError(err)
+}
+
+// ErrClosed says the peer's PeerConnection was closed (by the replay, or
+// by Janus's DTLS alert as it detached the handle) while it renegotiated.
+var ErrClosed = errors.New("the replay's WebRTC peer is closed")
+
+// closedError marks err with ErrClosed when pion refused because the
+// PeerConnection is closed.
+func closedError(err error) error {
+	if errors.Is(err, webrtc.ErrConnectionClosed) {
+		return fmt.Errorf("%w: %w", ErrClosed, err)
+	}
+	return err
 }
 
 // Candidates returns the peer's candidate lines ("candidate:..."), for
@@ -620,7 +651,10 @@ func (p *Peer) Wait(ctx context.Context) error {
 // Stats are the packets the peer sent and received, by mid.
 type Stats struct {
 	Sent, Received map[string]int
-	State          string
+	// Layers are the packets sent on each simulcast layer, by mid and rid
+	// ("1/m").
+	Layers map[string]int
+	State  string
 	// DataChannel says the data channel of the template's m=application
 	// opened. The peer sends on it only what its user asks (SendData);
 	// DataCounts says how much.
@@ -634,6 +668,9 @@ func (p *Peer) Stats() Stats {
 	s := Stats{Sent: map[string]int{}, Received: map[string]int{}, State: p.state.String(), DataChannel: p.dcOpen}
 	for k, v := range p.sent {
 		s.Sent[k] = v
+	}
+	if len(p.layers) > 0 {
+		s.Layers = maps.Clone(p.layers)
 	}
 	for k, v := range p.received {
 		s.Received[k] = v
@@ -680,7 +717,16 @@ func (p *Peer) senders() {
 		}
 		groups = append(groups, []*webrtc.TrackLocalStaticRTP{track})
 	}
-	for _, layers := range groups {
+	for _, tracks := range groups {
+		var sc *Simulcast
+		if s, ok := p.opts.Simulcast[p.mline[tracks[0]]]; ok {
+			sc = &s
+		}
+		layers := layersOf(tracks, sc)
+		if len(layers) == 0 {
+			continue
+		}
+		mid := mids[tracks[0]]
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
@@ -691,50 +737,47 @@ func (p *Peer) senders() {
 			case <-p.stop:
 				return
 			}
-			p.send(layers, mids[layers[0]])
+			p.send(layers, mid, sc != nil && sc.Temporal)
 		}()
 	}
 }
 
-// vp8Key is a VP8 payload descriptor (start of partition) and the start of
-// a 64×48 key frame: enough for Janus to see a key frame.
-var vp8Key = []byte{0x10, 0x50, 0x01, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x00, 0x30, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0}
-
-// vp8Delta is a VP8 payload descriptor and the start of an inter frame
-// (the frame tag's key frame bit set: not a key frame).
-var vp8Delta = []byte{0x10, 0x51, 0x01, 0x00, 0, 0, 0, 0, 0, 0}
-
-func (p *Peer) send(layers []*webrtc.TrackLocalStaticRTP, mid string) {
-	audio := layers[0].Kind() == webrtc.RTPCodecTypeAudio
-	every, step, payload := 50*time.Millisecond, uint32(4500), vp8Key
+// send sends the layers of one m-line (one track, or the simulcast layers
+// of one sender), every 20 ms for audio (Opus silence), every 50 ms for
+// video (VP8 frames).
+func (p *Peer) send(layers []sendLayer, mid string, temporal bool) {
+	audio := layers[0].track.Kind() == webrtc.RTPCodecTypeAudio
+	every, step := 50*time.Millisecond, uint32(4500)
 	if audio {
-		every, step, payload = 20*time.Millisecond, 960, []byte{0xf8, 0xff, 0xfe}
+		every, step = 20*time.Millisecond, 960
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	pkts := make([]*rtp.Packet, len(layers))
-	for i, track := range layers {
-		pkts[i] = &rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: uint16(rand.Uint32()), Timestamp: rand.Uint32()}, Payload: payload}
-		if err := p.simulcastHeader(track, mid, &pkts[i].Header); err != nil {
+	for i, l := range layers {
+		pkts[i] = &rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: uint16(rand.Uint32()), Timestamp: rand.Uint32()}}
+		if err := p.simulcastHeader(l.track, mid, &pkts[i].Header); err != nil {
 			return
 		}
 	}
-	// The first layer of a simulcast m-line (the highest with Chromium's
-	// and janus.js's h;m;l) sends a key frame every time; the next ones
-	// send key frames when Janus asks (PLI, FIR), as a browser does:
-	// a subscriber that wants the highest starts there, and one that wants
-	// a lower layer gets its key frame once Janus asks for it.
+	// A layer that sends key frames on request (a browser's, and every
+	// simulcast layer but the first by default) sends one when Janus asks
+	// (PLI, FIR): a subscriber that wants another layer gets its key frame
+	// once Janus asks for it.
 	keyWanted := make([]atomic.Bool, len(layers))
-	for i, track := range layers[1:] {
+	for i, l := range layers {
 		p.mu.Lock()
-		sender := p.senderOf[track]
+		sender := p.senderOf[l.track]
 		p.mu.Unlock()
+		if sender == nil || l.Key != KeyOnRequest {
+			continue
+		}
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
 			buf := make([]byte, 1500)
 			for {
-				n, _, err := sender.ReadSimulcast(buf, track.RID())
+				n, _, err := sender.ReadSimulcast(buf, l.track.RID())
 				if err != nil {
 					return // the sender stopped
 				}
@@ -745,13 +788,14 @@ func (p *Peer) send(layers []*webrtc.TrackLocalStaticRTP, mid string) {
 				for _, pkt := range pkts {
 					switch pkt.(type) {
 					case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-						keyWanted[i+1].Store(true)
+						keyWanted[i].Store(true)
 					}
 				}
 			}
 		}()
 	}
-	for {
+	started := make([]time.Time, len(layers))
+	for frame := 0; ; frame++ {
 		select {
 		case <-tick.C:
 		case <-p.stop:
@@ -759,25 +803,32 @@ func (p *Peer) send(layers []*webrtc.TrackLocalStaticRTP, mid string) {
 		case <-p.failed:
 			return
 		}
-		// The layers of a simulcast m-line go together, in the order of
-		// its a=simulcast.
-		for i, track := range layers {
+		// The layers of a simulcast m-line go together, in their order.
+		for i, l := range layers {
+			if started[i].IsZero() {
+				started[i] = time.Now()
+			} else if l.For > 0 && time.Since(started[i]) >= l.For {
+				continue // the captured client stopped sending this layer
+			}
 			pkt := pkts[i]
 			pkt.SequenceNumber++
 			pkt.Timestamp += step
-			if i > 0 {
-				pkt.Payload = vp8Delta
-				if keyWanted[i].Swap(false) {
-					pkt.Payload = vp8Key
-				}
+			if audio {
+				pkt.Payload = []byte{0xf8, 0xff, 0xfe}
+			} else {
+				key := l.Key == KeyAlways || keyWanted[i].Swap(false)
+				pkt.Payload = vp8Frame(key, temporal, tids[frame%len(tids)])
 			}
 			if p.opts.LossPercent > 0 && rand.Float64()*100 < p.opts.LossPercent {
 				continue
 			}
 			p.mu.Lock()
 			p.sent[mid]++ // before it goes: its echo may come back first
+			if l.RID != "" {
+				p.layers[mid+"/"+l.RID]++
+			}
 			p.mu.Unlock()
-			if err := track.WriteRTP(pkt); err != nil {
+			if err := l.track.WriteRTP(pkt); err != nil {
 				return
 			}
 		}
@@ -817,6 +868,10 @@ func (p *Peer) Close() error {
 	p.once.Do(func() {
 		close(p.stop)
 		p.closeErr = p.pc.Close()
+		// Closed is failed to the replay from now on, not only once
+		// pion's state change comes: a renegotiation then goes with the
+		// captured SDP instead of failing on the closed PeerConnection.
+		p.failOnce.Do(func() { close(p.failed) })
 		p.wg.Wait()
 		if p.sink != nil {
 			p.sink.Close()

@@ -104,7 +104,7 @@ func (p *Plan) refusals(evs []*schema.Event) {
 			refused = append(refused, s)
 		}
 		for _, s := range refused {
-			c.moveAfter(slices.Index(c.Steps, s), at)
+			c.moveAfter(slices.Index(c.Steps, s), evs, at)
 		}
 	}
 }
@@ -168,22 +168,34 @@ func refusalOf(evs []*schema.Event, ri, ei int) *Refusal {
 }
 
 // moveAfter moves step i of c after the last teardown request of its
-// handle that the capture had sent before Janus refused step i. Over REST
-// the two were concurrent requests on separate connections, and Janus took
+// handle that the capture had sent before Janus refused step i, and that
+// Janus took first: the refusal says the handle or session was gone (458,
+// 459), or the teardown's answer came before the refusal. Over REST the
+// two were concurrent requests on separate connections, and Janus took
 // the teardown first; a replay that sent them in capture order, each after
-// the other's reply, would have Janus take the request. The steps keep
+// the other's reply, would have Janus take the request. A teardown Janus
+// answered after the refusal (a 469 over WebSocket, the answer sent just
+// before the detach, refused once the DTLS alert had hung the
+// PeerConnection up) stays after the request, and waits for the refusal. The steps keep
 // their orders in place (each order stays with a position, so the gate
 // sees the client's steps in order), the messages with the moved step's
 // transaction move with it, and the other messages it expected stay where
 // they were waited for.
-func (c *Client) moveAfter(i int, at map[*schema.Event]int) {
+func (c *Client) moveAfter(i int, evs []*schema.Event, at map[*schema.Event]int) {
 	s := c.Steps[i]
 	r := s.Refused
 	ei := at[r.Reply]
 	sess := s.Request.SessionID()
-	first, last := -1, -1
+	gone := r.Code == 458 || r.Code == 459
+	tx := s.Request.Janus.Transaction
+	first, last, inFlight := -1, -1, -1
 	for j := i + 1; j < len(c.Steps); j++ {
-		if t := c.Steps[j].Request; at[t] < ei && isTeardown(t, sess, r.Handle) {
+		t := c.Steps[j].Request
+		if at[t] >= ei || !isTeardown(t, sess, r.Handle) {
+			continue
+		}
+		inFlight = j
+		if reply := replyOf(c.Steps[j], evs, at); gone || reply == nil || at[reply] < ei {
 			last = j
 			if first < 0 {
 				first = j
@@ -191,10 +203,24 @@ func (c *Client) moveAfter(i int, at map[*schema.Event]int) {
 		}
 	}
 	if last < 0 {
+		if inFlight >= 0 {
+			// Janus took the request first, with a teardown in flight:
+			// the teardown goes once the refusal came, so that Janus
+			// takes them in that order again (over WebSocket it handles
+			// a plugin message and a detach on different threads).
+			for _, t := range c.Steps[i+1 : inFlight+1] {
+				t.Expect = slices.DeleteFunc(t.Expect, func(ev *schema.Event) bool {
+					if ev.Janus != nil && ev.Janus.Transaction == tx {
+						s.Expect = append(s.Expect, ev)
+						return true
+					}
+					return false
+				})
+			}
+		}
 		return
 	}
 	r.Before = c.Steps[first]
-	tx := s.Request.Janus.Transaction
 	var own, others []*schema.Event
 	for _, ev := range s.Expect {
 		if ev.Janus != nil && ev.Janus.Transaction == tx {
@@ -229,6 +255,25 @@ func (c *Client) moveAfter(i int, at map[*schema.Event]int) {
 	for k, t := range c.Steps[i : last+1] {
 		t.Order = orders[k]
 	}
+}
+
+// replyOf returns the captured reply to step s: its HTTP response, or over
+// WebSocket the first frame after it with its transaction that is not an
+// event; nil when none.
+func replyOf(s *Step, evs []*schema.Event, at map[*schema.Event]int) *schema.Event {
+	if s.Reply != nil {
+		return s.Reply
+	}
+	req := s.Request
+	if req.Janus == nil {
+		return nil
+	}
+	for _, ev := range evs[at[req]+1:] {
+		if ev.Direction == schema.ToClient && ev.Conn == req.Conn && ev.Janus != nil && ev.Janus.Transaction == req.Janus.Transaction && ev.Janus.Janus != "event" && ev.Janus.Janus != "ack" {
+			return ev
+		}
+	}
+	return nil
 }
 
 // subscribedFeeds returns the publishers a subscriber's join or subscribe

@@ -183,6 +183,32 @@ func TestRefusals(t *testing.T) {
   2 message tx=s start (answer) expects [error tx=s 459]
     refused 459 after [event event, detach tx=d]; before detach tx=d
 `,
+	}, {
+		// The videoroom demo with simulcast over WebSocket: the page sent
+		// its answer and then its detach; Janus hung the PeerConnection up
+		// (the page's DTLS alert), refused the answer with 469 and only
+		// then answered the detach. Janus took the answer first: it stays
+		// before the detach, after the peer closed and the hangup came,
+		// and the detach waits for the refusal.
+		name: "answer_taken_first_469_ws",
+		flow: func(f *flow) {
+			f.add(W, "w", out, F, "", "", `{"janus":"message","session_id":11,"handle_id":22,"body":{"request":"join","ptype":"subscriber","feed":77},"transaction":"j"}`)
+			f.add(W, "w", in, F, "", "", `{"janus":"ack","session_id":11,"transaction":"j"}`)
+			f.add(W, "w", in, F, "", "", offer)
+			f.add(W, "w", in, F, "", "", `{"janus":"event","session_id":11,"sender":33,"plugindata":{"plugin":"janus.plugin.videoroom","data":{"videoroom":"event","unpublished":77}}}`)
+			f.add(W, "w", out, F, "", "", `{"janus":"message","session_id":11,"handle_id":22,"body":{"request":"start"},"transaction":"s","jsep":{"type":"answer","sdp":"v=0"}}`)
+			f.add(W, "w", out, F, "", "", `{"janus":"detach","session_id":11,"handle_id":22,"transaction":"d"}`)
+			f.add(W, "w", in, F, "", "", `{"janus":"hangup","session_id":11,"sender":22,"reason":"DTLS alert"}`)
+			f.add(W, "w", in, F, "", "", `{"janus":"error","session_id":11,"transaction":"s","error":{"code":469,"reason":"Unexpected ANSWER (did we offer?)"}}`)
+			f.add(W, "w", in, F, "", "", `{"janus":"success","session_id":11,"transaction":"d"}`)
+		},
+		want: `w
+  0 message tx=j join expects [ack tx=j, event updated, event event]
+  1 message tx=s start (answer) expects [error tx=s 469]
+    refused 469 after [event event, detach tx=d, hangup DTLS alert]; waits for hangup DTLS alert; closes the peer
+  2 detach tx=d expects [hangup DTLS alert, success tx=d]
+    closes the peers first, waits for [hangup DTLS alert]
+`,
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
