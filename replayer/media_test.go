@@ -501,7 +501,7 @@ func echoRenegotiated(ctx context.Context, s *janus.Session) error {
 			return fmt.Errorf("%s: %w", typ, err)
 		}
 	}
-	offer, err := p.Reoffer(ctx)
+	offer, err := p.Reoffer(ctx, "")
 	if err != nil {
 		return err
 	}
@@ -663,4 +663,147 @@ func replaySame(t *testing.T, evs []*schema.Event, b *janustest.Janus, to schema
 		t.Fatalf("waits %q errors %q\n%s", run.Waits, run.Errors, buf.String())
 	}
 	return run
+}
+
+// audioOfferSDP is janus.OfferSDP without its video m-line.
+var audioOfferSDP = strings.Replace(janus.OfferSDP[:strings.Index(janus.OfferSDP, "m=video")], "a=group:BUNDLE 0 1", "a=group:BUNDLE 0", 1)
+
+// mediaEvent reports whether body is Janus's media event saying it
+// receives the kind of media typ.
+func mediaEvent(body []byte, typ string) bool {
+	var m struct {
+		Janus     string `json:"janus"`
+		Type      string `json:"type"`
+		Receiving bool   `json:"receiving"`
+	}
+	return json.Unmarshal(body, &m) == nil && m.Janus == "media" && m.Type == typ && m.Receiving
+}
+
+// echoAddsMLine is an echotest call whose client offers first, and
+// once Janus receives its media, renegotiates with a new offer, next (the
+// first offer's m-lines and more): it waits for Janus's media event of
+// the kind of the new m-line, typ, and detaches.
+func echoAddsMLine(first, next, typ string) taptest.Flow {
+	return func(ctx context.Context, s *janus.Session) error {
+		h, err := s.Attach(ctx, janus.EchoTest, nil)
+		if err != nil {
+			return err
+		}
+		p, err := media.New(first, media.Options{Later: []string{next}})
+		if err != nil {
+			return err
+		}
+		defer p.Close()
+		exchange := func(offer string) error {
+			j, _, err := s.Message(ctx, h, map[string]any{"audio": true, "video": true}, map[string]any{"type": "offer", "sdp": offer})
+			if err != nil {
+				return err
+			}
+			b, _, err := s.WaitEvent(ctx, janus.ForTx(j.Transaction))
+			if err != nil {
+				return err
+			}
+			return p.SetAnswer(jsepSDP(b))
+		}
+		offer, err := p.Offer(ctx)
+		if err != nil {
+			return err
+		}
+		if err := exchange(offer); err != nil {
+			return err
+		}
+		for _, typ := range []string{"webrtcup", "media"} {
+			if _, _, err := s.WaitEvent(ctx, janus.ForType(typ)); err != nil {
+				return fmt.Errorf("%s: %w", typ, err)
+			}
+		}
+		if offer, err = p.Reoffer(ctx, next); err != nil {
+			return err
+		}
+		if err := exchange(offer); err != nil {
+			return err
+		}
+		for {
+			b, _, err := s.WaitEvent(ctx, janus.ForType("media"))
+			if err != nil {
+				return fmt.Errorf("media of the new %s m-line: %w", typ, err)
+			}
+			if mediaEvent(b, typ) {
+				break
+			}
+		}
+		if _, _, err := s.Request(ctx, "detach", h, nil); err != nil {
+			return err
+		}
+		_, _, err = s.WaitEvent(ctx, janus.ForType("detached"))
+		return err
+	}
+}
+
+// mLines returns the m= lines of an SDP.
+func mLines(sdp string) []string {
+	var out []string
+	for _, l := range strings.Split(sdp, "\r\n") {
+		if strings.HasPrefix(l, "m=") {
+			out = append(out, strings.Join(strings.Fields(l)[:1], ""))
+		}
+	}
+	return out
+}
+
+// answerMLines returns the m-lines (m=kind) of each of Janus's answers in
+// evs, in order.
+func answerMLines(evs []*schema.Event) [][]string {
+	var out [][]string
+	for _, ev := range evs {
+		if ev.Direction == schema.ToClient && ev.Janus != nil && ev.Janus.JSEP == "answer" {
+			out = append(out, mLines(jsepSDP(ev.Body)))
+		}
+	}
+	return out
+}
+
+// TestReplayRenegotiationAddsMLine replays a call whose client
+// renegotiated with an offer adding an m-line: the replay's peer adds it
+// to its PeerConnection before its own new offer, Janus answers with the
+// captured m-lines, media flows on the new m-line (Janus's media event of
+// its kind, as in the capture), and the runs match, over both transports.
+func TestReplayRenegotiationAddsMLine(t *testing.T) {
+	cases := []struct {
+		name        string
+		first, next string
+		typ         string
+	}{
+		{"audio, then video", audioOfferSDP, janus.OfferSDP, "video"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a := janustest.Start(t, janustest.Options{})
+			b := janustest.Start(t, janustest.Options{})
+			tp := taptest.New(t, a, "a")
+			_, evs := taptest.Run(t, tp, "ws", echoAddsMLine(c.first, c.next, c.typ))
+			want := answerMLines(evs)
+			if len(want) != 2 || len(want[1]) <= len(want[0]) {
+				t.Fatalf("the capture's answers have m-lines %q, want a second with more", want)
+			}
+			for _, to := range []schema.Transport{"", schema.HTTP} {
+				t.Run(cmp.Or(string(to), "as captured"), func(t *testing.T) {
+					run := replaySame(t, evs, b, to)
+					if got := answerMLines(run.Events); !slices.EqualFunc(got, want, slices.Equal) {
+						t.Errorf("Janus's answers in the new run have m-lines %q, want %q as captured", got, want)
+					}
+					media := false
+					for _, ev := range run.Events {
+						media = media || ev.Direction == schema.ToClient && mediaEvent(ev.Body, c.typ)
+					}
+					if !media {
+						t.Errorf("no media event of %s from Janus in the new run", c.typ)
+					}
+					if m := run.Media; len(m) != 1 || !m[0].Connected || len(m[0].Sent) < 2 {
+						t.Errorf("peers %+v: want one connected, sending on both m-lines", m)
+					}
+				})
+			}
+		})
+	}
 }
