@@ -602,10 +602,48 @@ func (p *Peer) addLater(captured string) error {
 	if err := cur.UnmarshalString(p.pc.LocalDescription().SDP); err != nil {
 		return fmt.Errorf("media peer: parse its own description: %w", err)
 	}
+	for i, md := range cur.MediaDescriptions {
+		if i >= len(d.MediaDescriptions) {
+			break
+		}
+		if err := p.stopSending(md, d.MediaDescriptions[i]); err != nil {
+			return fmt.Errorf("media peer: m-line %d: %w", i, err)
+		}
+	}
 	for i := len(cur.MediaDescriptions); i < len(d.MediaDescriptions); i++ {
 		if err := p.addLine(i, d.MediaDescriptions[i]); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// stopSending makes the peer's m-line cur stop sending where the captured
+// new offer's m-line at its place, captured, does not send: inactive or
+// port 0 stops its transceiver (pion offers it inactive), recvonly takes
+// its track off.
+func (p *Peer) stopSending(cur, captured *sdp.MediaDescription) error {
+	if _, ok := kindOf(cur.MediaName.Media); !ok {
+		return nil
+	}
+	d := direction(captured)
+	if captured.MediaName.Port.Value != 0 && sends(d) {
+		return nil
+	}
+	var mid string
+	for _, a := range cur.Attributes {
+		if a.Key == "mid" {
+			mid = a.Value
+		}
+	}
+	for _, t := range p.pc.GetTransceivers() {
+		if t.Mid() != mid || !sends(t.Direction()) {
+			continue
+		}
+		if captured.MediaName.Port.Value == 0 || d == webrtc.RTPTransceiverDirectionInactive {
+			return t.Stop()
+		}
+		return p.pc.RemoveTrack(t.Sender())
 	}
 	return nil
 }
