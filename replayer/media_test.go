@@ -764,18 +764,6 @@ func mLines(sdp string) []string {
 	return out
 }
 
-// answerMLines returns the m-lines (mLines) of each of Janus's answers in
-// evs, in order.
-func answerMLines(evs []*schema.Event) [][]string {
-	var out [][]string
-	for _, ev := range evs {
-		if ev.Direction == schema.ToClient && ev.Janus != nil && ev.Janus.JSEP == "answer" {
-			out = append(out, mLines(jsepSDP(ev.Body)))
-		}
-	}
-	return out
-}
-
 // TestReplayRenegotiationChangesMLines replays calls whose client
 // renegotiated with an offer adding an m-line, or making one inactive: the
 // replay's peer adds it to its PeerConnection, or stops it, before its own
@@ -800,7 +788,7 @@ func TestReplayRenegotiationChangesMLines(t *testing.T) {
 			b := janustest.Start(t, janustest.Options{})
 			tp := taptest.New(t, a, "a")
 			_, evs := taptest.Run(t, tp, "ws", echoChangesMLines(c.first, c.next, c.typ, c.receiving))
-			want := answerMLines(evs)
+			want := jsepMLines(evs, schema.ToClient, "answer")
 			if len(want) != 2 || slices.Equal(want[0], want[1]) {
 				t.Fatalf("the capture's answers have m-lines %q, want two, different", want)
 			}
@@ -808,7 +796,7 @@ func TestReplayRenegotiationChangesMLines(t *testing.T) {
 			for _, to := range []schema.Transport{"", schema.HTTP} {
 				t.Run(cmp.Or(string(to), "as captured"), func(t *testing.T) {
 					run := replaySame(t, evs, b, to)
-					if got := answerMLines(run.Events); !slices.EqualFunc(got, want, slices.Equal) {
+					if got := jsepMLines(run.Events, schema.ToClient, "answer"); !slices.EqualFunc(got, want, slices.Equal) {
 						t.Errorf("Janus's answers in the new run have m-lines %q, want %q as captured", got, want)
 					}
 					media := false
@@ -820,6 +808,188 @@ func TestReplayRenegotiationChangesMLines(t *testing.T) {
 					}
 					if m := run.Media; len(m) != 1 || !m[0].Connected || len(m[0].Sent) < c.sending {
 						t.Errorf("peers %+v: want one connected, sending on %d m-lines or more", m, c.sending)
+					}
+				})
+			}
+		})
+	}
+}
+
+// videoRoomUpdate is a videoroom publisher of audio and video and a
+// subscriber of its audio alone that then updates its subscription:
+// Janus's new offer adds the video m-line (add), or, after that, takes
+// it off again (remove too). The subscriber answers each offer on its
+// PeerConnection; the flow waits for the media of the publisher and for
+// the subscriber's first packet.
+func videoRoomUpdate(remove bool) taptest.Flow {
+	return func(ctx context.Context, s *janus.Session) error {
+		room := 100000 + rand.IntN(1<<30)
+		pub, err := s.Attach(ctx, janus.VideoRoom, nil)
+		if err != nil {
+			return err
+		}
+		if j, r, err := s.Message(ctx, pub, map[string]any{"request": "create", "room": room}, nil); err != nil || j == nil || j.PluginValue != "created" {
+			return fmt.Errorf("create room: %v %s", err, r.Body)
+		}
+		j, _, err := s.Message(ctx, pub, map[string]any{"request": "join", "ptype": "publisher", "room": room, "display": "alice"}, nil)
+		if err != nil {
+			return err
+		}
+		b, _, err := s.WaitEvent(ctx, janus.ForTx(j.Transaction))
+		if err != nil {
+			return err
+		}
+		var joined struct {
+			Plugindata struct {
+				Data struct {
+					ID uint64 `json:"id"`
+				} `json:"data"`
+			} `json:"plugindata"`
+		}
+		if err := json.Unmarshal(b, &joined); err != nil || joined.Plugindata.Data.ID == 0 {
+			return fmt.Errorf("joined: %s", b)
+		}
+		feed := joined.Plugindata.Data.ID
+		pp, err := media.New(janus.OfferSDP, media.Options{})
+		if err != nil {
+			return err
+		}
+		defer pp.Close()
+		offer, err := pp.Offer(ctx)
+		if err != nil {
+			return err
+		}
+		if j, _, err = s.Message(ctx, pub, map[string]any{"request": "publish"}, map[string]any{"type": "offer", "sdp": offer}); err != nil {
+			return err
+		}
+		if b, _, err = s.WaitEvent(ctx, janus.ForTx(j.Transaction)); err != nil {
+			return err
+		}
+		if err := pp.SetAnswer(jsepSDP(b)); err != nil {
+			return err
+		}
+		for _, typ := range []string{"webrtcup", "media", "media"} {
+			if _, _, err := s.WaitEvent(ctx, func(j *schema.Janus) bool { return j.Janus == typ && j.Sender == pub }); err != nil {
+				return fmt.Errorf("publisher %s: %w", typ, err)
+			}
+		}
+		sub, err := s.Attach(ctx, janus.VideoRoom, nil)
+		if err != nil {
+			return err
+		}
+		if j, _, err = s.Message(ctx, sub, map[string]any{"request": "join", "ptype": "subscriber", "room": room,
+			"streams": []any{map[string]any{"feed": feed, "mid": "0"}}}, nil); err != nil {
+			return err
+		}
+		if b, _, err = s.WaitEvent(ctx, janus.ForTx(j.Transaction)); err != nil {
+			return err
+		}
+		janusOffer := jsepSDP(b)
+		// Later: the video codec of the m-line Janus's update adds.
+		sp, err := media.New(strings.ReplaceAll(janusOffer, "a=sendonly", "a=recvonly"), media.Options{Later: []string{janus.OfferSDP}})
+		if err != nil {
+			return err
+		}
+		defer sp.Close()
+		answer, err := sp.Answer(ctx, janusOffer)
+		if err != nil {
+			return err
+		}
+		if j, _, err = s.Message(ctx, sub, map[string]any{"request": "start"}, map[string]any{"type": "answer", "sdp": answer}); err != nil {
+			return err
+		}
+		if _, _, err = s.WaitEvent(ctx, janus.ForTx(j.Transaction)); err != nil {
+			return err
+		}
+		if _, _, err := s.WaitEvent(ctx, func(j *schema.Janus) bool { return j.Janus == "webrtcup" && j.Sender == sub }); err != nil {
+			return fmt.Errorf("subscriber webrtcup: %w", err)
+		}
+		select {
+		case <-sp.Receiving():
+		case <-ctx.Done():
+			return fmt.Errorf("the subscriber received nothing: %w", ctx.Err())
+		}
+		updates := []map[string]any{{"request": "update", "subscribe": []any{map[string]any{"feed": feed, "mid": "1"}}}}
+		if remove {
+			updates = append(updates, map[string]any{"request": "update", "unsubscribe": []any{map[string]any{"feed": feed, "mid": "1"}}})
+		}
+		for _, u := range updates {
+			if j, _, err = s.Message(ctx, sub, u, nil); err != nil {
+				return err
+			}
+			if b, _, err = s.WaitEvent(ctx, janus.ForTx(j.Transaction)); err != nil {
+				return err
+			}
+			o := jsepSDP(b)
+			if o == "" {
+				return fmt.Errorf("update: no offer in %s", b)
+			}
+			if answer, err = sp.Reanswer(ctx, o); err != nil {
+				return err
+			}
+			if j, _, err = s.Message(ctx, sub, map[string]any{"request": "start"}, map[string]any{"type": "answer", "sdp": answer}); err != nil {
+				return err
+			}
+			if _, _, err = s.WaitEvent(ctx, janus.ForTx(j.Transaction)); err != nil {
+				return err
+			}
+		}
+		if _, _, err := s.Message(ctx, pub, map[string]any{"request": "destroy", "room": room}, nil); err != nil {
+			return err
+		}
+		for _, h := range []uint64{sub, pub} {
+			if _, _, err := s.Request(ctx, "detach", h, nil); err != nil {
+				return err
+			}
+			if _, _, err := s.WaitEvent(ctx, func(j *schema.Janus) bool { return j.Janus == "detached" && j.Sender == h }); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// jsepMLines returns the m-lines (mLines) of each jsep of type typ in evs
+// going dir, in order.
+func jsepMLines(evs []*schema.Event, dir schema.Direction, typ string) [][]string {
+	var out [][]string
+	for _, ev := range evs {
+		if ev.Direction == dir && ev.Janus != nil && ev.Janus.JSEP == typ {
+			out = append(out, mLines(jsepSDP(ev.Body)))
+		}
+	}
+	return out
+}
+
+// TestReplayVideoRoomUpdateRenegotiation replays a videoroom subscriber
+// whose subscription update makes Janus offer again with an m-line more
+// (then, in the second case, with it taken off): the replay's peer
+// answers each new offer on its PeerConnection (pion makes the new
+// transceivers from Janus's offer), Janus's offers have the captured
+// m-lines, and the runs match, over both transports.
+func TestReplayVideoRoomUpdateRenegotiation(t *testing.T) {
+	for _, remove := range []bool{false, true} {
+		t.Run(map[bool]string{false: "add video", true: "add video, then remove it"}[remove], func(t *testing.T) {
+			a := janustest.Start(t, janustest.Options{})
+			b := janustest.Start(t, janustest.Options{})
+			tp := taptest.New(t, a, "a")
+			_, evs := taptest.Run(t, tp, "ws", videoRoomUpdate(remove))
+			want, wantAnswers := jsepMLines(evs, schema.ToClient, "offer"), jsepMLines(evs, schema.ToGateway, "answer")
+			t.Logf("Janus's offers in the capture: %q, the client's answers %q", want, wantAnswers)
+			if n := 2 + map[bool]int{true: 1}[remove]; len(want) != n || len(want[1]) <= len(want[0]) {
+				t.Fatalf("the capture has Janus's offers with m-lines %q, want %d, the second with more", want, n)
+			}
+			for _, to := range []schema.Transport{"", schema.HTTP} {
+				t.Run(cmp.Or(string(to), "as captured"), func(t *testing.T) {
+					run := replaySame(t, evs, b, to)
+					if got := jsepMLines(run.Events, schema.ToClient, "offer"); !slices.EqualFunc(got, want, slices.Equal) {
+						t.Errorf("Janus's offers in the new run have m-lines %q, want %q as captured", got, want)
+					}
+					if got := jsepMLines(run.Events, schema.ToGateway, "answer"); !slices.EqualFunc(got, wantAnswers, slices.Equal) {
+						t.Errorf("the peer's answers in the new run have m-lines %q, want %q as captured", got, wantAnswers)
+					}
+					if m := run.Media; len(m) != 2 || !m[1].Connected || len(m[1].Received) == 0 {
+						t.Errorf("peers %+v: want the subscriber connected and receiving", m)
 					}
 				})
 			}
