@@ -496,7 +496,9 @@ func echoRenegotiated(ctx context.Context, s *janus.Session) error {
 		return err
 	}
 	defer p.Close()
-	for _, typ := range []string{"webrtcup", "media"} {
+	// Janus's media events of both m-lines first: one coming after the
+	// renegotiation would race the detach.
+	for _, typ := range []string{"webrtcup", "media", "media"} {
 		if _, _, err := s.WaitEvent(ctx, janus.ForType(typ)); err != nil {
 			return fmt.Errorf("%s: %w", typ, err)
 		}
@@ -713,7 +715,9 @@ func echoChangesMLines(first, next, typ string, receiving bool) taptest.Flow {
 		if err := exchange(offer); err != nil {
 			return err
 		}
-		for _, typ := range []string{"webrtcup", "media"} {
+		// Janus's media event of each m-line first: one coming after the
+		// renegotiation would race the detach.
+		for _, typ := range append([]string{"webrtcup"}, slices.Repeat([]string{"media"}, len(mLines(first)))...) {
 			if _, _, err := s.WaitEvent(ctx, janus.ForType(typ)); err != nil {
 				return fmt.Errorf("%s: %w", typ, err)
 			}
