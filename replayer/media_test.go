@@ -670,6 +670,18 @@ func replaySame(t *testing.T, evs []*schema.Event, b *janustest.Janus, to schema
 // audioOfferSDP is janus.OfferSDP without its video m-line.
 var audioOfferSDP = strings.Replace(janus.OfferSDP[:strings.Index(janus.OfferSDP, "m=video")], "a=group:BUNDLE 0 1", "a=group:BUNDLE 0", 1)
 
+// withDataChannel is audioOfferSDP with a data channel m-line after.
+var withDataChannel = strings.Replace(audioOfferSDP, "a=group:BUNDLE 0", "a=group:BUNDLE 0 1", 1) +
+	"m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n" +
+	"c=IN IP4 0.0.0.0\r\n" +
+	"a=ice-ufrag:Abcd\r\n" +
+	"a=ice-pwd:abcdefghijklmnopqrstuvwx\r\n" +
+	"a=ice-options:trickle\r\n" +
+	"a=fingerprint:sha-256 8B:63:7A:4C:1E:51:8D:0E:32:7B:22:6F:DE:1F:74:3A:50:EF:1F:04:9A:3C:A8:7C:97:EB:9C:28:B4:19:5B:0D\r\n" +
+	"a=setup:actpass\r\n" +
+	"a=mid:1\r\n" +
+	"a=sctp-port:5000\r\n"
+
 // mediaEvent reports whether body is Janus's media event saying whether
 // it receives the kind of media typ, receiving.
 func mediaEvent(body []byte, typ string, receiving bool) bool {
@@ -785,6 +797,7 @@ func TestReplayRenegotiationChangesMLines(t *testing.T) {
 	}{
 		{"audio, then video", audioOfferSDP, janus.OfferSDP, "video", true, 2},
 		{"video made inactive", janus.OfferSDP, videoOff, "", false, 1},
+		{"audio, then a data channel", audioOfferSDP, withDataChannel, "", false, 1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -812,6 +825,8 @@ func TestReplayRenegotiationChangesMLines(t *testing.T) {
 					}
 					if m := run.Media; len(m) != 1 || !m[0].Connected || len(m[0].Sent) < c.sending {
 						t.Errorf("peers %+v: want one connected, sending on %d m-lines or more", m, c.sending)
+					} else if dc := strings.Contains(c.next, "m=application"); m[0].DataChannel != dc {
+						t.Errorf("peer %+v: data channel open %v, want %v", m[0], m[0].DataChannel, dc)
 					}
 				})
 			}
