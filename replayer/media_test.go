@@ -797,6 +797,7 @@ func TestReplayRenegotiationChangesMLines(t *testing.T) {
 	}{
 		{"audio, then video", audioOfferSDP, janus.OfferSDP, "video", true, 2},
 		{"video made inactive", janus.OfferSDP, videoOff, "", false, 1},
+		{"video made recvonly", janus.OfferSDP, strings.Replace(videoOff, "a=inactive", "a=recvonly", 1), "", false, 1},
 		{"audio, then a data channel", audioOfferSDP, withDataChannel, "", false, 1},
 	}
 	for _, c := range cases {
