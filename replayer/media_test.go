@@ -496,12 +496,14 @@ func echoRenegotiated(ctx context.Context, s *janus.Session) error {
 		return err
 	}
 	defer p.Close()
-	for _, typ := range []string{"webrtcup", "media"} {
+	// Janus's media events of both m-lines first: one coming after the
+	// renegotiation would race the detach.
+	for _, typ := range []string{"webrtcup", "media", "media"} {
 		if _, _, err := s.WaitEvent(ctx, janus.ForType(typ)); err != nil {
 			return fmt.Errorf("%s: %w", typ, err)
 		}
 	}
-	offer, err := p.Reoffer(ctx)
+	offer, err := p.Reoffer(ctx, "")
 	if err != nil {
 		return err
 	}
@@ -663,4 +665,354 @@ func replaySame(t *testing.T, evs []*schema.Event, b *janustest.Janus, to schema
 		t.Fatalf("waits %q errors %q\n%s", run.Waits, run.Errors, buf.String())
 	}
 	return run
+}
+
+// audioOfferSDP is janus.OfferSDP without its video m-line.
+var audioOfferSDP = strings.Replace(janus.OfferSDP[:strings.Index(janus.OfferSDP, "m=video")], "a=group:BUNDLE 0 1", "a=group:BUNDLE 0", 1)
+
+// withDataChannel is audioOfferSDP with a data channel m-line after.
+var withDataChannel = strings.Replace(audioOfferSDP, "a=group:BUNDLE 0", "a=group:BUNDLE 0 1", 1) +
+	"m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n" +
+	"c=IN IP4 0.0.0.0\r\n" +
+	"a=ice-ufrag:Abcd\r\n" +
+	"a=ice-pwd:abcdefghijklmnopqrstuvwx\r\n" +
+	"a=ice-options:trickle\r\n" +
+	"a=fingerprint:sha-256 8B:63:7A:4C:1E:51:8D:0E:32:7B:22:6F:DE:1F:74:3A:50:EF:1F:04:9A:3C:A8:7C:97:EB:9C:28:B4:19:5B:0D\r\n" +
+	"a=setup:actpass\r\n" +
+	"a=mid:1\r\n" +
+	"a=sctp-port:5000\r\n"
+
+// mediaEvent reports whether body is Janus's media event saying whether
+// it receives the kind of media typ, receiving.
+func mediaEvent(body []byte, typ string, receiving bool) bool {
+	var m struct {
+		Janus     string `json:"janus"`
+		Type      string `json:"type"`
+		Receiving bool   `json:"receiving"`
+	}
+	return json.Unmarshal(body, &m) == nil && m.Janus == "media" && m.Type == typ && m.Receiving == receiving
+}
+
+// echoChangesMLines is an echotest call whose client offers first, and
+// once Janus receives its media, renegotiates with a new offer, next (the
+// first offer's m-lines and more, or some of them no longer sending): it
+// waits for Janus's media event saying whether it receives the kind of
+// the changed m-line, typ (receiving; "" waits for none), and detaches.
+func echoChangesMLines(first, next, typ string, receiving bool) taptest.Flow {
+	return func(ctx context.Context, s *janus.Session) error {
+		h, err := s.Attach(ctx, janus.EchoTest, nil)
+		if err != nil {
+			return err
+		}
+		p, err := media.New(first, media.Options{Later: []string{next}})
+		if err != nil {
+			return err
+		}
+		defer p.Close()
+		exchange := func(offer string) error {
+			j, _, err := s.Message(ctx, h, map[string]any{"audio": true, "video": true}, map[string]any{"type": "offer", "sdp": offer})
+			if err != nil {
+				return err
+			}
+			b, _, err := s.WaitEvent(ctx, janus.ForTx(j.Transaction))
+			if err != nil {
+				return err
+			}
+			return p.SetAnswer(jsepSDP(b))
+		}
+		offer, err := p.Offer(ctx)
+		if err != nil {
+			return err
+		}
+		if err := exchange(offer); err != nil {
+			return err
+		}
+		// Janus's media event of each m-line first: one coming after the
+		// renegotiation would race the detach.
+		for _, typ := range append([]string{"webrtcup"}, slices.Repeat([]string{"media"}, len(mLines(first)))...) {
+			if _, _, err := s.WaitEvent(ctx, janus.ForType(typ)); err != nil {
+				return fmt.Errorf("%s: %w", typ, err)
+			}
+		}
+		if offer, err = p.Reoffer(ctx, next); err != nil {
+			return err
+		}
+		if err := exchange(offer); err != nil {
+			return err
+		}
+		for typ != "" {
+			b, _, err := s.WaitEvent(ctx, janus.ForType("media"))
+			if err != nil {
+				return fmt.Errorf("media of the changed %s m-line: %w", typ, err)
+			}
+			if mediaEvent(b, typ, receiving) {
+				break
+			}
+		}
+		if _, _, err := s.Request(ctx, "detach", h, nil); err != nil {
+			return err
+		}
+		_, _, err = s.WaitEvent(ctx, janus.ForType("detached"))
+		return err
+	}
+}
+
+// mLines returns the m-lines of an SDP: kind, port 0 or not, direction
+// ("video sendrecv", "audio port0 inactive").
+func mLines(sdp string) []string {
+	var out []string
+	for _, l := range strings.Split(sdp, "\r\n") {
+		if m, ok := strings.CutPrefix(l, "m="); ok {
+			f := strings.Fields(m)
+			out = append(out, f[0])
+			if len(f) > 1 && f[1] == "0" {
+				out[len(out)-1] += " port0"
+			}
+			continue
+		}
+		switch l {
+		case "a=sendrecv", "a=sendonly", "a=recvonly", "a=inactive":
+			if len(out) > 0 {
+				out[len(out)-1] += " " + l[2:]
+			}
+		}
+	}
+	return out
+}
+
+// TestReplayRenegotiationChangesMLines replays calls whose client
+// renegotiated with an offer adding an m-line, or making one inactive: the
+// replay's peer adds it to its PeerConnection, or stops it, before its own
+// new offer, Janus answers with the captured m-lines, media flows on the
+// new m-line or stops on the inactive one (Janus's media event of its
+// kind, as in the capture), and the runs match, over both transports.
+func TestReplayRenegotiationChangesMLines(t *testing.T) {
+	videoOff := strings.Replace(janus.OfferSDP, "a=mid:1\r\na=sendrecv\r\n", "a=mid:1\r\na=inactive\r\n", 1)
+	cases := []struct {
+		name        string
+		first, next string
+		typ         string // the kind of Janus's media event after the renegotiation ("" none)
+		receiving   bool   // what it says
+		sending     int    // m-lines the replay's peer sent on, at least
+	}{
+		{"audio, then video", audioOfferSDP, janus.OfferSDP, "video", true, 2},
+		{"video made inactive", janus.OfferSDP, videoOff, "", false, 1},
+		{"video made recvonly", janus.OfferSDP, strings.Replace(videoOff, "a=inactive", "a=recvonly", 1), "", false, 1},
+		{"audio, then a data channel", audioOfferSDP, withDataChannel, "", false, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a := janustest.Start(t, janustest.Options{})
+			b := janustest.Start(t, janustest.Options{})
+			tp := taptest.New(t, a, "a")
+			_, evs := taptest.Run(t, tp, "ws", echoChangesMLines(c.first, c.next, c.typ, c.receiving))
+			want := jsepMLines(evs, schema.ToClient, "answer")
+			if len(want) != 2 || slices.Equal(want[0], want[1]) {
+				t.Fatalf("the capture's answers have m-lines %q, want two, different", want)
+			}
+			t.Logf("Janus's answers in the capture: %q", want)
+			for _, to := range []schema.Transport{"", schema.HTTP} {
+				t.Run(cmp.Or(string(to), "as captured"), func(t *testing.T) {
+					run := replaySame(t, evs, b, to)
+					if got := jsepMLines(run.Events, schema.ToClient, "answer"); !slices.EqualFunc(got, want, slices.Equal) {
+						t.Errorf("Janus's answers in the new run have m-lines %q, want %q as captured", got, want)
+					}
+					media := false
+					for _, ev := range run.Events {
+						media = media || ev.Direction == schema.ToClient && mediaEvent(ev.Body, c.typ, c.receiving)
+					}
+					if c.typ != "" && !media {
+						t.Errorf("no media event of %s receiving %v from Janus in the new run", c.typ, c.receiving)
+					}
+					if m := run.Media; len(m) != 1 || !m[0].Connected || len(m[0].Sent) < c.sending {
+						t.Errorf("peers %+v: want one connected, sending on %d m-lines or more", m, c.sending)
+					} else if dc := strings.Contains(c.next, "m=application"); m[0].DataChannel != dc {
+						t.Errorf("peer %+v: data channel open %v, want %v", m[0], m[0].DataChannel, dc)
+					}
+				})
+			}
+		})
+	}
+}
+
+// videoRoomUpdate is a videoroom publisher of audio and video and a
+// subscriber of its audio alone that then updates its subscription:
+// Janus's new offer adds the video m-line (add), or, after that, takes
+// it off again (remove too). The subscriber answers each offer on its
+// PeerConnection; the flow waits for the media of the publisher and for
+// the subscriber's first packet.
+func videoRoomUpdate(remove bool) taptest.Flow {
+	return func(ctx context.Context, s *janus.Session) error {
+		room := 100000 + rand.IntN(1<<30)
+		pub, err := s.Attach(ctx, janus.VideoRoom, nil)
+		if err != nil {
+			return err
+		}
+		if j, r, err := s.Message(ctx, pub, map[string]any{"request": "create", "room": room}, nil); err != nil || j == nil || j.PluginValue != "created" {
+			return fmt.Errorf("create room: %v %s", err, r.Body)
+		}
+		j, _, err := s.Message(ctx, pub, map[string]any{"request": "join", "ptype": "publisher", "room": room, "display": "alice"}, nil)
+		if err != nil {
+			return err
+		}
+		b, _, err := s.WaitEvent(ctx, janus.ForTx(j.Transaction))
+		if err != nil {
+			return err
+		}
+		var joined struct {
+			Plugindata struct {
+				Data struct {
+					ID uint64 `json:"id"`
+				} `json:"data"`
+			} `json:"plugindata"`
+		}
+		if err := json.Unmarshal(b, &joined); err != nil || joined.Plugindata.Data.ID == 0 {
+			return fmt.Errorf("joined: %s", b)
+		}
+		feed := joined.Plugindata.Data.ID
+		pp, err := media.New(janus.OfferSDP, media.Options{})
+		if err != nil {
+			return err
+		}
+		defer pp.Close()
+		offer, err := pp.Offer(ctx)
+		if err != nil {
+			return err
+		}
+		if j, _, err = s.Message(ctx, pub, map[string]any{"request": "publish"}, map[string]any{"type": "offer", "sdp": offer}); err != nil {
+			return err
+		}
+		if b, _, err = s.WaitEvent(ctx, janus.ForTx(j.Transaction)); err != nil {
+			return err
+		}
+		if err := pp.SetAnswer(jsepSDP(b)); err != nil {
+			return err
+		}
+		for _, typ := range []string{"webrtcup", "media", "media"} {
+			if _, _, err := s.WaitEvent(ctx, func(j *schema.Janus) bool { return j.Janus == typ && j.Sender == pub }); err != nil {
+				return fmt.Errorf("publisher %s: %w", typ, err)
+			}
+		}
+		sub, err := s.Attach(ctx, janus.VideoRoom, nil)
+		if err != nil {
+			return err
+		}
+		if j, _, err = s.Message(ctx, sub, map[string]any{"request": "join", "ptype": "subscriber", "room": room,
+			"streams": []any{map[string]any{"feed": feed, "mid": "0"}}}, nil); err != nil {
+			return err
+		}
+		if b, _, err = s.WaitEvent(ctx, janus.ForTx(j.Transaction)); err != nil {
+			return err
+		}
+		janusOffer := jsepSDP(b)
+		// Later: the video codec of the m-line Janus's update adds.
+		sp, err := media.New(strings.ReplaceAll(janusOffer, "a=sendonly", "a=recvonly"), media.Options{Later: []string{janus.OfferSDP}})
+		if err != nil {
+			return err
+		}
+		defer sp.Close()
+		answer, err := sp.Answer(ctx, janusOffer)
+		if err != nil {
+			return err
+		}
+		if j, _, err = s.Message(ctx, sub, map[string]any{"request": "start"}, map[string]any{"type": "answer", "sdp": answer}); err != nil {
+			return err
+		}
+		if _, _, err = s.WaitEvent(ctx, janus.ForTx(j.Transaction)); err != nil {
+			return err
+		}
+		if _, _, err := s.WaitEvent(ctx, func(j *schema.Janus) bool { return j.Janus == "webrtcup" && j.Sender == sub }); err != nil {
+			return fmt.Errorf("subscriber webrtcup: %w", err)
+		}
+		select {
+		case <-sp.Receiving():
+		case <-ctx.Done():
+			return fmt.Errorf("the subscriber received nothing: %w", ctx.Err())
+		}
+		updates := []map[string]any{{"request": "update", "subscribe": []any{map[string]any{"feed": feed, "mid": "1"}}}}
+		if remove {
+			updates = append(updates, map[string]any{"request": "update", "unsubscribe": []any{map[string]any{"feed": feed, "mid": "1"}}})
+		}
+		for _, u := range updates {
+			if j, _, err = s.Message(ctx, sub, u, nil); err != nil {
+				return err
+			}
+			if b, _, err = s.WaitEvent(ctx, janus.ForTx(j.Transaction)); err != nil {
+				return err
+			}
+			o := jsepSDP(b)
+			if o == "" {
+				return fmt.Errorf("update: no offer in %s", b)
+			}
+			if answer, err = sp.Reanswer(ctx, o); err != nil {
+				return err
+			}
+			if j, _, err = s.Message(ctx, sub, map[string]any{"request": "start"}, map[string]any{"type": "answer", "sdp": answer}); err != nil {
+				return err
+			}
+			if _, _, err = s.WaitEvent(ctx, janus.ForTx(j.Transaction)); err != nil {
+				return err
+			}
+		}
+		if _, _, err := s.Message(ctx, pub, map[string]any{"request": "destroy", "room": room}, nil); err != nil {
+			return err
+		}
+		for _, h := range []uint64{sub, pub} {
+			if _, _, err := s.Request(ctx, "detach", h, nil); err != nil {
+				return err
+			}
+			if _, _, err := s.WaitEvent(ctx, func(j *schema.Janus) bool { return j.Janus == "detached" && j.Sender == h }); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// jsepMLines returns the m-lines (mLines) of each jsep of type typ in evs
+// going dir, in order.
+func jsepMLines(evs []*schema.Event, dir schema.Direction, typ string) [][]string {
+	var out [][]string
+	for _, ev := range evs {
+		if ev.Direction == dir && ev.Janus != nil && ev.Janus.JSEP == typ {
+			out = append(out, mLines(jsepSDP(ev.Body)))
+		}
+	}
+	return out
+}
+
+// TestReplayVideoRoomUpdateRenegotiation replays a videoroom subscriber
+// whose subscription update makes Janus offer again with an m-line more
+// (then, in the second case, with it taken off): the replay's peer
+// answers each new offer on its PeerConnection (pion makes the new
+// transceivers from Janus's offer), Janus's offers have the captured
+// m-lines, and the runs match, over both transports.
+func TestReplayVideoRoomUpdateRenegotiation(t *testing.T) {
+	for _, remove := range []bool{false, true} {
+		t.Run(map[bool]string{false: "add video", true: "add video, then remove it"}[remove], func(t *testing.T) {
+			a := janustest.Start(t, janustest.Options{})
+			b := janustest.Start(t, janustest.Options{})
+			tp := taptest.New(t, a, "a")
+			_, evs := taptest.Run(t, tp, "ws", videoRoomUpdate(remove))
+			want, wantAnswers := jsepMLines(evs, schema.ToClient, "offer"), jsepMLines(evs, schema.ToGateway, "answer")
+			t.Logf("Janus's offers in the capture: %q, the client's answers %q", want, wantAnswers)
+			if n := 2 + map[bool]int{true: 1}[remove]; len(want) != n || len(want[1]) <= len(want[0]) {
+				t.Fatalf("the capture has Janus's offers with m-lines %q, want %d, the second with more", want, n)
+			}
+			for _, to := range []schema.Transport{"", schema.HTTP} {
+				t.Run(cmp.Or(string(to), "as captured"), func(t *testing.T) {
+					run := replaySame(t, evs, b, to)
+					if got := jsepMLines(run.Events, schema.ToClient, "offer"); !slices.EqualFunc(got, want, slices.Equal) {
+						t.Errorf("Janus's offers in the new run have m-lines %q, want %q as captured", got, want)
+					}
+					if got := jsepMLines(run.Events, schema.ToGateway, "answer"); !slices.EqualFunc(got, wantAnswers, slices.Equal) {
+						t.Errorf("the peer's answers in the new run have m-lines %q, want %q as captured", got, wantAnswers)
+					}
+					if m := run.Media; len(m) != 2 || !m[1].Connected || len(m[1].Received) == 0 {
+						t.Errorf("peers %+v: want the subscriber connected and receiving", m)
+					}
+				})
+			}
+		})
+	}
 }

@@ -284,6 +284,7 @@ func Replay(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 	if opts.Media != nil {
 		r.peers = &peers{opts: opts.Media, fail: cancel, byH: map[uint64]*media.Peer{}, offers: map[uint64]string{}, cands: map[uint64]int{}, awaited: map[*media.Peer]bool{}, awaitedDC: map[*media.Peer]bool{}}
 		r.peers.simulcast, r.peers.layered = simulcastPlans(p.Events), layeredAnswers(p.Events)
+		r.peers.later = laterSDPs(p.Events)
 	}
 
 	if reqs := dataChannelRequests(p, opts.DataChannel); len(reqs) > 0 {

@@ -42,6 +42,35 @@ type peers struct {
 	// them, which awaitMedia waits for until media.Peer.Flowing.
 	layered map[string]bool
 	flowing map[*media.Peer]bool
+	// later are the captured clients' later SDPs on a handle (their
+	// renegotiations), by the SDP of its first (laterSDPs).
+	later map[string][]string
+}
+
+// laterSDPs returns, by the first SDP a captured client sent on a handle,
+// the SDPs it sent on it after (offers or answers of renegotiations).
+func laterSDPs(evs []*schema.Event) map[string][]string {
+	first := map[uint64]string{}
+	out := map[string][]string{}
+	for _, ev := range evs {
+		if ev.Direction != schema.ToGateway || ev.Janus == nil || ev.Janus.HandleID == 0 {
+			continue
+		}
+		if j := ev.Janus.JSEP; j != "offer" && j != "answer" {
+			continue
+		}
+		_, sdp := jsepOf(ev.Body)
+		if sdp == "" {
+			continue
+		}
+		f, ok := first[ev.Janus.HandleID]
+		if !ok {
+			first[ev.Janus.HandleID] = sdp
+			continue
+		}
+		out[f] = append(out[f], sdp)
+	}
+	return out
 }
 
 // hangupOf returns the channel closed when Janus hangs up handle h.
@@ -141,7 +170,7 @@ func (c *conn) transplant(ctx context.Context, body []byte, handle uint64) ([]by
 			var err error
 			switch {
 			case typ == "offer":
-				sdp, err = p.Reoffer(gctx)
+				sdp, err = p.Reoffer(gctx, captured)
 			case offer != "":
 				sdp, err = p.Reanswer(gctx, offer)
 			default:
@@ -166,6 +195,7 @@ func (c *conn) transplant(ctx context.Context, body []byte, handle uint64) ([]by
 		}
 		opts := *ps.opts
 		opts.Simulcast = ps.simulcast[captured]
+		opts.Later = ps.later[captured]
 		np, err := media.New(captured, opts)
 		if err != nil {
 			return body, err

@@ -63,6 +63,11 @@ type Options struct {
 	// name sends every rid of its a=simulcast, the first with a key frame
 	// every time and the next ones on request.
 	Simulcast map[int]Simulcast
+	// Later are the captured client's later session descriptions on the
+	// handle (its renegotiations). The peer registers the codecs of their
+	// m-lines of a kind the template has none of (audio or video), so
+	// that Reoffer can add such m-lines.
+	Later []string
 }
 
 // Peer is one PeerConnection of the replay.
@@ -81,21 +86,21 @@ type Peer struct {
 	stop      chan struct{} // ends the senders
 	wg        sync.WaitGroup
 
-	mu        sync.Mutex
-	tracks    []*webrtc.TrackLocalStaticRTP
-	senderOf  map[*webrtc.TrackLocalStaticRTP]*webrtc.RTPSender // of the tracks with a rid
-	mline     map[*webrtc.TrackLocalStaticRTP]int               // the template's m-line of each track
-	layers    map[string]int                                    // packets sent, by mid and rid ("1/m")
-	received  map[string]int                                    // packets received, by mid
-	sent      map[string]int                                    // packets sent, by mid
-	state     webrtc.PeerConnectionState
-	dcOpen    bool          // the data channel of an m=application opened
-	dc        bool          // the template has a data channel
-	dcOpened  chan struct{} // closed when it opens
-	data      dataChannel   // what was sent and received on it (datachannel.go)
-	once      sync.Once
-	mediaOnce sync.Once // starts the senders, at the first negotiation
-	closeErr  error
+	mu       sync.Mutex
+	tracks   []*webrtc.TrackLocalStaticRTP
+	senderOf map[*webrtc.TrackLocalStaticRTP]*webrtc.RTPSender // of the tracks with a rid
+	mline    map[*webrtc.TrackLocalStaticRTP]int               // the template's m-line of each track
+	layers   map[string]int                                    // packets sent, by mid and rid ("1/m")
+	received map[string]int                                    // packets received, by mid
+	sent     map[string]int                                    // packets sent, by mid
+	state    webrtc.PeerConnectionState
+	dcOpen   bool          // the data channel of an m=application opened
+	dc       bool          // the template has a data channel
+	dcOpened chan struct{} // closed when it opens
+	data     dataChannel   // what was sent and received on it (datachannel.go)
+	once     sync.Once
+	started  map[*webrtc.TrackLocalStaticRTP]bool // the tracks whose sender was started
+	closeErr error
 	// sink is the socket of the only candidate Janus gets with
 	// DropCandidates: it never reads, so Janus's checks go unanswered.
 	sink net.PacketConn
@@ -169,6 +174,33 @@ func New(template string, opts Options) (*Peer, error) {
 			}
 		}
 	}
+	// The codecs of a kind only a later description has.
+	has := map[string]bool{}
+	for _, md := range tmpl.MediaDescriptions {
+		has[md.MediaName.Media] = true
+	}
+	for i, later := range opts.Later {
+		var d sdp.SessionDescription
+		if err := d.UnmarshalString(later); err != nil {
+			return nil, fmt.Errorf("media peer: parse the captured SDP of renegotiation %d: %w", i+1, err)
+		}
+		for _, md := range d.MediaDescriptions {
+			kind, ok := kindOf(md.MediaName.Media)
+			if !ok || has[md.MediaName.Media] {
+				continue
+			}
+			for _, c := range codecsOf(md) {
+				key := md.MediaName.Media + "/" + strconv.Itoa(int(c.PayloadType))
+				if seenPT[key] {
+					continue
+				}
+				seenPT[key] = true
+				if err := me.RegisterCodec(c, kind); err != nil {
+					return nil, fmt.Errorf("media peer: codec %s of renegotiation %d: %w", c.MimeType, i+1, err)
+				}
+			}
+		}
+	}
 	// pion numbers header extensions 1, 2... in the order they are
 	// registered: in the template's order of ids, they keep the template's
 	// ids when those have no gap.
@@ -214,6 +246,7 @@ func New(template string, opts Options) (*Peer, error) {
 		received: map[string]int{}, sent: map[string]int{}, dcOpened: make(chan struct{}),
 		senderOf: map[*webrtc.TrackLocalStaticRTP]*webrtc.RTPSender{},
 		mline:    map[*webrtc.TrackLocalStaticRTP]int{}, layers: map[string]int{},
+		started: map[*webrtc.TrackLocalStaticRTP]bool{},
 	}
 	if opts.DropCandidates {
 		if p.sink, err = net.ListenPacket("udp4", "127.0.0.1:0"); err != nil {
@@ -359,76 +392,86 @@ func sends(d webrtc.RTPTransceiverDirection) bool {
 // addMedia adds the template's m-lines as transceivers, in order, with a
 // track on each one that sends; a data channel for an application m-line.
 func (p *Peer) addMedia() error {
-	dc := false
 	for i, md := range p.tmpl.MediaDescriptions {
-		kind, ok := kindOf(md.MediaName.Media)
-		if !ok {
-			if md.MediaName.Media == "application" && !dc {
-				dc = true
-				ch, err := p.pc.CreateDataChannel("JanusDataChannel", nil)
-				if err != nil {
-					return fmt.Errorf("media peer: data channel: %w", err)
-				}
-				p.mu.Lock()
-				p.dc = true
-				p.mu.Unlock()
-				p.data.attach(ch)
-				ch.OnOpen(func() {
-					p.mu.Lock()
-					defer p.mu.Unlock()
-					if !p.dcOpen {
-						p.dcOpen = true
-						close(p.dcOpened)
-					}
-				})
-			}
-			continue
+		if err := p.addLine(i, md); err != nil {
+			return err
 		}
-		dir := direction(md)
-		if !sends(dir) {
-			if _, err := p.pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: dir}); err != nil {
-				return fmt.Errorf("media peer: m-line %d: %w", i, err)
-			}
-			continue
-		}
-		codecs := codecsOf(md)
-		if len(codecs) == 0 {
-			return fmt.Errorf("media peer: m-line %d (%s) has no codec", i, md.MediaName.Media)
-		}
-		rids := sendRIDs(md)
-		if len(rids) < 2 || kind != webrtc.RTPCodecTypeVideo {
-			rids = []string{""}
-		}
-		// Simulcast: a track per rid, the first one the sender's, the next
-		// ones its further encodings; the offer has their a=rid and
-		// a=simulcast lines.
-		var sender *webrtc.RTPSender
-		for _, rid := range rids {
-			var topts []func(*webrtc.TrackLocalStaticRTP)
-			if rid != "" {
-				topts = append(topts, webrtc.WithRTPStreamID(rid))
-			}
-			track, err := webrtc.NewTrackLocalStaticRTP(codecs[0].RTPCodecCapability, md.MediaName.Media+strconv.Itoa(i), "janustap", topts...)
+	}
+	return nil
+}
+
+// addLine adds m-line i of a template: a transceiver with a track when it
+// sends, the data channel for the first application m-line.
+func (p *Peer) addLine(i int, md *sdp.MediaDescription) error {
+	kind, ok := kindOf(md.MediaName.Media)
+	if !ok {
+		p.mu.Lock()
+		dc := p.dc
+		p.mu.Unlock()
+		if md.MediaName.Media == "application" && !dc {
+			ch, err := p.pc.CreateDataChannel("JanusDataChannel", nil)
 			if err != nil {
-				return fmt.Errorf("media peer: track: %w", err)
-			}
-			if sender == nil {
-				t, err := p.pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: dir})
-				if err != nil {
-					return fmt.Errorf("media peer: m-line %d: %w", i, err)
-				}
-				sender = t.Sender()
-			} else if err := sender.AddEncoding(track); err != nil {
-				return fmt.Errorf("media peer: m-line %d, simulcast rid %s: %w", i, rid, err)
+				return fmt.Errorf("media peer: data channel: %w", err)
 			}
 			p.mu.Lock()
-			p.tracks = append(p.tracks, track)
-			p.mline[track] = i
-			if rid != "" {
-				p.senderOf[track] = sender
-			}
+			p.dc = true
 			p.mu.Unlock()
+			p.data.attach(ch)
+			ch.OnOpen(func() {
+				p.mu.Lock()
+				defer p.mu.Unlock()
+				if !p.dcOpen {
+					p.dcOpen = true
+					close(p.dcOpened)
+				}
+			})
 		}
+		return nil
+	}
+	dir := direction(md)
+	if !sends(dir) {
+		if _, err := p.pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: dir}); err != nil {
+			return fmt.Errorf("media peer: m-line %d: %w", i, err)
+		}
+		return nil
+	}
+	codecs := codecsOf(md)
+	if len(codecs) == 0 {
+		return fmt.Errorf("media peer: m-line %d (%s) has no codec", i, md.MediaName.Media)
+	}
+	rids := sendRIDs(md)
+	if len(rids) < 2 || kind != webrtc.RTPCodecTypeVideo {
+		rids = []string{""}
+	}
+	// Simulcast: a track per rid, the first one the sender's, the next
+	// ones its further encodings; the offer has their a=rid and
+	// a=simulcast lines.
+	var sender *webrtc.RTPSender
+	for _, rid := range rids {
+		var topts []func(*webrtc.TrackLocalStaticRTP)
+		if rid != "" {
+			topts = append(topts, webrtc.WithRTPStreamID(rid))
+		}
+		track, err := webrtc.NewTrackLocalStaticRTP(codecs[0].RTPCodecCapability, md.MediaName.Media+strconv.Itoa(i), "janustap", topts...)
+		if err != nil {
+			return fmt.Errorf("media peer: track: %w", err)
+		}
+		if sender == nil {
+			t, err := p.pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: dir})
+			if err != nil {
+				return fmt.Errorf("media peer: m-line %d: %w", i, err)
+			}
+			sender = t.Sender()
+		} else if err := sender.AddEncoding(track); err != nil {
+			return fmt.Errorf("media peer: m-line %d, simulcast rid %s: %w", i, rid, err)
+		}
+		p.mu.Lock()
+		p.tracks = append(p.tracks, track)
+		p.mline[track] = i
+		if rid != "" {
+			p.senderOf[track] = sender
+		}
+		p.mu.Unlock()
 	}
 	return nil
 }
@@ -531,14 +574,78 @@ func (p *Peer) Answer(ctx context.Context, offer string) (string, error) {
 }
 
 // Reoffer makes a new offer on the peer's PeerConnection, as the captured
-// client renegotiated: the same m-lines, the same ICE and DTLS.
-func (p *Peer) Reoffer(ctx context.Context) (string, error) {
+// client renegotiated, with the same ICE and DTLS. The m-lines of captured
+// (the captured client's new offer; "" for the same m-lines) after the
+// peer's current ones are added first, in order, with the captured kinds
+// and directions; those that send start sending once Janus answered.
+func (p *Peer) Reoffer(ctx context.Context, captured string) (string, error) {
+	if err := p.addLater(captured); err != nil {
+		return "", closedError(err)
+	}
 	o, err := p.pc.CreateOffer(nil)
 	if err != nil {
 		return "", closedError(fmt.Errorf("media peer: create a new offer: %w", err))
 	}
 	s, err := p.local(ctx, o)
 	return s, closedError(err)
+}
+
+// addLater adds the m-lines of captured past the peer's local description.
+func (p *Peer) addLater(captured string) error {
+	if captured == "" || p.pc.LocalDescription() == nil {
+		return nil
+	}
+	var d, cur sdp.SessionDescription
+	if err := d.UnmarshalString(captured); err != nil {
+		return fmt.Errorf("media peer: parse the captured new offer: %w", err)
+	}
+	if err := cur.UnmarshalString(p.pc.LocalDescription().SDP); err != nil {
+		return fmt.Errorf("media peer: parse its own description: %w", err)
+	}
+	for i, md := range cur.MediaDescriptions {
+		if i >= len(d.MediaDescriptions) {
+			break
+		}
+		if err := p.stopSending(md, d.MediaDescriptions[i]); err != nil {
+			return fmt.Errorf("media peer: m-line %d: %w", i, err)
+		}
+	}
+	for i := len(cur.MediaDescriptions); i < len(d.MediaDescriptions); i++ {
+		if err := p.addLine(i, d.MediaDescriptions[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stopSending makes the peer's m-line cur stop sending where the captured
+// new offer's m-line at its place, captured, does not send: inactive or
+// port 0 stops its transceiver (pion offers it inactive), recvonly takes
+// its track off.
+func (p *Peer) stopSending(cur, captured *sdp.MediaDescription) error {
+	if _, ok := kindOf(cur.MediaName.Media); !ok {
+		return nil
+	}
+	d := direction(captured)
+	if captured.MediaName.Port.Value != 0 && sends(d) {
+		return nil
+	}
+	var mid string
+	for _, a := range cur.Attributes {
+		if a.Key == "mid" {
+			mid = a.Value
+		}
+	}
+	for _, t := range p.pc.GetTransceivers() {
+		if t.Mid() != mid || !sends(t.Direction()) {
+			continue
+		}
+		if captured.MediaName.Port.Value == 0 || d == webrtc.RTPTransceiverDirectionInactive {
+			return t.Stop()
+		}
+		return p.pc.RemoveTrack(t.Sender())
+	}
+	return nil
 }
 
 // Reanswer answers Janus's new offer on the peer's PeerConnection (Janus
@@ -681,7 +788,7 @@ func (p *Peer) Stats() Stats {
 // startMedia starts a sender per sending track once the peer is connected:
 // Opus silence every 20 ms, or a small VP8 key frame every 50 ms.
 func (p *Peer) startMedia() {
-	p.mediaOnce.Do(p.senders)
+	p.senders()
 }
 
 func (p *Peer) senders() {
@@ -708,6 +815,10 @@ func (p *Peer) senders() {
 	var groups [][]*webrtc.TrackLocalStaticRTP
 	group := map[*webrtc.RTPSender]int{}
 	for _, track := range p.tracks {
+		if p.started[track] {
+			continue // from an earlier negotiation
+		}
+		p.started[track] = true
 		if sender := p.senderOf[track]; sender != nil {
 			if i, ok := group[sender]; ok {
 				groups[i] = append(groups[i], track)

@@ -190,7 +190,7 @@ func TestPeerClosedIsFailed(t *testing.T) {
 	default:
 		t.Fatal("Failed is not closed once Close returned")
 	}
-	if _, err := p.Reoffer(t.Context()); !errors.Is(err, media.ErrClosed) {
+	if _, err := p.Reoffer(t.Context(), ""); !errors.Is(err, media.ErrClosed) {
 		t.Errorf("a new offer on the closed peer: %v, want ErrClosed", err)
 	}
 	if _, err := p.Reanswer(t.Context(), janus.OfferSDP); !errors.Is(err, media.ErrClosed) {
