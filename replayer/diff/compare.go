@@ -284,8 +284,8 @@ func (r *run) maskPeer() {
 			continue
 		}
 		if j, ok := top["jsep"].(map[string]any); ok {
-			if _, ok := j["sdp"]; ok {
-				j["sdp"] = peerMarker
+			if sdp, ok := j["sdp"]; ok {
+				j["sdp"] = peerShape(sdp)
 			}
 		}
 		mask := func(v any) {
@@ -304,6 +304,36 @@ func (r *run) maskPeer() {
 			}
 		}
 	}
+}
+
+// peerShape is what is compared of an SDP a client's own peer made: the
+// kind and direction of each m-line, in order (a rejected m-line, port 0,
+// counts as inactive: pion offers a stopped transceiver so; no direction
+// is sendrecv; a data channel's is not compared). Its codecs,
+// ICE and DTLS details are the peer's; Janus's answers to it are compared
+// in full.
+func peerShape(sdp any) any {
+	norm, ok := sdp.(map[string]any)
+	if !ok {
+		return peerMarker
+	}
+	lines, _ := norm["m"].([]any)
+	shape := make([]any, 0, len(lines))
+	for _, l := range lines {
+		sec, _ := l.(map[string]any)
+		m := map[string]any{"media": sec["media"]}
+		switch {
+		case sec["media"] == "application": // a data channel has no direction
+		case sec["rejected"] == true:
+			m["direction"] = "inactive"
+		case sec["direction"] != nil:
+			m["direction"] = sec["direction"]
+		default: // RFC 4566: sendrecv unless said otherwise (Chromium leaves it out)
+			m["direction"] = "sendrecv"
+		}
+		shape = append(shape, m)
+	}
+	return map[string]any{"own peer": peerMarker, "m": shape}
 }
 
 // noise reports whether ev is transport noise that is not compared: WebSocket

@@ -2,6 +2,7 @@ package diff_test
 
 import (
 	"bytes"
+	"maps"
 	"strings"
 	"testing"
 
@@ -64,26 +65,43 @@ func TestUnorderedLists(t *testing.T) {
 }
 
 // TestOwnPeer compares a run whose client was a WebRTC peer of the
-// replay's own: the SDP and candidates the client sent are not compared,
-// Janus's answer is.
+// replay's own: of the SDP the client sent only its m-lines' kinds and
+// directions are compared (a rejected m-line counts as inactive), not its
+// codecs nor the candidates; Janus's answer is compared in full.
 func TestOwnPeer(t *testing.T) {
-	const run = `> {"janus":"message","session_id":1111111,"handle_id":2222222,"transaction":"m","body":{},"jsep":{"type":"offer","sdp":"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF {PT}\r\na=rtpmap:{PT} opus/48000/2\r\n"}}
+	const run = `> {"janus":"message","session_id":1111111,"handle_id":2222222,"transaction":"m","body":{},"jsep":{"type":"offer","sdp":"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF {PT}\r\na=rtpmap:{PT} opus/48000/2\r\na=sendrecv\r\n{VIDEO}"}}
 > {"janus":"trickle","session_id":1111111,"handle_id":2222222,"transaction":"t","candidate":{"candidate":"candidate:{F} 1 udp 1 192.0.2.2 5000 typ host","sdpMid":"{MID}","sdpMLineIndex":{MID}}}
 < {"janus":"event","session_id":1111111,"sender":2222222,"transaction":"m","jsep":{"type":"answer","sdp":"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF {ANSWER}\r\na=rtpmap:{ANSWER} opus/48000/2\r\n"}}`
-	a := script(t, run, map[string]string{"PT": "111", "F": "1", "MID": "0", "ANSWER": "111"})
+	video := func(port, kind, dir string) string {
+		return "m=" + kind + " " + port + " UDP/TLS/RTP/SAVPF 96\\r\\na=rtpmap:96 VP8/90000\\r\\na=" + dir + "\\r\\n"
+	}
+	captured := map[string]string{"PT": "111", "F": "1", "MID": "0", "ANSWER": "111", "VIDEO": video("9", "video", "sendonly")}
+	with := func(changes ...string) map[string]string {
+		vars := maps.Clone(captured)
+		for i := 0; i+1 < len(changes); i += 2 {
+			vars[changes[i]] = changes[i+1]
+		}
+		return vars
+	}
 	tests := []struct {
 		name     string
-		vars     map[string]string
+		a, b     map[string]string
 		ownPeer  bool
 		wantPath string
 	}{
-		{"own peer: its offer and candidates differ", map[string]string{"PT": "109", "F": "7", "MID": "1", "ANSWER": "111"}, true, ""},
-		{"own peer: Janus's answer differs", map[string]string{"PT": "109", "F": "7", "MID": "1", "ANSWER": "109"}, true, "jsep.sdp"},
-		{"captured client: its offer differs", map[string]string{"PT": "109", "F": "1", "MID": "0", "ANSWER": "111"}, false, "jsep.sdp"},
+		{"own peer: its offer's codecs and candidates differ", captured, with("PT", "109", "F", "7", "MID", "1"), true, ""},
+		{"own peer: Janus's answer differs", captured, with("PT", "109", "F", "7", "MID", "1", "ANSWER", "109"), true, "jsep.sdp"},
+		{"own peer: inactive where the capture had port 0", with("VIDEO", video("0", "video", "sendonly")), with("VIDEO", video("9", "video", "inactive")), true, ""},
+		{"own peer: an m-line's direction differs", captured, with("VIDEO", video("9", "video", "recvonly")), true, "jsep.sdp.m[1].direction"},
+		{"own peer: rejected where the capture sent", captured, with("VIDEO", video("0", "video", "sendonly")), true, "jsep.sdp.m[1].direction"},
+		{"own peer: an m-line's kind differs", captured, with("VIDEO", video("9", "audio", "sendonly")), true, "jsep.sdp.m[1].media"},
+		{"own peer: an m-line less", captured, with("VIDEO", ""), true, "jsep.sdp.m"},
+		{"own peer: sendrecv where the capture said no direction", with("VIDEO", strings.Replace(video("9", "video", ""), "a=\\r\\n", "", 1)), with("VIDEO", video("9", "video", "sendrecv")), true, ""},
+		{"captured client: its offer differs", captured, with("PT", "109"), false, "jsep.sdp"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rep := diff.Compare(a, script(t, run, tt.vars), nil, diff.Options{CompareMedia: true, OwnPeer: tt.ownPeer})
+			rep := diff.Compare(script(t, run, tt.a), script(t, run, tt.b), nil, diff.Options{CompareMedia: true, OwnPeer: tt.ownPeer})
 			var buf bytes.Buffer
 			diff.WriteText(&buf, rep)
 			if tt.wantPath == "" {
