@@ -137,25 +137,24 @@ func videoRoomWithMedia(ctx context.Context, s *janus.Session) error {
 	return videoRoomPublish(ctx, s, janus.OfferSDP, 2)
 }
 
-// videoRoomPublish is videoRoomWithMedia with the publisher's peer made
-// after template, waiting for its first media events (one per m-line, or
-// per simulcast layer).
-func videoRoomPublish(ctx context.Context, s *janus.Session, template string, mediaEvents int) error {
-	room := 100000 + rand.IntN(1<<30)
-	pub, err := s.Attach(ctx, janus.VideoRoom, nil)
-	if err != nil {
-		return err
+// joinNewRoom creates a videoroom of its own on a new handle of s and
+// joins it there as publisher "alice": the room, the handle and the
+// publisher's id.
+func joinNewRoom(ctx context.Context, s *janus.Session) (room int, pub, feed uint64, err error) {
+	room = 100000 + rand.IntN(1<<30)
+	if pub, err = s.Attach(ctx, janus.VideoRoom, nil); err != nil {
+		return 0, 0, 0, err
 	}
 	if j, r, err := s.Message(ctx, pub, map[string]any{"request": "create", "room": room}, nil); err != nil || j == nil || j.PluginValue != "created" {
-		return fmt.Errorf("create room: %v %s", err, r.Body)
+		return 0, 0, 0, fmt.Errorf("create room: %v %s", err, r.Body)
 	}
 	j, _, err := s.Message(ctx, pub, map[string]any{"request": "join", "ptype": "publisher", "room": room, "display": "alice"}, nil)
 	if err != nil {
-		return err
+		return 0, 0, 0, err
 	}
 	b, _, err := s.WaitEvent(ctx, janus.ForTx(j.Transaction))
 	if err != nil {
-		return err
+		return 0, 0, 0, err
 	}
 	var joined struct {
 		Plugindata struct {
@@ -165,8 +164,23 @@ func videoRoomPublish(ctx context.Context, s *janus.Session, template string, me
 		} `json:"plugindata"`
 	}
 	if err := json.Unmarshal(b, &joined); err != nil || joined.Plugindata.Data.ID == 0 {
-		return fmt.Errorf("joined: %s", b)
+		return 0, 0, 0, fmt.Errorf("joined: %s", b)
 	}
+	return room, pub, joined.Plugindata.Data.ID, nil
+}
+
+// videoRoomPublish is videoRoomWithMedia with the publisher's peer made
+// after template, waiting for its first media events (one per m-line, or
+// per simulcast layer).
+func videoRoomPublish(ctx context.Context, s *janus.Session, template string, mediaEvents int) error {
+	room, pub, feed, err := joinNewRoom(ctx, s)
+	if err != nil {
+		return err
+	}
+	var (
+		j *schema.Janus
+		b []byte
+	)
 	pp, err := media.New(template, media.Options{})
 	if err != nil {
 		return err
@@ -197,7 +211,7 @@ func videoRoomPublish(ctx context.Context, s *janus.Session, template string, me
 	}
 	simulcast := strings.Contains(template, "a=simulcast:")
 	if j, _, err = s.Message(ctx, sub, map[string]any{"request": "join", "ptype": "subscriber", "room": room,
-		"streams": []any{map[string]any{"feed": joined.Plugindata.Data.ID}}}, nil); err != nil {
+		"streams": []any{map[string]any{"feed": feed}}}, nil); err != nil {
 		return err
 	}
 	if b, _, err = s.WaitEvent(ctx, janus.ForTx(j.Transaction)); err != nil {
@@ -843,33 +857,14 @@ func TestReplayRenegotiationChangesMLines(t *testing.T) {
 // the subscriber's first packet.
 func videoRoomUpdate(remove bool) taptest.Flow {
 	return func(ctx context.Context, s *janus.Session) error {
-		room := 100000 + rand.IntN(1<<30)
-		pub, err := s.Attach(ctx, janus.VideoRoom, nil)
+		room, pub, feed, err := joinNewRoom(ctx, s)
 		if err != nil {
 			return err
 		}
-		if j, r, err := s.Message(ctx, pub, map[string]any{"request": "create", "room": room}, nil); err != nil || j == nil || j.PluginValue != "created" {
-			return fmt.Errorf("create room: %v %s", err, r.Body)
-		}
-		j, _, err := s.Message(ctx, pub, map[string]any{"request": "join", "ptype": "publisher", "room": room, "display": "alice"}, nil)
-		if err != nil {
-			return err
-		}
-		b, _, err := s.WaitEvent(ctx, janus.ForTx(j.Transaction))
-		if err != nil {
-			return err
-		}
-		var joined struct {
-			Plugindata struct {
-				Data struct {
-					ID uint64 `json:"id"`
-				} `json:"data"`
-			} `json:"plugindata"`
-		}
-		if err := json.Unmarshal(b, &joined); err != nil || joined.Plugindata.Data.ID == 0 {
-			return fmt.Errorf("joined: %s", b)
-		}
-		feed := joined.Plugindata.Data.ID
+		var (
+			j *schema.Janus
+			b []byte
+		)
 		pp, err := media.New(janus.OfferSDP, media.Options{})
 		if err != nil {
 			return err
