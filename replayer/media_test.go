@@ -169,6 +169,53 @@ func joinNewRoom(ctx context.Context, s *janus.Session) (room int, pub, feed uin
 	return room, pub, joined.Plugindata.Data.ID, nil
 }
 
+// subscribe joins the videoroom room as subscriber on handle sub to
+// streams, answers Janus's offer with a peer of its own made with opts,
+// and waits for the subscriber's webrtcup (a subscriber sends no media:
+// Janus reports its webrtcup only) and first packet. It returns the peer,
+// for the caller to close, and Janus's event with the offer.
+func subscribe(ctx context.Context, s *janus.Session, sub uint64, room int, streams []any, opts media.Options) (*media.Peer, []byte, error) {
+	j, _, err := s.Message(ctx, sub, map[string]any{"request": "join", "ptype": "subscriber", "room": room, "streams": streams}, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, _, err := s.WaitEvent(ctx, janus.ForTx(j.Transaction))
+	if err != nil {
+		return nil, nil, err
+	}
+	janusOffer := jsepSDP(b)
+	sp, err := media.New(strings.ReplaceAll(janusOffer, "a=sendonly", "a=recvonly"), opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	err = func() error {
+		answer, err := sp.Answer(ctx, janusOffer)
+		if err != nil {
+			return err
+		}
+		if j, _, err = s.Message(ctx, sub, map[string]any{"request": "start"}, map[string]any{"type": "answer", "sdp": answer}); err != nil {
+			return err
+		}
+		if _, _, err = s.WaitEvent(ctx, janus.ForTx(j.Transaction)); err != nil {
+			return err
+		}
+		if _, _, err := s.WaitEvent(ctx, func(j *schema.Janus) bool { return j.Janus == "webrtcup" && j.Sender == sub }); err != nil {
+			return fmt.Errorf("subscriber webrtcup: %w", err)
+		}
+		select {
+		case <-sp.Receiving():
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("the subscriber received nothing: %w", ctx.Err())
+		}
+	}()
+	if err != nil {
+		sp.Close()
+		return nil, nil, err
+	}
+	return sp, b, nil
+}
+
 // videoRoomPublish is videoRoomWithMedia with the publisher's peer made
 // after template, waiting for its first media events (one per m-line, or
 // per simulcast layer).
@@ -210,38 +257,11 @@ func videoRoomPublish(ctx context.Context, s *janus.Session, template string, me
 		return err
 	}
 	simulcast := strings.Contains(template, "a=simulcast:")
-	if j, _, err = s.Message(ctx, sub, map[string]any{"request": "join", "ptype": "subscriber", "room": room,
-		"streams": []any{map[string]any{"feed": feed}}}, nil); err != nil {
-		return err
-	}
-	if b, _, err = s.WaitEvent(ctx, janus.ForTx(j.Transaction)); err != nil {
-		return err
-	}
-	janusOffer := jsepSDP(b)
-	sp, err := media.New(strings.ReplaceAll(janusOffer, "a=sendonly", "a=recvonly"), media.Options{})
+	sp, b, err := subscribe(ctx, s, sub, room, []any{map[string]any{"feed": feed}}, media.Options{})
 	if err != nil {
 		return err
 	}
 	defer sp.Close()
-	answer, err := sp.Answer(ctx, janusOffer)
-	if err != nil {
-		return err
-	}
-	if j, _, err = s.Message(ctx, sub, map[string]any{"request": "start"}, map[string]any{"type": "answer", "sdp": answer}); err != nil {
-		return err
-	}
-	if _, _, err = s.WaitEvent(ctx, janus.ForTx(j.Transaction)); err != nil {
-		return err
-	}
-	// A subscriber sends no media: Janus reports its webrtcup only.
-	if _, _, err := s.WaitEvent(ctx, func(j *schema.Janus) bool { return j.Janus == "webrtcup" && j.Sender == sub }); err != nil {
-		return fmt.Errorf("subscriber webrtcup: %w", err)
-	}
-	select {
-	case <-sp.Receiving():
-	case <-ctx.Done():
-		return fmt.Errorf("the subscriber received nothing: %w", ctx.Err())
-	}
 	if simulcast {
 		// Janus relays the layer of the first key frame that comes
 		// (the highest: the peer sends the layers in the order of
@@ -892,38 +912,12 @@ func videoRoomUpdate(remove bool) taptest.Flow {
 		if err != nil {
 			return err
 		}
-		if j, _, err = s.Message(ctx, sub, map[string]any{"request": "join", "ptype": "subscriber", "room": room,
-			"streams": []any{map[string]any{"feed": feed, "mid": "0"}}}, nil); err != nil {
-			return err
-		}
-		if b, _, err = s.WaitEvent(ctx, janus.ForTx(j.Transaction)); err != nil {
-			return err
-		}
-		janusOffer := jsepSDP(b)
 		// Later: the video codec of the m-line Janus's update adds.
-		sp, err := media.New(strings.ReplaceAll(janusOffer, "a=sendonly", "a=recvonly"), media.Options{Later: []string{janus.OfferSDP}})
+		sp, _, err := subscribe(ctx, s, sub, room, []any{map[string]any{"feed": feed, "mid": "0"}}, media.Options{Later: []string{janus.OfferSDP}})
 		if err != nil {
 			return err
 		}
 		defer sp.Close()
-		answer, err := sp.Answer(ctx, janusOffer)
-		if err != nil {
-			return err
-		}
-		if j, _, err = s.Message(ctx, sub, map[string]any{"request": "start"}, map[string]any{"type": "answer", "sdp": answer}); err != nil {
-			return err
-		}
-		if _, _, err = s.WaitEvent(ctx, janus.ForTx(j.Transaction)); err != nil {
-			return err
-		}
-		if _, _, err := s.WaitEvent(ctx, func(j *schema.Janus) bool { return j.Janus == "webrtcup" && j.Sender == sub }); err != nil {
-			return fmt.Errorf("subscriber webrtcup: %w", err)
-		}
-		select {
-		case <-sp.Receiving():
-		case <-ctx.Done():
-			return fmt.Errorf("the subscriber received nothing: %w", ctx.Err())
-		}
 		updates := []map[string]any{{"request": "update", "subscribe": []any{map[string]any{"feed": feed, "mid": "1"}}}}
 		if remove {
 			updates = append(updates, map[string]any{"request": "update", "unsubscribe": []any{map[string]any{"feed": feed, "mid": "1"}}})
@@ -939,7 +933,8 @@ func videoRoomUpdate(remove bool) taptest.Flow {
 			if o == "" {
 				return fmt.Errorf("update: no offer in %s", b)
 			}
-			if answer, err = sp.Reanswer(ctx, o); err != nil {
+			answer, err := sp.Reanswer(ctx, o)
+			if err != nil {
 				return err
 			}
 			if j, _, err = s.Message(ctx, sub, map[string]any{"request": "start"}, map[string]any{"type": "answer", "sdp": answer}); err != nil {
