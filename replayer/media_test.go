@@ -169,6 +169,48 @@ func joinNewRoom(ctx context.Context, s *janus.Session) (room int, pub, feed uin
 	return room, pub, joined.Plugindata.Data.ID, nil
 }
 
+// publishInNewRoom joins a videoroom of its own as publisher
+// (joinNewRoom) and publishes with a peer made after template, waiting for
+// Janus's webrtcup and its first mediaEvents media events (one per
+// m-line, or per simulcast layer). It returns the peer, for the caller to
+// close, besides what joinNewRoom returns.
+func publishInNewRoom(ctx context.Context, s *janus.Session, template string, mediaEvents int) (room int, pub, feed uint64, pp *media.Peer, err error) {
+	if room, pub, feed, err = joinNewRoom(ctx, s); err != nil {
+		return 0, 0, 0, nil, err
+	}
+	if pp, err = media.New(template, media.Options{}); err != nil {
+		return 0, 0, 0, nil, err
+	}
+	err = func() error {
+		offer, err := pp.Offer(ctx)
+		if err != nil {
+			return err
+		}
+		j, _, err := s.Message(ctx, pub, map[string]any{"request": "publish"}, map[string]any{"type": "offer", "sdp": offer})
+		if err != nil {
+			return err
+		}
+		b, _, err := s.WaitEvent(ctx, janus.ForTx(j.Transaction))
+		if err != nil {
+			return err
+		}
+		if err := pp.SetAnswer(jsepSDP(b)); err != nil {
+			return err
+		}
+		for _, typ := range append([]string{"webrtcup"}, slices.Repeat([]string{"media"}, mediaEvents)...) {
+			if _, _, err := s.WaitEvent(ctx, func(j *schema.Janus) bool { return j.Janus == typ && j.Sender == pub }); err != nil {
+				return fmt.Errorf("publisher %s: %w", typ, err)
+			}
+		}
+		return nil
+	}()
+	if err != nil {
+		pp.Close()
+		return 0, 0, 0, nil, err
+	}
+	return room, pub, feed, pp, nil
+}
+
 // subscribe joins the videoroom room as subscriber on handle sub to
 // streams, answers Janus's offer with a peer of its own made with opts,
 // and waits for the subscriber's webrtcup (a subscriber sends no media:
@@ -220,37 +262,11 @@ func subscribe(ctx context.Context, s *janus.Session, sub uint64, room int, stre
 // after template, waiting for its first media events (one per m-line, or
 // per simulcast layer).
 func videoRoomPublish(ctx context.Context, s *janus.Session, template string, mediaEvents int) error {
-	room, pub, feed, err := joinNewRoom(ctx, s)
-	if err != nil {
-		return err
-	}
-	var (
-		j *schema.Janus
-		b []byte
-	)
-	pp, err := media.New(template, media.Options{})
+	room, pub, feed, pp, err := publishInNewRoom(ctx, s, template, mediaEvents)
 	if err != nil {
 		return err
 	}
 	defer pp.Close()
-	offer, err := pp.Offer(ctx)
-	if err != nil {
-		return err
-	}
-	if j, _, err = s.Message(ctx, pub, map[string]any{"request": "publish"}, map[string]any{"type": "offer", "sdp": offer}); err != nil {
-		return err
-	}
-	if b, _, err = s.WaitEvent(ctx, janus.ForTx(j.Transaction)); err != nil {
-		return err
-	}
-	if err := pp.SetAnswer(jsepSDP(b)); err != nil {
-		return err
-	}
-	for _, typ := range append([]string{"webrtcup"}, slices.Repeat([]string{"media"}, mediaEvents)...) {
-		if _, _, err := s.WaitEvent(ctx, func(j *schema.Janus) bool { return j.Janus == typ && j.Sender == pub }); err != nil {
-			return fmt.Errorf("publisher %s: %w", typ, err)
-		}
-	}
 
 	sub, err := s.Attach(ctx, janus.VideoRoom, nil)
 	if err != nil {
@@ -877,37 +893,15 @@ func TestReplayRenegotiationChangesMLines(t *testing.T) {
 // the subscriber's first packet.
 func videoRoomUpdate(remove bool) taptest.Flow {
 	return func(ctx context.Context, s *janus.Session) error {
-		room, pub, feed, err := joinNewRoom(ctx, s)
-		if err != nil {
-			return err
-		}
-		var (
-			j *schema.Janus
-			b []byte
-		)
-		pp, err := media.New(janus.OfferSDP, media.Options{})
+		room, pub, feed, pp, err := publishInNewRoom(ctx, s, janus.OfferSDP, 2)
 		if err != nil {
 			return err
 		}
 		defer pp.Close()
-		offer, err := pp.Offer(ctx)
-		if err != nil {
-			return err
-		}
-		if j, _, err = s.Message(ctx, pub, map[string]any{"request": "publish"}, map[string]any{"type": "offer", "sdp": offer}); err != nil {
-			return err
-		}
-		if b, _, err = s.WaitEvent(ctx, janus.ForTx(j.Transaction)); err != nil {
-			return err
-		}
-		if err := pp.SetAnswer(jsepSDP(b)); err != nil {
-			return err
-		}
-		for _, typ := range []string{"webrtcup", "media", "media"} {
-			if _, _, err := s.WaitEvent(ctx, func(j *schema.Janus) bool { return j.Janus == typ && j.Sender == pub }); err != nil {
-				return fmt.Errorf("publisher %s: %w", typ, err)
-			}
-		}
+		var (
+			j *schema.Janus
+			b []byte
+		)
 		sub, err := s.Attach(ctx, janus.VideoRoom, nil)
 		if err != nil {
 			return err
