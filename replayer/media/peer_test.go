@@ -156,37 +156,8 @@ func TestPeerSimulcastVideoRoom(t *testing.T) {
 	// key frames), and 0 to the second once the lowest layer sent the key
 	// frame Janus asked for.
 	for _, want := range []int{2, 0} {
-		sub, err := s.Attach(ctx, janus.VideoRoom, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		jm, _, err := s.Message(ctx, sub, map[string]any{"request": "join", "ptype": "subscriber", "room": 1234,
-			"streams": []any{map[string]any{"feed": joined.Plugindata.Data.ID, "mid": "1", "substream": want}}}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _, err := s.WaitEvent(ctx, janus.ForTx(jm.Transaction))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var offer struct {
-			JSEP struct{ SDP string } `json:"jsep"`
-		}
-		if err := json.Unmarshal(b, &offer); err != nil || offer.JSEP.SDP == "" {
-			t.Fatalf("subscriber offer: %s", b)
-		}
-		sp, err := media.New(strings.ReplaceAll(offer.JSEP.SDP, "a=sendonly", "a=recvonly"), media.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		sub, sp := subscribePeer(ctx, t, s, map[string]any{"feed": joined.Plugindata.Data.ID, "mid": "1", "substream": want})
 		defer sp.Close()
-		answer, err := sp.Answer(ctx, offer.JSEP.SDP)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := s.Message(ctx, sub, map[string]any{"request": "start"}, map[string]any{"type": "answer", "sdp": answer}); err != nil {
-			t.Fatal(err)
-		}
 		var got []int
 		for !slices.Contains(got, want) {
 			b, _, err := s.WaitEvent(ctx, func(j *schema.Janus) bool { return j.Sender == sub && j.PluginValue == "event" })
@@ -224,4 +195,43 @@ func wsSession(t *testing.T) (context.Context, *janus.Session) {
 		t.Fatal(err)
 	}
 	return ctx, s
+}
+
+// subscribePeer attaches a videoroom subscriber to stream in room 1234 on
+// s and answers Janus's offer with a peer of its own, closed by the
+// caller. It returns the subscriber's handle and the peer.
+func subscribePeer(ctx context.Context, t *testing.T, s *janus.Session, stream map[string]any) (uint64, *media.Peer) {
+	t.Helper()
+	sub, err := s.Attach(ctx, janus.VideoRoom, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jm, _, err := s.Message(ctx, sub, map[string]any{"request": "join", "ptype": "subscriber", "room": 1234, "streams": []any{stream}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := s.WaitEvent(ctx, janus.ForTx(jm.Transaction))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var offer struct {
+		JSEP struct{ SDP string } `json:"jsep"`
+	}
+	if err := json.Unmarshal(b, &offer); err != nil || offer.JSEP.SDP == "" {
+		t.Fatalf("subscriber offer: %s", b)
+	}
+	sp, err := media.New(strings.ReplaceAll(offer.JSEP.SDP, "a=sendonly", "a=recvonly"), media.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, err := sp.Answer(ctx, offer.JSEP.SDP)
+	if err != nil {
+		sp.Close()
+		t.Fatal(err)
+	}
+	if _, _, err := s.Message(ctx, sub, map[string]any{"request": "start"}, map[string]any{"type": "answer", "sdp": answer}); err != nil {
+		sp.Close()
+		t.Fatal(err)
+	}
+	return sub, sp
 }

@@ -83,37 +83,8 @@ func TestPeerSimulcastLayers(t *testing.T) {
 	}
 
 	// A subscriber that wants the highest layer (Janus's default).
-	sub, err := s.Attach(ctx, janus.VideoRoom, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jm, _, err = s.Message(ctx, sub, map[string]any{"request": "join", "ptype": "subscriber", "room": 1234,
-		"streams": []any{map[string]any{"feed": joined.Plugindata.Data.ID, "mid": "1"}}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _, err = s.WaitEvent(ctx, janus.ForTx(jm.Transaction))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var subOffer struct {
-		JSEP struct{ SDP string } `json:"jsep"`
-	}
-	if err := json.Unmarshal(b, &subOffer); err != nil || subOffer.JSEP.SDP == "" {
-		t.Fatalf("subscriber offer: %s", b)
-	}
-	sp, err := media.New(strings.ReplaceAll(subOffer.JSEP.SDP, "a=sendonly", "a=recvonly"), media.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub, sp := subscribePeer(ctx, t, s, map[string]any{"feed": joined.Plugindata.Data.ID, "mid": "1"})
 	defer sp.Close()
-	subAnswer, err := sp.Answer(ctx, subOffer.JSEP.SDP)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := s.Message(ctx, sub, map[string]any{"request": "start"}, map[string]any{"type": "answer", "sdp": subAnswer}); err != nil {
-		t.Fatal(err)
-	}
 
 	// Janus's media events for the publisher, until substream 1 stops,
 	// and what the subscriber is told, until the temporal layer.
