@@ -25,16 +25,9 @@ func (p *Plan) closesFirst(evs []*schema.Event) {
 			if !ok {
 				continue
 			}
-			end := len(evs) // the reply: by HTTP response, or the frame with the request's transaction
-			if s.Reply != nil {
-				end = at[s.Reply]
-			} else {
-				for i, ev := range evs[ri+1:] {
-					if ev.Direction == schema.ToClient && ev.Conn == req.Conn && ev.Janus != nil && ev.Janus.Transaction == req.Janus.Transaction {
-						end = ri + 1 + i
-						break
-					}
-				}
+			end := len(evs) // the reply, or the end of the capture
+			if reply := replyOf(s, evs, at); reply != nil {
+				end = at[reply]
 			}
 			for _, ev := range evs[ri+1 : end] {
 				if ev.Direction == schema.ToClient && ev.Janus != nil && ev.Janus.Janus == "hangup" && ev.Janus.Reason == "DTLS alert" &&

@@ -83,15 +83,7 @@ func (p *Plan) refusals(evs []*schema.Event) {
 			if req.Janus == nil || !req.Janus.HasJSEP || req.HandleID() == 0 {
 				continue
 			}
-			reply := s.Reply
-			if reply == nil { // WebSocket: the frame with the request's transaction
-				for _, ev := range evs[at[req]+1:] {
-					if ev.Direction == schema.ToClient && ev.Conn == req.Conn && ev.Janus != nil && ev.Janus.Transaction == req.Janus.Transaction && ev.Janus.Janus != "event" {
-						reply = ev
-						break
-					}
-				}
-			}
+			reply := replyOf(s, evs, at)
 			if reply == nil || reply.Janus == nil || reply.Janus.Janus != "error" || !refusalCodes[reply.Janus.ErrorCode] {
 				continue
 			}
